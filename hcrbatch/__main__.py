@@ -1,0 +1,3 @@
+from hcrbatch.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""What lets a re-run skip finished files and resume interrupted ones.
+
+Under `OUT_DIR/.hcrbatch/`: `done/<rel>.json` is written last for each finished input (its content
+hash, the settings digest and its report row); `work/<rel>/page-NNNN.json` holds each recognised
+page of a file still in progress, so a killed run does not recognise those pages again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from hcrbatch.atomic import atomic_write_text
+from hcrbatch.elements import BBox, Char, FileOutcome, Line, PageResult, Word
+
+STATE_DIR = ".hcrbatch"
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _box(values: list[int]) -> BBox:
+    return BBox(*values)
+
+
+def page_to_json(page: PageResult) -> str:
+    def box(b: BBox) -> list[int]:
+        return [b.left, b.top, b.right, b.bottom]
+
+    data = {
+        "index": page.index, "width": page.width, "height": page.height,
+        "dpi": page.dpi, "skew_degrees": page.skew_degrees,
+        "lines": [
+            {"bbox": box(line.bbox), "words": [
+                {"bbox": box(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
+                 "chars": [{"bbox": box(c.bbox), "labels": list(c.labels), "probs": list(c.probs)} for c in w.chars]}
+                for w in line.words]}
+            for line in page.lines
+        ],
+    }  # fmt: skip
+    return json.dumps(data, ensure_ascii=False)
+
+
+def page_from_json(text: str) -> PageResult:
+    data = json.loads(text)
+    lines = tuple(
+        Line(
+            _box(line["bbox"]),
+            tuple(
+                Word(
+                    _box(w["bbox"]),
+                    tuple(Char(_box(c["bbox"]), tuple(c["labels"]), tuple(c["probs"])) for c in w["chars"]),
+                    w["text"],
+                    w["corrected_by"],
+                )
+                for w in line["words"]
+            ),
+        )
+        for line in data["lines"]
+    )
+    return PageResult(data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines)
+
+
+class FileState:
+    """The resume state of one input file inside the output folder."""
+
+    def __init__(self, output_dir: Path, stem_path: str, input_digest: str, settings: str) -> None:
+        state = Path(output_dir) / STATE_DIR
+        self.done_path = state / "done" / f"{stem_path}.json"
+        self.work_dir = state / "work" / stem_path / f"{input_digest[:16]}-{settings}"
+        self.input_digest = input_digest
+        self.settings = settings
+
+    def finished_outcome(self, outputs: list[Path]) -> FileOutcome | None:
+        """The recorded outcome if this exact input was finished with these settings and its outputs exist."""
+        try:
+            done = json.loads(self.done_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+        if done.get("input_sha256") != self.input_digest or done.get("settings") != self.settings:
+            return None
+        if not all(p.is_file() for p in outputs):
+            return None
+        return FileOutcome(**done["outcome"])
+
+    def load_page(self, index: int) -> PageResult | None:
+        path = self.work_dir / f"page-{index + 1:04d}.json"
+        try:
+            return page_from_json(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+
+    def save_page(self, page: PageResult) -> None:
+        atomic_write_text(self.work_dir / f"page-{page.index + 1:04d}.json", page_to_json(page))
+
+    def mark_done(self, outcome: FileOutcome) -> None:
+        record = {"input_sha256": self.input_digest, "settings": self.settings, "outcome": asdict(outcome)}
+        atomic_write_text(self.done_path, json.dumps(record, indent=1))
+        shutil.rmtree(self.work_dir.parent, ignore_errors=True)

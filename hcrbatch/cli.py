@@ -1,0 +1,189 @@
+"""Click only: parse options -> Config -> core -> exit code. Every error becomes a documented code."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from hcrbatch import __version__
+from hcrbatch.config import (
+    DEFAULT_MODELS_DIR,
+    Config,
+    CorrectConfig,
+    IngestConfig,
+    PreprocessConfig,
+    RecognizeConfig,
+    SegmentConfig,
+    TrainConfig,
+)
+from hcrbatch.errors import ExitCode, HcrError
+
+log = logging.getLogger("hcrbatch")
+
+
+def setup_logging(verbose: bool, quiet: bool, log_file: Path | None) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(level)
+    stderr.setFormatter(logging.Formatter("hcrbatch: %(levelname)s: %(message)s"))
+    root.addHandler(stderr)
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)
+    root.setLevel(logging.DEBUG if verbose or log_file else level)
+    for noisy in ("PIL", "tensorflow", "absl", "h5py", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def finish(ctx: click.Context, action: Callable[[], int]) -> None:
+    """Run the command body and leave with its exit code; errors become their documented codes."""
+    try:
+        code = action()
+    except HcrError as exc:
+        log.error("%s", exc)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted; finished files are kept, a re-run resumes the rest")
+        code = ExitCode.INTERRUPTED
+    ctx.exit(int(code))
+
+
+def _sigterm_as_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+logging_options = [
+    click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors; no progress bars."),
+    click.option("--verbose", "-v", is_flag=True, help="Debug messages."),
+    click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this file."),
+]
+
+
+def with_logging(func):
+    for option in reversed(logging_options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "HCRBATCH"})
+@click.version_option(__version__, prog_name="hcrbatch")
+def cli() -> None:
+    """Batch handwritten-document digitization: scans in, searchable PDFs and CSV reports out."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+@cli.command()
+@click.argument("in_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--glob", "pattern", default="*", show_default=True, help="Only files whose name or relative path match.")
+@click.option("--recursive/--no-recursive", default=True, show_default=True, help="Walk sub-folders.")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=IngestConfig.dpi, show_default=True,
+              help="PDF rasterisation, and the DPI assumed for images that record none.")
+@click.option("--max-pixels", type=click.IntRange(1), default=IngestConfig.max_pixels, show_default=True,
+              help="Refuse pages larger than this many pixels.")
+@click.option("--binarize", type=click.Choice(["otsu", "sauvola"]), default=PreprocessConfig.binarize, show_default=True)
+@click.option("--deskew/--no-deskew", default=True, show_default=True)
+@click.option("--word-gap", type=click.FloatRange(0.05, 5), default=SegmentConfig.word_gap, show_default=True,
+              help="Gap, as a fraction of letter height, that separates words.")
+@click.option("--model", default=RecognizeConfig.model, show_default=True, help="Model name in the models folder.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True)
+@click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True)
+@click.option("--correct", "correct_method", type=click.Choice(["none", "lexicon"]), default="lexicon", show_default=True)
+@click.option("--lang", default="en", show_default=True, help="Lexicon language (wordfreq code).")
+@click.option("--low-confidence", type=float, default=0.6, show_default=True,
+              help="Words whose mean character confidence is below this count as low-confidence.")
+@click.option("--force", is_flag=True, help="Redo files even if their outputs are up to date.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
+@click.option("--workers", type=click.IntRange(1), default=os.cpu_count() or 1, show_default=True,
+              help="Files processed in parallel.")
+@with_logging
+@click.pass_context
+def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, deskew, word_gap, model, models_dir,
+        batch_size, top_k, correct_method, lang, low_confidence, force, fail_fast, workers, quiet, verbose,
+        log_file) -> None:  # fmt: skip
+    """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = Config(
+        input_dir=in_dir.absolute(),
+        output_dir=out_dir.absolute(),
+        glob=pattern,
+        recursive=recursive,
+        force=force,
+        fail_fast=fail_fast,
+        workers=workers,
+        low_confidence=low_confidence,
+        progress=not quiet and sys.stderr.isatty(),
+        ingest=IngestConfig(dpi=dpi, max_pixels=max_pixels),
+        preprocess=PreprocessConfig(binarize=binarize, deskew=deskew),
+        segment=SegmentConfig(word_gap=word_gap),
+        recognize=RecognizeConfig(model=model, models_dir=models_dir, batch_size=batch_size, top_k=top_k),
+        correct=CorrectConfig(method=correct_method, lang=lang),
+    )
+
+    def action() -> int:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        from hcrbatch.pipeline import run_batch
+
+        redirect = logging_redirect_tqdm() if cfg.progress else contextlib.nullcontext()
+        with redirect:
+            result = run_batch(cfg)
+        counts = result.counts
+        log.info("%d ok, %d skipped, %d failed; report: %s", counts["ok"], counts["skipped"], counts["failed"],
+                 cfg.output_dir / "hcrbatch-report.csv")  # fmt: skip
+        return result.exit_code
+
+    finish(ctx, action)
+
+
+@cli.command()
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="EMNIST folder (gzip IDX files) or labelled folder DIR/<char or U+XXXX>/*.png; repeatable.")  # fmt: skip
+@click.option("--name", default=TrainConfig.name, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=TrainConfig.work_dir,
+              show_default=True, help="Checkpoints and history; an interrupted run resumes from here.")
+@click.option("--epochs", type=click.IntRange(1), default=TrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=TrainConfig.batch_size, show_default=True)
+@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--font-samples", type=click.IntRange(0), default=TrainConfig.font_samples, show_default=True,
+              help="Handwriting-font renderings per class (0: none).")
+@click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
+@click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
+@with_logging
+@click.pass_context
+def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit, quiet,
+          verbose, log_file) -> None:  # fmt: skip
+    """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = TrainConfig(
+        data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
+        batch_size=batch_size, seed=seed, font_samples=font_samples, transposed=transposed, limit=limit,
+    )  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.train.charcnn import train_char_model
+
+        path = train_char_model(cfg, verbose=0 if quiet else 2)
+        click.echo(str(path))
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+def main() -> None:
+    cli(prog_name="hcrbatch")

@@ -1,0 +1,97 @@
+"""One frozen Config carries every option from the CLI to the core; each stage reads only its part."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SUPPORTED_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    dpi: int = 300  # rasterisation of PDFs, and the assumed DPI of images that carry none
+    max_pixels: int = 120_000_000  # a page above this is refused, before it is decoded
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    binarize: Literal["otsu", "sauvola"] = "otsu"
+    deskew: bool = True
+    max_skew_degrees: float = 15.0
+    despeckle: bool = True
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    word_gap: float = 0.45  # a gap wider than this fraction of the line's glyph height splits words
+    split_touching: bool = True
+
+
+@dataclass(frozen=True)
+class RecognizeConfig:
+    model: str = "charcnn"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    batch_size: int = 1024
+    top_k: int = 5
+
+
+@dataclass(frozen=True)
+class CorrectConfig:
+    method: Literal["none", "lexicon"] = "lexicon"
+    lang: str = "en"
+
+
+@dataclass(frozen=True)
+class Config:
+    input_dir: Path
+    output_dir: Path
+    glob: str = "*"
+    recursive: bool = True
+    force: bool = False
+    fail_fast: bool = False
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    low_confidence: float = 0.6
+    progress: bool = False
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    recognize: RecognizeConfig = field(default_factory=RecognizeConfig)
+    correct: CorrectConfig = field(default_factory=CorrectConfig)
+
+    def settings_digest(self, model_digest: str) -> str:
+        """Hash of every setting that changes the outputs; a re-run with another digest redoes the file."""
+        relevant = {
+            "ingest": asdict(self.ingest),
+            "preprocess": asdict(self.preprocess),
+            "segment": asdict(self.segment),
+            "recognize": {**asdict(self.recognize), "models_dir": None, "model_digest": model_digest},
+            "correct": asdict(self.correct),
+            "low_confidence": self.low_confidence,
+        }
+        blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of `hcrbatch train` (character CNN)."""
+
+    data: tuple[Path, ...]
+    name: str = "charcnn"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    work_dir: Path = Path(".train")
+    epochs: int = 12
+    batch_size: int = 128
+    seed: int = 0
+    test_fraction: float = 0.1
+    font_samples: int = 300  # renderings per class from handwriting fonts; 0 turns fonts off
+    punctuation: str = ".,-':;()/?!&\""
+    patience: int = 3
+    transposed: bool = False  # EMNIST files straight from NIST, stored column-major
+    limit: int = 0  # use at most this many training rows (0 = all), for quick runs

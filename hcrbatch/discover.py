@@ -1,0 +1,61 @@
+"""Walk the input folder for scans, never leaving it through a symlink nor going round a loop."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hcrbatch.config import SUPPORTED_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path  # absolute
+    relative: PurePosixPath  # to the input folder; mirrored under the output folder
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.path.suffix.lower() == ".pdf"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def discover(
+    root: Path, pattern: str = "*", recursive: bool = True, exclude: Path | None = None
+) -> list[InputFile]:
+    """Supported files under `root` whose name or relative path matches `pattern`, sorted by path."""
+    real_root = Path(os.path.realpath(root))
+    real_exclude = Path(os.path.realpath(exclude)) if exclude else None
+    seen_dirs: set[tuple[int, int]] = set()
+    found: list[InputFile] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real_dir = Path(os.path.realpath(dirpath))
+        stat = os.stat(real_dir)
+        if (stat.st_dev, stat.st_ino) in seen_dirs or not _inside(real_dir, real_root):
+            log.warning("not following %s: outside the input folder or a loop", dirpath)
+            dirnames[:] = []
+            continue
+        seen_dirs.add((stat.st_dev, stat.st_ino))
+        if real_exclude and _inside(real_dir, real_exclude):
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        for name in filenames:
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            relative = PurePosixPath(path.relative_to(root).as_posix())
+            if not (fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(str(relative), pattern)):
+                continue
+            if not _inside(Path(os.path.realpath(path)), real_root):
+                log.warning("not following %s: its link points outside the input folder", path)
+                continue
+            found.append(InputFile(path.absolute(), relative))
+    return sorted(found, key=lambda f: str(f.relative))

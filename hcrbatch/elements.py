@@ -1,0 +1,176 @@
+"""The typed values that flow between stages: pixels in, boxes and readings out.
+
+Boxes are in pixels of the original page image, origin top-left, right/bottom exclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BBox:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    def __post_init__(self) -> None:
+        if self.right < self.left or self.bottom < self.top:
+            raise ValueError(f"inverted box {self}")
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def area(self) -> int:
+        return self.width * self.height
+
+    @property
+    def center_y(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    def union(self, other: BBox) -> BBox:
+        return BBox(
+            min(self.left, other.left),
+            min(self.top, other.top),
+            max(self.right, other.right),
+            max(self.bottom, other.bottom),
+        )
+
+    def iou(self, other: BBox) -> float:
+        w = min(self.right, other.right) - max(self.left, other.left)
+        h = min(self.bottom, other.bottom) - max(self.top, other.top)
+        if w <= 0 or h <= 0:
+            return 0.0
+        inter = w * h
+        return inter / (self.area + other.area - inter)
+
+    def clip(self, width: int, height: int) -> BBox:
+        return BBox(
+            min(max(self.left, 0), width),
+            min(max(self.top, 0), height),
+            min(max(self.right, 0), width),
+            min(max(self.bottom, 0), height),
+        )
+
+    @staticmethod
+    def enclosing(boxes: list[BBox] | tuple[BBox, ...]) -> BBox:
+        out = boxes[0]
+        for box in boxes[1:]:
+            out = out.union(box)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class PageImage:
+    """One page as read from its file, before any processing."""
+
+    source: Path
+    index: int  # 0-based page number inside the file
+    pixels: np.ndarray  # H×W gray or H×W×3 RGB, uint8, exactly as decoded
+    dpi: float
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+
+@dataclass(frozen=True)
+class Char:
+    """One glyph with the recognizer's top-k readings, best first."""
+
+    bbox: BBox
+    labels: tuple[str, ...]
+    probs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.probs) or not self.labels:
+            raise ValueError("a Char needs as many probabilities as labels, at least one")
+
+    @property
+    def text(self) -> str:
+        return self.labels[0]
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[0]
+
+
+@dataclass(frozen=True)
+class Word:
+    bbox: BBox
+    chars: tuple[Char, ...]
+    text: str  # after correction
+    corrected_by: str = ""  # name of the corrector that changed it, "" when unchanged
+
+    @property
+    def raw_text(self) -> str:
+        return "".join(c.text for c in self.chars)
+
+    @property
+    def mean_confidence(self) -> float:
+        return float(np.mean([c.confidence for c in self.chars])) if self.chars else 0.0
+
+    @property
+    def min_confidence(self) -> float:
+        return min((c.confidence for c in self.chars), default=0.0)
+
+
+@dataclass(frozen=True)
+class Line:
+    bbox: BBox
+    words: tuple[Word, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass(frozen=True)
+class PageResult:
+    index: int
+    width: int
+    height: int
+    dpi: float
+    skew_degrees: float
+    lines: tuple[Line, ...] = field(default_factory=tuple)
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for line in self.lines for w in line.words]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+Status = Literal["ok", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One row of the batch report."""
+
+    path: str  # relative to the input folder, POSIX separators
+    status: Status
+    reason: str = ""
+    pages: int = 0
+    words: int = 0
+    chars: int = 0
+    mean_confidence: float | None = None
+    low_confidence_words: int = 0
+    seconds: float = 0.0

@@ -1,0 +1,144 @@
+"""PDFs (via pdf2image/poppler) and images (via Pillow) to PageImage, one page at a time."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from pdf2image import convert_from_path, pdfinfo_from_path
+from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
+from PIL import Image, UnidentifiedImageError
+
+from hcrbatch.config import IngestConfig
+from hcrbatch.elements import PageImage
+from hcrbatch.errors import (
+    CorruptFileError,
+    EmptyFileError,
+    EncryptedPdfError,
+    HcrError,
+    InputFileError,
+    TooLargeError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _pdf_info(path: Path) -> dict:
+    try:
+        return pdfinfo_from_path(str(path))
+    except PDFInfoNotInstalledError as exc:
+        raise HcrError("pdfinfo not found: install poppler-utils (apt-get install poppler-utils)") from exc
+    except (PDFPageCountError, PDFSyntaxError, ValueError) as exc:
+        message = str(exc)
+        if "password" in message.lower() or "encrypt" in message.lower():
+            raise EncryptedPdfError() from exc
+        first_line = message.strip().splitlines()[-1] if message.strip() else type(exc).__name__
+        raise CorruptFileError(f"unreadable PDF: {first_line}") from exc
+
+
+def _check_pixels(width: float, height: float, cfg: IngestConfig) -> None:
+    pixels = int(width) * int(height)
+    if pixels > cfg.max_pixels:
+        raise TooLargeError(pixels, cfg.max_pixels)
+
+
+def count_pages(path: Path) -> int:
+    """Number of pages, read from the file's header without decoding pixels."""
+    if path.stat().st_size == 0:
+        raise EmptyFileError()
+    if path.suffix.lower() == ".pdf":
+        return int(_pdf_info(path).get("Pages", 0))
+    with _open_image(path) as img:
+        return int(getattr(img, "n_frames", 1))
+
+
+def _open_image(path: Path) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise CorruptFileError(f"image too large to open safely: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise CorruptFileError(f"not an image Pillow can read ({path.suffix} file with other content)") from exc
+
+
+def _pdf_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
+    info = _pdf_info(path)
+    pages = int(info.get("Pages", 0))
+    if pages == 0:
+        raise CorruptFileError("PDF has no pages")
+    sizes = _page_sizes_points(path, pages)
+    for number in range(1, pages + 1):
+        if number in sizes:
+            width, height = sizes[number]
+            _check_pixels(width / 72 * cfg.dpi, height / 72 * cfg.dpi, cfg)
+        try:
+            images = convert_from_path(str(path), dpi=cfg.dpi, first_page=number, last_page=number)
+        except (PDFPageCountError, PDFSyntaxError) as exc:
+            raise CorruptFileError(f"page {number} cannot be rendered: {str(exc).strip()[:200]}") from exc
+        if not images:
+            raise CorruptFileError(f"page {number} cannot be rendered")
+        image = images[0]
+        pixels = np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"))
+        yield PageImage(path, number - 1, pixels, float(cfg.dpi))
+
+
+def _page_sizes_points(path: Path, pages: int) -> dict[int, tuple[float, float]]:
+    """Each page's size in points (`pdfinfo -f 1 -l N` prints "Page    3 size: 612 x 792 pts")."""
+    sizes = {}
+    for key, value in pdfinfo_from_path(str(path), first_page=1, last_page=pages).items():
+        words, parts = key.split(), value.split()
+        if len(words) == 3 and words[0] == "Page" and words[2] == "size" and len(parts) >= 3:
+            try:
+                sizes[int(words[1])] = (float(parts[0]), float(parts[2]))
+            except ValueError:
+                continue
+    return sizes
+
+
+def _image_dpi(img: Image.Image, default: int) -> float:
+    dpi = img.info.get("dpi")
+    try:
+        value = float(dpi[0]) if dpi else 0.0
+    except (TypeError, ValueError):
+        value = 0.0
+    return value if 50 <= value <= 2400 else float(default)
+
+
+def _image_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
+    with _open_image(path) as img:
+        frames = int(getattr(img, "n_frames", 1))
+        for index in range(frames):
+            try:
+                img.seek(index)
+                _check_pixels(img.width, img.height, cfg)
+                mode = "L" if img.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
+                frame = img.convert(mode) if img.mode not in ("I", "I;16", "F") else _scale_to_8bit(img)
+                pixels = np.asarray(frame)
+            except InputFileError:
+                raise
+            except (OSError, ValueError, SyntaxError) as exc:
+                raise CorruptFileError(f"page {index + 1} cannot be decoded: {exc}") from exc
+            yield PageImage(path, index, pixels, _image_dpi(img, cfg.dpi))
+
+
+def _scale_to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and float scans: stretch their range to 8-bit gray."""
+    data = np.asarray(img, dtype=np.float64)
+    low, high = float(data.min()), float(data.max())
+    scaled = (data - low) / (high - low) * 255 if high > low else np.zeros_like(data)
+    return Image.fromarray(scaled.astype(np.uint8))
+
+
+def iter_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
+    """Yield the pages of one file in order; only one page's pixels are held at a time."""
+    if path.stat().st_size == 0:
+        raise EmptyFileError()
+    if path.suffix.lower() == ".pdf":
+        yield from _pdf_pages(path, cfg)
+    else:
+        yield from _image_pages(path, cfg)

@@ -1,0 +1,55 @@
+"""Accuracy and error-rate measures shared by `hcrbatch eval`, training and the benchmarks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+# EMNIST Balanced's 47 classes merge these letters' cases.
+CASE_MERGED = set("cijklmopsuvwxyz")
+
+
+def balanced_merge(char: str) -> str:
+    """Map a character to its EMNIST-Balanced class (lowercase merged letters read as capitals)."""
+    return char.upper() if char in CASE_MERGED else char
+
+
+def accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    if len(truth) != len(predicted):
+        raise ValueError("truth and prediction differ in length")
+    return sum(t == p for t, p in zip(truth, predicted)) / len(truth) if truth else 0.0
+
+
+def merged_accuracy(truth: Sequence[str], predicted: Sequence[str]) -> float:
+    return accuracy([balanced_merge(t) for t in truth], [balanced_merge(p) for p in predicted])
+
+
+def confusion_pairs(truth: Sequence[str], predicted: Sequence[str], top: int = 10) -> list[tuple[str, str, int]]:
+    counts = Counter((t, p) for t, p in zip(truth, predicted) if t != p)
+    return [(t, p, n) for (t, p), n in counts.most_common(top)]
+
+
+def edit_distance(a: Sequence, b: Sequence) -> int:
+    """Levenshtein distance over characters (strings) or tokens (lists)."""
+    previous = list(range(len(b) + 1))
+    for i, item_a in enumerate(a, 1):
+        current = [i]
+        for j, item_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (item_a != item_b)))
+        previous = current
+    return previous[-1]
+
+
+def normalise_text(text: str) -> str:
+    return " ".join(text.split())
+
+
+def cer(truth: str, hypothesis: str) -> float:
+    """Character error rate on whitespace-normalised text."""
+    truth, hypothesis = normalise_text(truth), normalise_text(hypothesis)
+    return edit_distance(truth, hypothesis) / max(len(truth), 1)
+
+
+def wer(truth: str, hypothesis: str) -> float:
+    truth_words, hyp_words = truth.split(), hypothesis.split()
+    return edit_distance(truth_words, hyp_words) / max(len(truth_words), 1)

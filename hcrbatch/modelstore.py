@@ -1,0 +1,78 @@
+"""Models live in `models/` as `<name>.keras` plus a `<name>.json` manifest; this is the one loader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hcrbatch.errors import ModelError
+
+REQUIRED_KEYS = ("name", "version", "charset", "input_size", "normalisation", "training_data", "metrics")
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    name: str
+    version: str
+    charset: str  # class index i reads as charset[i]
+    input_size: tuple[int, int]
+    normalisation: str
+    training_data: tuple[str, ...]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    weights: Path = Path()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """Content hash of the weights, so a retrained model invalidates earlier outputs."""
+        h = hashlib.sha256()
+        with open(self.weights, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()[:16]
+
+
+def manifest_path(models_dir: Path, name: str) -> Path:
+    return Path(models_dir) / f"{name}.json"
+
+
+def load_manifest(models_dir: Path, name: str) -> ModelManifest:
+    """Read and check `<models_dir>/<name>.json` and that its weights file exists."""
+    path = manifest_path(models_dir, name)
+    if not path.is_file():
+        raise ModelError(f"model manifest not found: {path} (run `hcrbatch train` or pass --models-dir)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model manifest {path} is not valid JSON: {exc}") from exc
+    missing = [key for key in REQUIRED_KEYS if key not in raw]
+    if missing:
+        raise ModelError(f"model manifest {path} lacks {', '.join(missing)}")
+    weights = path.with_name(raw.get("weights", f"{name}.keras"))
+    if not weights.is_file():
+        raise ModelError(f"model weights not found: {weights}")
+    charset = raw["charset"]
+    if not isinstance(charset, str) or len(set(charset)) != len(charset) or not charset:
+        raise ModelError(f"model manifest {path}: charset must be a non-empty string of distinct characters")
+    return ModelManifest(
+        name=raw["name"],
+        version=str(raw["version"]),
+        charset=charset,
+        input_size=tuple(raw["input_size"]),
+        normalisation=raw["normalisation"],
+        training_data=tuple(raw["training_data"]),
+        metrics=dict(raw["metrics"]),
+        weights=weights,
+        extra={k: v for k, v in raw.items() if k not in REQUIRED_KEYS and k != "weights"},
+    )
+
+
+def write_manifest(models_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Write a manifest atomically beside its weights."""
+    from hcrbatch.atomic import atomic_write_text
+
+    path = manifest_path(models_dir, manifest["name"])
+    atomic_write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return path

@@ -1,0 +1,266 @@
+"""The only module that knows the order of the stages; per-file error capture, skip and resume.
+
+ingest -> preprocess -> segment -> recognize -> correct -> render/report, one page at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from tqdm import tqdm
+
+from hcrbatch.atomic import atomic_write_text
+from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
+from hcrbatch.config import Config
+from hcrbatch.correct import Corrector, correct_page, make_corrector
+from hcrbatch.discover import InputFile, discover
+from hcrbatch.elements import FileOutcome, PageImage, PageResult
+from hcrbatch.errors import (
+    ConfigError,
+    EmptyFileError,
+    ExitCode,
+    InputFileError,
+    OutputLockedError,
+    OutputNotWritableError,
+)
+from hcrbatch.ingest import count_pages, iter_pages
+from hcrbatch.modelstore import load_manifest
+from hcrbatch.preprocess import preprocess
+from hcrbatch.recognize import CharRecognizer, recognize_page
+from hcrbatch.render import write_searchable_pdf, write_text
+from hcrbatch.report import write_batch_report, write_document_csv
+from hcrbatch.segment import segment
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "hcrbatch-report.csv"
+REPORT_EVERY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outcomes: tuple[FileOutcome, ...]
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(o.status for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.SOME_FILES_FAILED if self.counts["failed"] else ExitCode.OK
+
+
+def output_stems(files: list[InputFile]) -> dict[InputFile, str]:
+    """Relative output path without extension; `scan.png` and `scan.pdf` side by side keep their suffix."""
+    plain = {f: str(f.relative.with_suffix("")) for f in files}
+    clashes = Counter(plain.values())
+    return {f: (str(f.relative) if clashes[stem] > 1 else stem) for f, stem in plain.items()}
+
+
+class DocumentProcessor:
+    """Turns one input file into its PDF, TXT and CSV; holds the loaded model and corrector."""
+
+    def __init__(self, cfg: Config, recognizer: CharRecognizer, corrector: Corrector, settings: str) -> None:
+        self.cfg = cfg
+        self.recognizer = recognizer
+        self.corrector = corrector
+        self.settings = settings
+
+    def outputs(self, stem: str) -> tuple[Path, Path, Path]:
+        base = self.cfg.output_dir / stem
+        return base.with_name(base.name + ".pdf"), base.with_name(base.name + ".txt"), base.with_name(base.name + ".csv")
+
+    def read_page(self, page: PageImage) -> PageResult:
+        clean = preprocess(page, self.cfg.preprocess)
+        seg = segment(clean, self.cfg.segment)
+        result = recognize_page(seg, clean, self.recognizer, page.index, page.dpi)
+        return correct_page(result, self.corrector)
+
+    def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
+        started = time.monotonic()
+        rel = str(file.relative)
+        pdf, txt, csv = self.outputs(stem)
+        try:
+            if file.path.stat().st_size == 0:
+                raise EmptyFileError()
+            state = FileState(self.cfg.output_dir, stem, file_digest(file.path), self.settings)
+            done = None if self.cfg.force else state.finished_outcome([pdf, txt, csv])
+            if done is not None:
+                return replace(done, status="skipped", reason="done earlier with the same content and settings")
+            results: list[PageResult] = []
+
+            def pages() -> Iterator[tuple[PageImage, PageResult]]:
+                for page in iter_pages(file.path, self.cfg.ingest):
+                    result = None if self.cfg.force else state.load_page(page.index)
+                    if result is None:
+                        result = self.read_page(page)
+                        state.save_page(result)
+                    results.append(result)
+                    on_page()
+                    yield page, result
+
+            write_searchable_pdf(pdf, pages(), title=file.path.name)
+            write_text(txt, results)
+            write_document_csv(csv, results)
+            outcome = self._summary(rel, results, time.monotonic() - started)
+            state.mark_done(outcome)
+            return outcome
+        except InputFileError as exc:
+            return FileOutcome(rel, "failed", str(exc), seconds=round(time.monotonic() - started, 3))
+        except OSError as exc:
+            if exc.filename and Path(exc.filename).is_relative_to(self.cfg.output_dir):
+                raise OutputNotWritableError(f"cannot write {exc.filename}: {exc.strerror}") from exc
+            return FileOutcome(rel, "failed", f"cannot read: {exc}", seconds=round(time.monotonic() - started, 3))
+        except Exception as exc:  # one bad file never stops the batch; the log keeps the traceback
+            log.debug("internal error on %s", rel, exc_info=True)
+            reason = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+            return FileOutcome(rel, "failed", reason, seconds=round(time.monotonic() - started, 3))
+
+    def _summary(self, rel: str, results: list[PageResult], seconds: float) -> FileOutcome:
+        words = [w for page in results for w in page.words]
+        confidences = [c.confidence for w in words for c in w.chars]
+        return FileOutcome(
+            path=rel,
+            status="ok",
+            pages=len(results),
+            words=len(words),
+            chars=len(confidences),
+            mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
+            low_confidence_words=sum(w.mean_confidence < self.cfg.low_confidence for w in words),
+            seconds=round(seconds, 3),
+        )
+
+
+def check_options(cfg: Config) -> None:
+    """Everything that would fail every file is checked once, before the first file."""
+    if not cfg.input_dir.is_dir():
+        raise ConfigError(f"input folder not found: {cfg.input_dir}")
+    if cfg.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if not 0.0 <= cfg.low_confidence <= 1.0:
+        raise ConfigError("--low-confidence must be between 0 and 1")
+    try:
+        (cfg.output_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cfg.output_dir / STATE_DIR / "writable", "ok\n")
+    except OSError as exc:
+        raise OutputNotWritableError(f"output folder not writable: {cfg.output_dir} ({exc.strerror})") from exc
+    make_corrector(cfg.correct)
+
+
+def remove_stale_partials(output_dir: Path) -> None:
+    """Temp files of a run that was killed outright; safe to remove while we hold the lock."""
+    for path in output_dir.rglob(".*.part"):
+        path.unlink(missing_ok=True)
+
+
+def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
+    return DocumentProcessor(cfg, CharRecognizer.from_config(cfg.recognize, threads), make_corrector(cfg.correct), settings)
+
+
+_worker: DocumentProcessor | Exception | None = None  # one per worker process, built by _init_worker
+
+
+def _init_worker(cfg: Config, settings: str, threads: int) -> None:
+    """Load the model once per worker. A failure is kept and raised by the first task: an
+    initializer that raises would make the pool respawn workers for ever."""
+    global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a Ctrl-C ends the batch
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # so atomic writes clean up their temp files
+    logging.getLogger().setLevel(logging.WARNING)
+    try:
+        _worker = build_processor(cfg, settings, threads)
+    except Exception as exc:
+        _worker = exc
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _process_in_worker(job: tuple[InputFile, str]) -> FileOutcome:
+    if isinstance(_worker, Exception):
+        raise _worker
+    assert _worker is not None
+    return _worker.process(*job)
+
+
+def run_batch(cfg: Config) -> BatchResult:
+    check_options(cfg)
+    manifest = load_manifest(cfg.recognize.models_dir, cfg.recognize.model)
+    settings = cfg.settings_digest(manifest.digest())
+    lock = FileLock(str(cfg.output_dir / STATE_DIR / "lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as exc:
+        raise OutputLockedError(f"another hcrbatch run is writing {cfg.output_dir} (lock {lock.lock_file})") from exc
+    try:
+        remove_stale_partials(cfg.output_dir)
+        files = discover(cfg.input_dir, cfg.glob, cfg.recursive, exclude=cfg.output_dir)
+        log.info("%d input files under %s", len(files), cfg.input_dir)
+        return _run_files(cfg, files, settings)
+    finally:
+        lock.release()
+
+
+def _page_total(files: list[InputFile]) -> int:
+    total = 0
+    for f in files:
+        try:
+            total += count_pages(f.path)
+        except Exception:  # the file's own run reports why it cannot be read
+            continue
+    return total
+
+
+def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResult:
+    stems = output_stems(files)
+    outcomes: list[FileOutcome] = []
+    report = cfg.output_dir / REPORT_NAME
+    file_bar = tqdm(total=len(files), unit="file", desc="files", disable=not cfg.progress, position=0)
+    page_bar = tqdm(total=_page_total(files) if cfg.progress else 0, unit="page", desc="pages",
+                    disable=not cfg.progress, position=1)  # fmt: skip
+    last_report = time.monotonic()
+
+    def record(outcome: FileOutcome) -> bool:
+        """Note one finished file; return False when the batch must stop (fail-fast)."""
+        nonlocal last_report
+        outcomes.append(outcome)
+        file_bar.update(1)
+        level = logging.WARNING if outcome.status == "failed" else logging.INFO
+        log.log(level, "%s: %s%s", outcome.path, outcome.status, f" ({outcome.reason})" if outcome.reason else "")
+        if time.monotonic() - last_report > REPORT_EVERY_SECONDS:
+            write_batch_report(report, outcomes)
+            last_report = time.monotonic()
+        return not (cfg.fail_fast and outcome.status == "failed")
+
+    workers = min(cfg.workers, len(files))
+    try:
+        if workers <= 1:
+            processor = build_processor(cfg, settings) if files else None
+            for file in files:
+                if not record(processor.process(file, stems[file], on_page=lambda: page_bar.update(1))):
+                    break
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers, _init_worker, (cfg, settings, threads)) as pool:
+                jobs = [(f, stems[f]) for f in files]
+                for outcome in pool.imap_unordered(_process_in_worker, jobs):
+                    page_bar.update(outcome.pages if outcome.status == "ok" else 0)
+                    if not record(outcome):
+                        pool.terminate()
+                        break
+    finally:
+        file_bar.close()
+        page_bar.close()
+        write_batch_report(report, outcomes)
+    return BatchResult(tuple(sorted(outcomes, key=lambda o: o.path)))

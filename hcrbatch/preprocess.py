@@ -1,0 +1,122 @@
+"""Grayscale, contrast normalisation, binarisation, deskew and speckle removal.
+
+Segmentation and recognition work on the deskewed ink image; `CleanPage.to_page` maps their boxes
+back to the original page's pixels, which is where the PDF text layer and the CSV place them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from hcrbatch.config import PreprocessConfig
+from hcrbatch.elements import BBox, PageImage
+
+SKEW_WORK_WIDTH = 1000  # skew is estimated on a copy this wide: enough for 0.1° resolution
+
+
+@dataclass(frozen=True, eq=False)
+class CleanPage:
+    ink: np.ndarray  # uint8, 255 = ink, in the deskewed frame
+    skew_degrees: float  # the page's text was rotated by this much (counter-clockwise positive)
+    to_clean: np.ndarray  # 2×3 affine: original page pixels -> deskewed frame
+    page_width: int
+    page_height: int
+
+    def to_page(self, box: BBox) -> BBox:
+        """The smallest original-page box holding `box` of the deskewed frame."""
+        inverse = cv2.invertAffineTransform(self.to_clean)
+        corners = np.array(
+            [[box.left, box.top], [box.right, box.top], [box.left, box.bottom], [box.right, box.bottom]],
+            np.float64,
+        )
+        mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+        left, top = np.floor(mapped.min(axis=0)).astype(int)
+        right, bottom = np.ceil(mapped.max(axis=0)).astype(int)
+        return BBox(int(left), int(top), int(right), int(bottom)).clip(self.page_width, self.page_height)
+
+
+def to_gray(pixels: np.ndarray) -> np.ndarray:
+    return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+
+
+def normalize_contrast(gray: np.ndarray) -> np.ndarray:
+    """Stretch the 1st..99th percentile to 0..255, so faded ink and grey paper binarise alike."""
+    low, high = np.percentile(gray, (1, 99))
+    if high - low < 1:
+        return gray.copy()
+    stretched = (gray.astype(np.float32) - low) * (255.0 / (high - low))
+    return np.clip(stretched, 0, 255).astype(np.uint8)
+
+
+def binarize_otsu(gray: np.ndarray) -> np.ndarray:
+    blurred = cv2.GaussianBlur(gray, (3, 3), 0)
+    _, ink = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    return ink
+
+
+def binarize_sauvola(gray: np.ndarray, window: int = 31, k: float = 0.2) -> np.ndarray:
+    """Sauvola's local threshold T = m·(1 + k·(s/128 − 1)), from box-filtered moments (OpenCV only)."""
+    img = gray.astype(np.float64)
+    mean = cv2.boxFilter(img, -1, (window, window), borderType=cv2.BORDER_REFLECT)
+    sq_mean = cv2.boxFilter(img * img, -1, (window, window), borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.maximum(sq_mean - mean * mean, 0))
+    threshold = mean * (1 + k * (std / 128.0 - 1))
+    return np.where(img < threshold, 255, 0).astype(np.uint8)
+
+
+def _projection_score(ink_small: np.ndarray, angle: float) -> float:
+    h, w = ink_small.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    rotated = cv2.warpAffine(ink_small, matrix, (w, h), flags=cv2.INTER_NEAREST)
+    profile = rotated.sum(axis=1, dtype=np.float64)
+    return float(np.square(np.diff(profile)).sum())
+
+
+def estimate_skew(ink: np.ndarray, max_degrees: float) -> float:
+    """Angle that makes text lines horizontal: maximises the sharpness of the row-ink profile."""
+    if not ink.any():
+        return 0.0
+    scale = min(1.0, SKEW_WORK_WIDTH / ink.shape[1])
+    small = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else ink
+    small = (small > 0).astype(np.float32)
+    coarse = np.arange(-max_degrees, max_degrees + 1e-9, 0.5)
+    best = max(coarse, key=lambda a: _projection_score(small, a))
+    fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.1)
+    return float(round(max(fine, key=lambda a: _projection_score(small, a)), 2))
+
+
+def despeckle(ink: np.ndarray, dpi: float) -> np.ndarray:
+    """Remove specks smaller than a pen dot (about 6 px at 300 DPI)."""
+    min_area = max(2, int(round(6 * (dpi / 300) ** 2)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def rotation_keeping_corners(width: int, height: int, degrees: float) -> tuple[np.ndarray, int, int]:
+    """Rotation about the centre into a canvas large enough that no corner is cut."""
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    new_w = int(np.ceil(height * sin + width * cos))
+    new_h = int(np.ceil(height * cos + width * sin))
+    matrix[0, 2] += new_w / 2 - width / 2
+    matrix[1, 2] += new_h / 2 - height / 2
+    return matrix, new_w, new_h
+
+
+def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
+    gray = normalize_contrast(to_gray(page.pixels))
+    ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray)
+    if cfg.despeckle:
+        ink = despeckle(ink, page.dpi)
+    angle = estimate_skew(ink, cfg.max_skew_degrees) if cfg.deskew else 0.0
+    if abs(angle) < 0.05:
+        identity = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+        return CleanPage(ink, 0.0, identity, page.width, page.height)
+    matrix, new_w, new_h = rotation_keeping_corners(page.width, page.height, angle)
+    rotated = cv2.warpAffine(ink, matrix, (new_w, new_h), flags=cv2.INTER_NEAREST)
+    return CleanPage(rotated, angle, matrix, page.width, page.height)

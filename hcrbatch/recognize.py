@@ -1,0 +1,93 @@
+"""The character CNN at inference: all glyphs of a page classified in large batches, top-k kept.
+
+The only module that imports TensorFlow at run time. TensorFlow places the model on a GPU when
+one is visible, so the same code batches on the GPU there and on the CPU elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from hcrbatch.config import RecognizeConfig
+from hcrbatch.elements import Char, Line, PageResult, Word
+from hcrbatch.errors import ModelError
+from hcrbatch.glyphs import normalize_batch
+from hcrbatch.modelstore import ModelManifest, load_manifest
+from hcrbatch.preprocess import CleanPage
+from hcrbatch.segment import Segmentation
+
+log = logging.getLogger(__name__)
+
+
+class CharRecognizer:
+    """A loaded character model plus its manifest; load once, reuse for every page."""
+
+    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig, threads: int = 0) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        import keras
+
+        self.manifest = manifest
+        self.cfg = cfg
+        try:
+            self.model = keras.models.load_model(manifest.weights, compile=False)
+        except Exception as exc:  # Keras raises many types for a damaged archive
+            raise ModelError(f"cannot load {manifest.weights}: {exc}") from exc
+        classes = self.model.output_shape[-1]
+        if classes != len(manifest.charset):
+            raise ModelError(
+                f"{manifest.weights} predicts {classes} classes but its manifest charset has {len(manifest.charset)}"
+            )
+        if tuple(self.model.input_shape[1:3]) != tuple(manifest.input_size):
+            raise ModelError(f"{manifest.weights} input {self.model.input_shape} differs from manifest")
+        gpus = tf.config.list_physical_devices("GPU")
+        log.info("model %s %s on %s", manifest.name, manifest.version, "GPU" if gpus else "CPU")
+
+    @classmethod
+    def from_config(cls, cfg: RecognizeConfig, threads: int = 0) -> CharRecognizer:
+        return cls(load_manifest(cfg.models_dir, cfg.model), cfg, threads)
+
+    def classify(self, glyphs: list[np.ndarray]) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
+        """Top-k (labels, probabilities) for each glyph image, in order; an empty list gives []."""
+        if not glyphs:
+            return []
+        batch = normalize_batch(glyphs)
+        k = min(self.cfg.top_k, len(self.manifest.charset))
+        out = []
+        for start in range(0, len(batch), self.cfg.batch_size):
+            probs = np.asarray(self.model(batch[start : start + self.cfg.batch_size], training=False))
+            top = np.argsort(-probs, axis=1)[:, :k]
+            for row, indices in zip(probs, top):
+                out.append(
+                    (
+                        tuple(self.manifest.charset[i] for i in indices),
+                        tuple(float(row[i]) for i in indices),
+                    )
+                )
+        return out
+
+
+def recognize_page(
+    segmentation: Segmentation, clean: CleanPage, recognizer: CharRecognizer, index: int, dpi: float
+) -> PageResult:
+    """Classify every glyph of the page in one batched call and build the page's lines and words."""
+    glyphs = [g for line in segmentation.lines for word in line.words for g in word.glyphs]
+    readings = iter(recognizer.classify([segmentation.glyph_image(g) for g in glyphs]))
+    lines = []
+    for line in segmentation.lines:
+        words = []
+        for word in line.words:
+            chars = tuple(
+                Char(clean.to_page(glyph.bbox), *next(readings)) for glyph in word.glyphs
+            )
+            raw = "".join(c.text for c in chars)
+            words.append(Word(clean.to_page(word.bbox), chars, raw))
+        lines.append(Line(clean.to_page(line.bbox), tuple(words)))
+    return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, tuple(lines))

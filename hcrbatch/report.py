@@ -1,0 +1,72 @@
+"""CSV reports that open cleanly in a spreadsheet: one per document (a row per word), one per batch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import pandas as pd
+
+from hcrbatch.atomic import atomic_output
+from hcrbatch.elements import FileOutcome, PageResult
+
+WORD_COLUMNS = [
+    "page", "line", "word", "left", "top", "right", "bottom",
+    "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence",
+]  # fmt: skip
+BATCH_COLUMNS = [f.name for f in fields(FileOutcome)]
+FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Prefix cells a spreadsheet would run as a formula (`=`, `+`, `@`, non-numeric `-`) with `'`."""
+    if text.startswith(FORMULA_STARTS) or (text.startswith("-") and not _is_number(text)):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def word_rows(results: list[PageResult]) -> pd.DataFrame:
+    rows = [
+        {
+            "page": page.index + 1,
+            "line": line_no,
+            "word": word_no,
+            "left": word.bbox.left,
+            "top": word.bbox.top,
+            "right": word.bbox.right,
+            "bottom": word.bbox.bottom,
+            "raw_text": spreadsheet_safe(word.raw_text),
+            "text": spreadsheet_safe(word.text),
+            "corrected_by": word.corrected_by,
+            "mean_confidence": round(word.mean_confidence, 4),
+            "min_confidence": round(word.min_confidence, 4),
+        }
+        for page in results
+        for line_no, line in enumerate(page.lines, 1)
+        for word_no, word in enumerate(line.words, 1)
+    ]
+    return pd.DataFrame(rows, columns=WORD_COLUMNS)
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    with atomic_output(path, "w", encoding="utf-8") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+
+
+def write_document_csv(path: Path, results: list[PageResult]) -> None:
+    write_csv(path, word_rows(results))
+
+
+def write_batch_report(path: Path, outcomes: list[FileOutcome]) -> None:
+    rows = [asdict(o) for o in sorted(outcomes, key=lambda o: o.path)]
+    frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    frame["path"] = frame["path"].map(spreadsheet_safe)
+    write_csv(path, frame)

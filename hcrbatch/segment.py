@@ -1,0 +1,201 @@
+"""Lines, then words, then characters, from the connected components of the ink.
+
+Broken strokes and i-dots are merged into their letter, touching letters are cut at the thinnest
+column near where the typical letter width says a cut belongs. Boxes are in the deskewed frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from hcrbatch.config import SegmentConfig
+from hcrbatch.elements import BBox
+from hcrbatch.preprocess import CleanPage
+
+
+@dataclass(frozen=True)
+class GlyphBox:
+    bbox: BBox
+    components: tuple[int, ...]  # labels in Segmentation.labels that make up this glyph
+
+
+@dataclass(frozen=True)
+class WordBox:
+    bbox: BBox
+    glyphs: tuple[GlyphBox, ...]
+
+
+@dataclass(frozen=True)
+class LineBox:
+    bbox: BBox
+    words: tuple[WordBox, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    lines: tuple[LineBox, ...]
+    labels: np.ndarray  # connected-component label image of the clean page
+
+    def glyph_image(self, glyph: GlyphBox) -> np.ndarray:
+        """The glyph's own ink (255) inside its box; ink of neighbours overlapping the box is left out."""
+        b = glyph.bbox
+        window = self.labels[b.top : b.bottom, b.left : b.right]
+        return np.where(np.isin(window, glyph.components), 255, 0).astype(np.uint8)
+
+
+@dataclass
+class _Component:
+    label: int
+    bbox: BBox
+    area: int
+
+
+def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    comps = [
+        _Component(i, BBox(int(x), int(y), int(x + w), int(y + h)), int(area))
+        for i, (x, y, w, h, area) in enumerate(stats)
+        if i > 0
+    ]
+    return labels, comps
+
+
+def _typical_height(comps: list[_Component]) -> float:
+    """Median height of the components that are letters rather than dots and commas."""
+    areas = np.array([c.area for c in comps])
+    big = [c.bbox.height for c in comps if c.area >= 0.3 * np.median(areas)]
+    return float(np.median(big)) if big else float(np.median([c.bbox.height for c in comps]))
+
+
+def _line_bands(ink: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+    """Row ranges of text lines from the smoothed horizontal ink profile; tall bands are split."""
+    profile = (ink > 0).sum(axis=1).astype(np.float64)
+    window = max(3, int(char_height / 3) | 1)
+    smooth = np.convolve(profile, np.ones(window) / window, mode="same")
+    if smooth.max() <= 0:
+        return []
+    threshold = 0.08 * np.percentile(smooth[smooth > 0], 90)
+    above = smooth > threshold
+    bands, start = [], None
+    for row, on in enumerate(np.append(above, False)):
+        if on and start is None:
+            start = row
+        elif not on and start is not None:
+            bands.append((start, row))
+            start = None
+    bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
+    return _split_tall_bands(bands, smooth, char_height)
+
+
+def _split_tall_bands(bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+    heights = [b - a for a, b in bands]
+    typical = float(np.median(heights)) if heights else 0.0
+    out = []
+    for top, bottom in bands:
+        pieces = int(round((bottom - top) / typical)) if typical else 1
+        if pieces < 2 or bottom - top < 2.2 * max(typical, char_height):
+            out.append((top, bottom))
+            continue
+        cuts = [top]
+        for k in range(1, pieces):
+            guess = top + k * (bottom - top) // pieces
+            lo, hi = max(top + 1, guess - int(typical / 3)), min(bottom - 1, guess + int(typical / 3))
+            cuts.append(lo + int(np.argmin(smooth[lo:hi])) if hi > lo else guess)
+        cuts.append(bottom)
+        out.extend(zip(cuts[:-1], cuts[1:]))
+    return out
+
+
+def _assign_to_lines(comps: list[_Component], bands: list[tuple[int, int]]) -> list[list[_Component]]:
+    """Each component joins the band holding most of its rows (nearest band if none)."""
+    lines: list[list[_Component]] = [[] for _ in bands]
+    for comp in comps:
+        overlaps = [min(comp.bbox.bottom, b) - max(comp.bbox.top, a) for a, b in bands]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] <= 0:
+            best = int(np.argmin([abs(comp.bbox.center_y - (a + b) / 2) for a, b in bands]))
+        lines[best].append(comp)
+    return [line for line in lines if line]
+
+
+def _group_glyphs(comps: list[_Component], line_height: float) -> list[list[_Component]]:
+    """Merge components stacked over each other (i-dots, broken strokes) into one glyph."""
+    comps = sorted(comps, key=lambda c: c.bbox.left)
+    line_mid = float(np.median([c.bbox.center_y for c in comps]))
+    groups: list[list[_Component]] = []
+    for comp in comps:
+        if groups:
+            prev = BBox.enclosing([c.bbox for c in groups[-1]])
+            overlap = min(prev.right, comp.bbox.right) - max(prev.left, comp.bbox.left)
+            narrower = max(1, min(prev.width, comp.bbox.width))
+            is_dot_above = comp.bbox.height < 0.4 * line_height and comp.bbox.bottom < line_mid
+            stacked = comp.bbox.bottom <= prev.top + 0.3 * prev.height or comp.bbox.top >= prev.bottom - 0.3 * prev.height
+            if overlap >= 0.6 * narrower or (is_dot_above and overlap > -0.15 * line_height) or (
+                stacked and overlap >= 0.3 * narrower
+            ):
+                groups[-1].append(comp)
+                continue
+        groups.append([comp])
+    return groups
+
+
+def _split_touching(glyph: GlyphBox, labels: np.ndarray, typical_width: float) -> list[GlyphBox]:
+    """Cut a glyph much wider than a letter at its thinnest columns."""
+    box = glyph.bbox
+    pieces = int(round(box.width / typical_width))
+    if box.width < 1.6 * typical_width or pieces < 2:
+        return [glyph]
+    mask = np.isin(labels[box.top : box.bottom, box.left : box.right], glyph.components)
+    columns = mask.sum(axis=0)
+    cuts = [0]
+    for k in range(1, pieces):
+        guess = k * box.width // pieces
+        lo, hi = max(cuts[-1] + 2, guess - int(typical_width / 3)), min(box.width - 2, guess + int(typical_width / 3))
+        cuts.append(lo + int(np.argmin(columns[lo:hi])) if hi > lo else guess)
+    cuts.append(box.width)
+    out = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        rows = np.flatnonzero(mask[:, a:b].any(axis=1))
+        if b > a and rows.size:
+            piece = BBox(box.left + a, box.top + int(rows[0]), box.left + b, box.top + int(rows[-1]) + 1)
+            out.append(GlyphBox(piece, glyph.components))
+    return out or [glyph]
+
+
+def _split_words(glyphs: list[GlyphBox], gap_limit: float) -> list[WordBox]:
+    words: list[list[GlyphBox]] = []
+    right_edge = 0
+    for glyph in glyphs:
+        if words and glyph.bbox.left - right_edge <= gap_limit:
+            words[-1].append(glyph)
+            right_edge = max(right_edge, glyph.bbox.right)
+        else:
+            words.append([glyph])
+            right_edge = glyph.bbox.right
+    return [WordBox(BBox.enclosing([g.bbox for g in w]), tuple(w)) for w in words]
+
+
+def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
+    labels, comps = _components(page.ink)
+    if not comps:
+        return Segmentation((), labels)
+    char_height = _typical_height(comps)
+    bands = _line_bands(page.ink, char_height)
+    line_comps = _assign_to_lines(comps, bands) if bands else [comps]
+    grouped = [_group_glyphs(line, char_height) for line in line_comps]
+    widths = [BBox.enclosing([c.bbox for c in g]).width for groups in grouped for g in groups]
+    heights = [BBox.enclosing([c.bbox for c in g]).height for groups in grouped for g in groups]
+    typical_width = max(float(np.median(widths)), 0.5 * float(np.median(heights)))
+    lines = []
+    for groups in grouped:
+        glyphs = [GlyphBox(BBox.enclosing([c.bbox for c in g]), tuple(c.label for c in g)) for g in groups]
+        if cfg.split_touching:
+            glyphs = [piece for g in glyphs for piece in _split_touching(g, labels, typical_width)]
+        line_height = float(np.median([g.bbox.height for g in glyphs]))
+        words = _split_words(glyphs, cfg.word_gap * max(line_height, 0.6 * char_height))
+        lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words)))
+    lines.sort(key=lambda line: (line.bbox.top + line.bbox.bottom) / 2)
+    return Segmentation(tuple(lines), labels)

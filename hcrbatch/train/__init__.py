@@ -1,0 +1,1 @@
+"""Training code: dataset readers and the character CNN. Never imported by `hcrbatch run`."""

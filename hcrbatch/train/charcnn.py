@@ -1,0 +1,205 @@
+"""The character CNN: architecture, training with checkpoints and early stopping, and evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import string
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hcrbatch import __version__
+from hcrbatch.config import TrainConfig
+from hcrbatch.errors import ConfigError
+from hcrbatch.glyphs import INPUT_SIZE
+from hcrbatch.metrics import accuracy, merged_accuracy
+from hcrbatch.modelstore import write_manifest
+from hcrbatch.train.datasets import (
+    GlyphSet,
+    emnist_splits,
+    held_out_split,
+    read_emnist_split,
+    read_labelled_folder,
+)
+from hcrbatch.train.fonts import render_font_glyphs
+
+log = logging.getLogger(__name__)
+
+BASE_CHARSET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def build_model(n_classes: int):
+    """A VGG-style CNN with batch norm and dropout; affine augmentation runs only while training."""
+    import keras
+    from keras import layers
+
+    def conv(x, filters):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        return layers.Activation("relu")(x)
+
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="glyph")
+    x = layers.RandomRotation(0.03, fill_mode="constant")(inputs)
+    x = layers.RandomZoom(0.1, fill_mode="constant")(x)
+    x = layers.RandomTranslation(0.08, 0.08, fill_mode="constant")(x)
+    x = conv(conv(x, 32), 32)
+    x = layers.MaxPooling2D()(x)
+    x = conv(conv(x, 64), 64)
+    x = layers.MaxPooling2D()(x)
+    x = conv(conv(x, 128), 128)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(256, use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.Activation("relu", name="features")(x)
+    x = layers.Dropout(0.4)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32", name="classes")(x)
+    return keras.Model(inputs, outputs, name="charcnn")
+
+
+def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str]]:
+    """Return (train, test, description of the data). Only ByClass rows are held out when present."""
+    train_parts, test_parts, described = [], [], []
+    labelled = []
+    for folder in cfg.data:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"--data {folder}: not a folder")
+        splits = emnist_splits(folder)
+        if not splits:
+            labelled.append(read_labelled_folder(folder))
+            described.append(f"labelled folder {folder.name}")
+            continue
+        for split in splits:
+            part = read_emnist_split(folder, split, cfg.transposed)
+            if "byclass" in split:
+                train_idx, test_idx = held_out_split(len(part), cfg.seed, cfg.test_fraction)
+                train_parts.append(part.take(train_idx))
+                test_parts.append(part.take(test_idx))
+                described.append(
+                    f"{split}: {len(train_idx)} train / {len(test_idx)} held-out rows "
+                    f"(seeded shuffle, seed {cfg.seed}, {cfg.test_fraction:.0%} test)"
+                )
+            else:
+                train_parts.append(part)
+                described.append(f"{split}: {len(part)} train rows")
+    if labelled:
+        joined = GlyphSet.concat(labelled, "labelled")
+        if test_parts:
+            train_parts.append(joined)
+        else:
+            train_idx, test_idx = held_out_split(len(joined), cfg.seed, cfg.test_fraction)
+            train_parts.append(joined.take(train_idx))
+            test_parts.append(joined.take(test_idx))
+    train = GlyphSet.concat(train_parts, "train")
+    if cfg.limit and len(train) > cfg.limit:
+        train = train.take(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])
+    if cfg.font_samples:
+        wanted = "".join(sorted(set(train.labels) | set(BASE_CHARSET))) + cfg.punctuation
+        fonts = render_font_glyphs(wanted, cfg.font_samples, cfg.seed)
+        if len(fonts):
+            train = GlyphSet.concat([train, fonts], "train")
+            described.append(f"{fonts.source}: {cfg.font_samples} renderings per class")
+    return train, GlyphSet.concat(test_parts, "test"), described
+
+
+def ordered_charset(labels: set[str]) -> str:
+    """Digits, capitals, small letters, then any other character by code point."""
+    known = [c for c in BASE_CHARSET if c in labels]
+    return "".join(known + sorted(labels - set(BASE_CHARSET)))
+
+
+def evaluate(model, images: np.ndarray, labels: np.ndarray, charset: str) -> dict[str, float]:
+    if not len(labels):
+        return {}
+    probs = model.predict(images[..., None], batch_size=1024, verbose=0)
+    predicted = [charset[i] for i in probs.argmax(axis=1)]
+    truth = list(labels)
+    digits = [i for i, t in enumerate(truth) if t.isdigit()]
+    return {
+        "test_rows": len(truth),
+        "accuracy_62": round(accuracy(truth, predicted), 4),
+        "accuracy_47_balanced_merge": round(merged_accuracy(truth, predicted), 4),
+        "accuracy_digits": round(accuracy([truth[i] for i in digits], [predicted[i] for i in digits]), 4)
+        if digits
+        else None,
+    }
+
+
+def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
+    """Train, evaluate on the held-out rows, save `<name>.keras` and its manifest; return the manifest path."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+    if tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    started = time.time()
+    train, test, described = load_training_data(cfg)
+    charset = ordered_charset(set(train.labels) | set(test.labels))
+    lookup = {c: i for i, c in enumerate(charset)}
+    y_train = np.array([lookup[c] for c in train.labels], np.int32)
+    order = np.random.default_rng(cfg.seed).permutation(len(train))
+    n_val = max(1, len(order) // 20)
+    val_idx, fit_idx = order[:n_val], order[n_val:]
+    log.info("training on %d glyphs, validating on %d, %d classes", len(fit_idx), n_val, len(charset))
+
+    work = Path(cfg.work_dir) / cfg.name
+    work.mkdir(parents=True, exist_ok=True)
+    model = build_model(len(charset))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(work / "backup")),
+        keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience - 1)),
+        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
+    ]
+    history = model.fit(
+        train.images[fit_idx, ..., None],
+        y_train[fit_idx],
+        validation_data=(train.images[val_idx, ..., None], y_train[val_idx]),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    metrics = evaluate(model, test.images, test.labels, charset)
+    log.info("held-out metrics: %s", metrics)
+
+    models_dir = Path(cfg.models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    weights = models_dir / f"{cfg.name}.keras"
+    tmp = weights.with_name(f".{weights.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, weights)
+    sources = {c: "EMNIST" for c in set(train.labels) if c.isalnum()}
+    for c in cfg.punctuation:
+        sources[c] = "handwriting fonts"
+    manifest = {
+        "name": cfg.name,
+        "version": f"{__version__}+{dt.date.today():%Y%m%d}",
+        "kind": "glyph classifier (VGG-style CNN, batch norm, dropout)",
+        "weights": weights.name,
+        "charset": charset,
+        "input_size": [INPUT_SIZE, INPUT_SIZE],
+        "normalisation": "hcrbatch.glyphs.normalize_glyph: white ink on black, ink box 24 px, mass-centred in 28x28, stroke width ~2.6 px",
+        "training_data": described,
+        "class_sources": {c: sources.get(c, "handwriting fonts") for c in charset},
+        "epochs_run": len(history.history["loss"]),
+        "epochs_max": cfg.epochs,
+        "seed": cfg.seed,
+        "train_rows": int(len(fit_idx)),
+        "training_seconds": round(time.time() - started, 1),
+        "metrics": metrics,
+        "date": dt.date.today().isoformat(),
+    }
+    return write_manifest(models_dir, manifest)
