@@ -82,16 +82,21 @@ def _pdf_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
             raise CorruptFileError(f"page {number} cannot be rendered: {str(exc).strip()[:200]}") from exc
         if not images:
             raise CorruptFileError(f"page {number} cannot be rendered")
-        image = images[0]
-        pixels = np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"))
-        yield PageImage(path, number - 1, pixels, float(cfg.dpi))
+        yield PageImage(path, number - 1, _gray_if_colourless(np.asarray(images[0].convert("RGB"))), float(cfg.dpi))
+
+
+def _gray_if_colourless(rgb: np.ndarray) -> np.ndarray:
+    """poppler renders every page as RGB; a page with no colour is kept as gray (a third of the bytes)."""
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+        return np.ascontiguousarray(rgb[..., 0])
+    return rgb
 
 
 def _page_sizes_points(path: Path, pages: int) -> dict[int, tuple[float, float]]:
     """Each page's size in points (`pdfinfo -f 1 -l N` prints "Page    3 size: 612 x 792 pts")."""
     sizes = {}
     for key, value in pdfinfo_from_path(str(path), first_page=1, last_page=pages).items():
-        words, parts = key.split(), value.split()
+        words, parts = key.split(), str(value).split()
         if len(words) == 3 and words[0] == "Page" and words[2] == "size" and len(parts) >= 3:
             try:
                 sizes[int(words[1])] = (float(parts[0]), float(parts[2]))

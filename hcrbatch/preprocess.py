@@ -43,8 +43,9 @@ def to_gray(pixels: np.ndarray) -> np.ndarray:
 
 
 def normalize_contrast(gray: np.ndarray) -> np.ndarray:
-    """Stretch the 1st..99th percentile to 0..255, so faded ink and grey paper binarise alike."""
-    low, high = np.percentile(gray, (1, 99))
+    """Stretch ink (0.05th percentile: pages can be 99 % paper) to paper (99th) over 0..255,
+    so faded ink and grey paper binarise alike."""
+    low, high = np.percentile(gray, (0.05, 99))
     if high - low < 1:
         return gray.copy()
     stretched = (gray.astype(np.float32) - low) * (255.0 / (high - low))

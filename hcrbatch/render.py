@@ -31,7 +31,9 @@ def _pdf_safe(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def _draw_word(canvas: Canvas, word: Word, page_height_pt: float, dpi: float) -> None:
+def _draw_word(canvas: Canvas, word: Word, next_left: int | None, page_height_pt: float, dpi: float) -> None:
+    """One text object: the word stretched over its box, then (within a line) a space stretched
+    over the gap to the next word, so text extraction keeps the line together in reading order."""
     text = _pdf_safe(word.text)
     box = word.bbox
     if not text or box.width == 0 or box.height == 0:
@@ -41,11 +43,14 @@ def _draw_word(canvas: Canvas, word: Word, page_height_pt: float, dpi: float) ->
     obj = canvas.beginText()
     obj.setTextRenderMode(3)
     obj.setFont(TEXT_FONT, font_size)
-    if natural > 0:
-        obj.setHorizScale(100.0 * px_to_pt(box.width, dpi) / natural)
+    obj.setHorizScale(100.0 * px_to_pt(box.width, dpi) / natural)
     baseline = page_height_pt - px_to_pt(box.bottom, dpi) + DESCENT * font_size
     obj.setTextOrigin(px_to_pt(box.left, dpi), baseline)
     obj.textOut(text)
+    if next_left is not None and next_left > box.right:
+        space = stringWidth(" ", TEXT_FONT, font_size)
+        obj.setHorizScale(100.0 * px_to_pt(next_left - box.right, dpi) / space)
+        obj.textOut(" ")
     canvas.drawText(obj)
 
 
@@ -53,8 +58,10 @@ def draw_page(canvas: Canvas, page: PageImage, result: PageResult) -> None:
     width_pt, height_pt = px_to_pt(page.width, page.dpi), px_to_pt(page.height, page.dpi)
     canvas.setPageSize((width_pt, height_pt))
     canvas.drawImage(ImageReader(Image.fromarray(page.pixels)), 0, 0, width_pt, height_pt)
-    for word in result.words:
-        _draw_word(canvas, word, height_pt, page.dpi)
+    for line in result.lines:
+        lefts = [w.bbox.left for w in line.words[1:]] + [None]
+        for word, next_left in zip(line.words, lefts):
+            _draw_word(canvas, word, next_left, height_pt, page.dpi)
     canvas.showPage()
 
 

@@ -142,18 +142,27 @@ def _group_glyphs(comps: list[_Component], line_height: float) -> list[list[_Com
     return groups
 
 
-def _split_touching(glyph: GlyphBox, labels: np.ndarray, typical_width: float) -> list[GlyphBox]:
-    """Cut a glyph much wider than a letter at its thinnest columns."""
+def _split_touching(glyph: GlyphBox, labels: np.ndarray, typical_width: float, char_height: float) -> list[GlyphBox]:
+    """Cut a glyph far wider than tall (letters that touch) at its thinnest columns.
+
+    Single letters rarely exceed 1.7× their height (m, w are about 1.5×); the number of pieces comes
+    from the page's typical letter width, capped by the glyph's own height. Short glyphs (dashes,
+    underlines) are never cut.
+    """
     box = glyph.bbox
-    pieces = int(round(box.width / typical_width))
-    if box.width < 1.6 * typical_width or pieces < 2:
+    if box.width < 1.7 * box.height or box.height < 0.6 * char_height:
+        return [glyph]
+    letter_width = min(typical_width, 0.8 * box.height)
+    pieces = int(round(box.width / letter_width))
+    if pieces < 2:
         return [glyph]
     mask = np.isin(labels[box.top : box.bottom, box.left : box.right], glyph.components)
     columns = mask.sum(axis=0)
     cuts = [0]
     for k in range(1, pieces):
         guess = k * box.width // pieces
-        lo, hi = max(cuts[-1] + 2, guess - int(typical_width / 3)), min(box.width - 2, guess + int(typical_width / 3))
+        lo = max(cuts[-1] + 2, guess - int(letter_width / 3))
+        hi = min(box.width - 2, guess + int(letter_width / 3))
         cuts.append(lo + int(np.argmin(columns[lo:hi])) if hi > lo else guess)
     cuts.append(box.width)
     out = []
@@ -186,14 +195,14 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     bands = _line_bands(page.ink, char_height)
     line_comps = _assign_to_lines(comps, bands) if bands else [comps]
     grouped = [_group_glyphs(line, char_height) for line in line_comps]
-    widths = [BBox.enclosing([c.bbox for c in g]).width for groups in grouped for g in groups]
-    heights = [BBox.enclosing([c.bbox for c in g]).height for groups in grouped for g in groups]
-    typical_width = max(float(np.median(widths)), 0.5 * float(np.median(heights)))
+    boxes = [BBox.enclosing([c.bbox for c in g]) for groups in grouped for g in groups]
+    single = [b.width for b in boxes if b.width < 1.3 * b.height and b.height > 0.5 * char_height]
+    typical_width = float(np.median(single)) if single else 0.8 * char_height
     lines = []
     for groups in grouped:
         glyphs = [GlyphBox(BBox.enclosing([c.bbox for c in g]), tuple(c.label for c in g)) for g in groups]
         if cfg.split_touching:
-            glyphs = [piece for g in glyphs for piece in _split_touching(g, labels, typical_width)]
+            glyphs = [piece for g in glyphs for piece in _split_touching(g, labels, typical_width, char_height)]
         line_height = float(np.median([g.bbox.height for g in glyphs]))
         words = _split_words(glyphs, cfg.word_gap * max(line_height, 0.6 * char_height))
         lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words)))

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from conftest import draw_page
+from hcrbatch.config import PreprocessConfig
+from hcrbatch.elements import BBox, PageImage
+from hcrbatch.preprocess import binarize_sauvola, normalize_contrast, preprocess
+
+LINES = ["THE QUICK BROWN", "FOX JUMPS OVER", "THE LAZY DOG", "AND RUNS AWAY"]
+
+
+@pytest.mark.parametrize("angle", [-9.0, -3.0, 0.0, 2.5, 12.0])
+def test_deskew_finds_the_rotation(angle):
+    page = PageImage(None, 0, draw_page(LINES, angle=angle), 300.0)
+    clean = preprocess(page, PreprocessConfig())
+    # draw_page rotates counter-clockwise by `angle`; deskew must undo it
+    assert clean.skew_degrees == pytest.approx(-angle, abs=0.4)
+
+
+def test_boxes_map_back_inside_the_page():
+    page = PageImage(None, 0, draw_page(LINES, angle=7.0), 300.0)
+    clean = preprocess(page, PreprocessConfig())
+    box = clean.to_page(BBox(0, 0, clean.ink.shape[1], clean.ink.shape[0]))
+    assert box == BBox(0, 0, page.width, page.height)
+
+
+def test_contrast_stretch_and_sauvola_on_faded_ink():
+    page = draw_page(["FADED"])
+    faded = (150 + page.astype(np.float32) * 0.35).astype(np.uint8)  # ink 159, paper 235
+    stretched = normalize_contrast(faded)
+    assert stretched.min() == 0 and stretched.max() == 255
+    ink = binarize_sauvola(stretched)
+    truth = (page < 128).mean()
+    assert truth * 0.7 < (ink > 0).mean() < truth * 1.3
+
+
+def test_specks_are_removed_and_text_kept():
+    pixels = draw_page(["TEXT"])
+    rng = np.random.default_rng(0)
+    ys, xs = rng.integers(400, 880, 200), rng.integers(0, 1200, 200)
+    pixels[ys, xs] = 0  # single-pixel dirt below the text
+    clean = preprocess(PageImage(None, 0, pixels, 300.0), PreprocessConfig(deskew=False))
+    assert clean.ink[400:, :].sum() == 0
+    assert clean.ink[:300, :].sum() > 0

@@ -1,0 +1,86 @@
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hcrbatch.elements import BBox, Char, FileOutcome, Line, PageImage, PageResult, Word
+from hcrbatch.render import write_searchable_pdf, write_text
+from hcrbatch.report import spreadsheet_safe, write_batch_report, write_document_csv
+
+
+def make_word(text: str, box: BBox) -> Word:
+    chars = tuple(Char(box, (c,), (0.9,)) for c in text)
+    return Word(box, chars, text)
+
+
+def two_line_page(index: int = 0) -> tuple[PageImage, PageResult]:
+    pixels = np.full((600, 800), 250, np.uint8)
+    words = [
+        [make_word("alpha", BBox(50, 100, 250, 160)), make_word("beta", BBox(280, 100, 430, 160))],
+        [make_word("gamma", BBox(50, 300, 260, 360))],
+    ]
+    lines = tuple(Line(BBox.enclosing([w.bbox for w in ws]), tuple(ws)) for ws in words)
+    return PageImage(None, index, pixels, 200.0), PageResult(index, 800, 600, 200.0, 0.0, lines)
+
+
+def test_pdf_text_layer_is_searchable_in_order_and_placed_on_the_words(tmp_path):
+    pdf = tmp_path / "out.pdf"
+    write_searchable_pdf(pdf, [two_line_page(0), two_line_page(1)], title="t")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert text.split() == ["alpha", "beta", "gamma", "alpha", "beta", "gamma"]
+    bbox_html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"],
+                               capture_output=True, text=True, check=True).stdout  # fmt: skip
+    # 'beta' spans x 280..430 px at 200 DPI = 100.8..154.8 pt
+    line = next(row for row in bbox_html.splitlines() if ">beta<" in row)
+    xmin = float(line.split('xMin="')[1].split('"')[0])
+    xmax = float(line.split('xMax="')[1].split('"')[0])
+    assert xmin == pytest.approx(100.8, abs=1.5) and xmax == pytest.approx(154.8, abs=1.5)
+
+
+def test_pdf_page_image_keeps_its_pixel_size(tmp_path):
+    pdf = tmp_path / "out.pdf"
+    write_searchable_pdf(pdf, [two_line_page()], title="t")
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    row = listing.splitlines()[2].split()
+    assert (int(row[3]), int(row[4])) == (800, 600)
+
+
+def test_no_half_written_pdf_when_rendering_fails(tmp_path):
+    pdf = tmp_path / "out.pdf"
+
+    def pages():
+        yield two_line_page()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_searchable_pdf(pdf, pages(), title="t")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_word_csv_round_trips_through_pandas(tmp_path):
+    _, result = two_line_page()
+    path = tmp_path / "doc.csv"
+    write_document_csv(path, [result])
+    frame = pd.read_csv(path)
+    assert list(frame["text"]) == ["alpha", "beta", "gamma"]
+    assert list(frame["line"]) == [1, 1, 2] and list(frame["word"]) == [1, 2, 1]
+    assert frame["mean_confidence"].between(0, 1).all()
+    write_text(tmp_path / "doc.txt", [result])
+    assert (tmp_path / "doc.txt").read_text() == "alpha beta\ngamma\n"
+
+
+def test_cells_a_spreadsheet_would_execute_are_quoted():
+    assert spreadsheet_safe("=SUM(A1)") == "'=SUM(A1)"
+    assert spreadsheet_safe("+44") == "'+44"
+    assert spreadsheet_safe("-5") == "-5"
+    assert spreadsheet_safe("-rf") == "'-rf"
+    assert spreadsheet_safe("plain") == "plain"
+
+
+def test_batch_report_is_sorted_utf8(tmp_path):
+    path = tmp_path / "report.csv"
+    write_batch_report(path, [FileOutcome("b/é.png", "ok", pages=1), FileOutcome("a.pdf", "failed", "empty file")])
+    frame = pd.read_csv(path, encoding="utf-8")
+    assert list(frame["path"]) == ["a.pdf", "b/é.png"]
+    assert list(frame["status"]) == ["failed", "ok"]

@@ -1,0 +1,73 @@
+import cv2
+import numpy as np
+
+from conftest import draw_page
+from hcrbatch.config import PreprocessConfig, SegmentConfig
+from hcrbatch.elements import PageImage
+from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import segment
+
+
+def segment_lines(lines, **page_args):
+    page = PageImage(None, 0, draw_page(lines, **page_args), 300.0)
+    clean = preprocess(page, PreprocessConfig())
+    return clean, segment(clean, SegmentConfig())
+
+
+def test_lines_and_words_in_reading_order():
+    lines = ["HELLO WORLD", "THREE WORDS HERE", "ONE", "A B C D"]
+    _, seg = segment_lines(lines, size=(1400, 900))
+    assert [len(line.words) for line in seg.lines] == [2, 3, 1, 4]
+    tops = [line.bbox.top for line in seg.lines]
+    assert tops == sorted(tops)
+    for line in seg.lines:
+        lefts = [w.bbox.left for w in line.words]
+        assert lefts == sorted(lefts)
+
+
+def test_every_glyph_of_printed_capitals_found():
+    _, seg = segment_lines(["HELLO WORLD", "NUMBER 1887"])
+    glyphs = [[len(w.glyphs) for w in line.words] for line in seg.lines]
+    assert glyphs == [[5, 5], [6, 4]]
+
+
+def test_i_dots_join_their_stems():
+    _, seg = segment_lines(["mini   jiji"])  # Hershey's space is narrower than a hand's
+    assert [len(w.glyphs) for w in seg.lines[0].words] == [4, 4]
+
+
+def test_touching_letters_are_split():
+    page = np.full((300, 1500), 245, np.uint8)
+    for i in range(3):  # three separate rings: the page's typical letter
+        cv2.ellipse(page, (100 + i * 170, 150), (62, 80), 0, 0, 360, 20, 12)
+    for i in range(4):  # four rings joined by thin ligatures, as a hand joins letters: one component
+        cv2.ellipse(page, (800 + i * 150, 150), (62, 80), 0, 0, 360, 20, 12)
+        if i:
+            cv2.line(page, (800 + i * 150 - 90, 150), (800 + i * 150 - 60, 150), 20, 3)
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    seg = segment(clean, SegmentConfig())
+    assert [len(w.glyphs) for w in seg.lines[0].words] == [3, 4]
+    assert all(100 < g.bbox.width < 160 for g in seg.lines[0].words[1].glyphs)
+
+
+def test_glyph_boxes_lie_inside_words_lines_and_page():
+    clean, seg = segment_lines(["BOXES INSIDE", "the page"], angle=4.0)
+    h, w = clean.ink.shape
+    for line in seg.lines:
+        for word in line.words:
+            assert line.bbox.left <= word.bbox.left and word.bbox.right <= line.bbox.right
+            for glyph in word.glyphs:
+                b = glyph.bbox
+                assert 0 <= b.left < b.right <= w and 0 <= b.top < b.bottom <= h
+                assert word.bbox.left <= b.left and b.right <= word.bbox.right
+                assert seg.glyph_image(glyph).any()
+
+
+def test_a_dash_is_one_glyph():
+    _, seg = segment_lines(["TWENTY - ONE"])
+    assert [len(w.glyphs) for w in seg.lines[0].words] == [6, 1, 3]
+
+
+def test_blank_page_gives_no_lines():
+    page = PageImage(None, 0, np.full((400, 400), 240, np.uint8), 300.0)
+    assert segment(preprocess(page, PreprocessConfig()), SegmentConfig()).lines == ()
