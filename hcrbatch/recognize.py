@@ -34,6 +34,7 @@ class CharRecognizer:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         import keras
 
+        self._to_tensor = tf.convert_to_tensor
         self.manifest = manifest
         self.cfg = cfg
         try:
@@ -62,7 +63,8 @@ class CharRecognizer:
         k = min(self.cfg.top_k, len(self.manifest.charset))
         out = []
         for start in range(0, len(batch), self.cfg.batch_size):
-            probs = np.asarray(self.model(batch[start : start + self.cfg.batch_size], training=False))
+            chunk = self._to_tensor(batch[start : start + self.cfg.batch_size])
+            probs = np.asarray(self.model(chunk, training=False))
             top = np.argsort(-probs, axis=1)[:, :k]
             for row, indices in zip(probs, top):
                 out.append(

@@ -1,0 +1,194 @@
+"""`hcrbatch run` through Click: outputs, report rows, exit codes, skip, resume, lock, workers."""
+
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from filelock import FileLock
+
+from conftest import draw_page, write_pdf, write_png
+from hcrbatch.cli import cli
+from hcrbatch.errors import ExitCode
+from hcrbatch.pipeline import DocumentProcessor
+
+REPORT = "hcrbatch-report.csv"
+
+
+def report(out) -> pd.DataFrame:
+    return pd.read_csv(out / REPORT, keep_default_na=False).set_index("path")
+
+
+def test_outputs_for_every_input_and_a_clean_report(run_cli, sample_folder, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli(sample_folder, out)
+    assert result.exit_code == ExitCode.OK, result.output
+    for stem in ["letter", "sub/note", "sub/register"]:
+        for ext in ("pdf", "txt", "csv"):
+            assert (out / f"{stem}.{ext}").is_file(), f"{stem}.{ext}"
+    rows = report(out)
+    assert list(rows["status"]) == ["ok", "ok", "ok"]
+    assert rows.loc["letter.pdf", "pages"] == 2 and rows.loc["sub/register.tif", "pages"] == 2
+    assert (rows["words"] > 0).all() and (rows["chars"] >= rows["words"]).all()
+    words = pd.read_csv(out / "sub/note.csv", keep_default_na=False)
+    assert set(words.columns) >= {"page", "line", "word", "left", "top", "right", "bottom", "raw_text", "text",
+                                  "mean_confidence", "min_confidence"}  # fmt: skip
+    assert words["mean_confidence"].between(0, 1).all()
+    assert rows.loc["sub/note.png", "words"] == len(words)
+    text = subprocess.run(["pdftotext", str(out / "sub/note.pdf"), "-"], capture_output=True, text=True).stdout
+    assert text.split() == list(words["text"])
+    assert not list(out.rglob("*.part"))
+
+
+def test_bad_inputs_become_failed_rows_and_the_batch_goes_on(run_cli, tmp_path):
+    folder = tmp_path / "in"
+    write_png(folder / "good.png", draw_page(["GOOD PAGE"]))
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "text.png").write_text("this is not a picture")
+    good_pdf = write_pdf(tmp_path / "x.pdf", [draw_page(["A"])]).read_bytes()
+    (folder / "corrupt.pdf").write_bytes(good_pdf[:200])
+    write_pdf(folder / "locked.pdf", [draw_page(["A"])], encrypt="pw")
+    out = tmp_path / "out"
+    result = run_cli(folder, out, "--max-pixels", "50000000")
+    assert result.exit_code == ExitCode.SOME_FILES_FAILED
+    rows = report(out)
+    assert rows.loc["good.png", "status"] == "ok"
+    assert rows.loc["empty.pdf", "reason"] == "empty file (0 bytes)"
+    assert "not an image" in rows.loc["text.png", "reason"]
+    assert "unreadable PDF" in rows.loc["corrupt.pdf", "reason"]
+    assert "encrypted" in rows.loc["locked.pdf", "reason"]
+    assert (rows.drop(index="good.png")["status"] == "failed").all()
+    assert all("\n" not in r for r in rows["reason"])
+    assert not (out / "empty.pdf").exists() and not (out / "text.pdf").exists()
+
+
+def test_too_large_page_fails_with_reason(run_cli, tmp_path):
+    write_png(tmp_path / "in" / "big.png", draw_page(["A"]))
+    result = run_cli(tmp_path / "in", tmp_path / "out", "--max-pixels", "1000")
+    assert result.exit_code == ExitCode.SOME_FILES_FAILED
+    assert "too large" in report(tmp_path / "out").loc["big.png", "reason"]
+
+
+def test_fail_fast_stops_at_the_first_failure(run_cli, tmp_path):
+    folder = tmp_path / "in"
+    (folder).mkdir()
+    (folder / "a-empty.png").write_bytes(b"")
+    write_png(folder / "b-good.png", draw_page(["GOOD"]))
+    result = run_cli(folder, tmp_path / "out", "--fail-fast")
+    assert result.exit_code == ExitCode.SOME_FILES_FAILED
+    assert list(report(tmp_path / "out").index) == ["a-empty.png"]
+
+
+def test_rerun_skips_unchanged_and_redoes_changed_or_forced(run_cli, sample_folder, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(sample_folder, out).exit_code == 0
+    first = (out / "letter.csv").read_text()
+    assert run_cli(sample_folder, out).exit_code == 0
+    assert set(report(out)["status"]) == {"skipped"}
+    assert (out / "letter.csv").read_text() == first
+    write_png(sample_folder / "sub" / "note.png", draw_page(["CHANGED TEXT"]))
+    run_cli(sample_folder, out)
+    rows = report(out)
+    assert rows.loc["sub/note.png", "status"] == "ok" and rows.loc["letter.pdf", "status"] == "skipped"
+    run_cli(sample_folder, out, "--word-gap", "0.9")  # other settings: everything is redone
+    assert set(report(out)["status"]) == {"ok"}
+    run_cli(sample_folder, out, "--word-gap", "0.9", "--force")
+    assert set(report(out)["status"]) == {"ok"}
+
+
+def test_interrupted_run_leaves_no_outputs_and_resumes_from_finished_pages(run_cli, tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_pdf(folder / "long.pdf", [draw_page([f"PAGE {n}"]) for n in range(4)])
+    out = tmp_path / "out"
+    real_read_page = DocumentProcessor.read_page
+    calls = []
+
+    def interrupted_on_third_page(self, page):
+        calls.append(page.index)
+        if page.index == 2:
+            raise KeyboardInterrupt
+        return real_read_page(self, page)
+
+    monkeypatch.setattr(DocumentProcessor, "read_page", interrupted_on_third_page)
+    assert run_cli(folder, out).exit_code == ExitCode.INTERRUPTED
+    assert not (out / "long.pdf").exists() and not list(out.rglob("*.part"))
+    assert len(list(out.rglob("page-*.json"))) == 2
+
+    calls.clear()
+    monkeypatch.setattr(DocumentProcessor, "read_page", lambda self, page: calls.append(page.index) or real_read_page(self, page))
+    assert run_cli(folder, out).exit_code == ExitCode.OK
+    assert calls == [2, 3]  # pages 1 and 2 came from their checkpoints
+    assert pd.read_csv(out / "long.csv")["page"].max() == 4
+    assert not list(out.rglob("page-*.json"))
+
+
+def test_killed_process_leaves_nothing_half_written_and_a_rerun_completes(tiny_models_dir, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_pdf(folder / "long.pdf", [draw_page([f"PAGE {n}"]) for n in range(6)])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(folder), str(out), "--workers", "1", "-q",
+           "--models-dir", str(tiny_models_dir), "--model", "tiny"]  # fmt: skip
+    proc = subprocess.Popen(cmd)
+    work = out / ".hcrbatch" / "work"
+    deadline = time.monotonic() + 120
+    while not list(work.rglob("page-*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert not (out / "long.pdf").exists() or (out / ".hcrbatch" / "done" / "long.json").exists()
+    assert subprocess.run(cmd).returncode == 0
+    assert not list(out.rglob("*.part"))
+    assert pd.read_csv(out / "long.csv")["page"].max() == 6
+
+
+def test_usage_errors_exit_2(run_cli, tmp_path):
+    assert run_cli(tmp_path / "missing", tmp_path / "out").exit_code == ExitCode.USAGE
+    assert run_cli(tmp_path, tmp_path / "out", "--dpi", "5").exit_code == ExitCode.USAGE
+    assert run_cli(tmp_path, tmp_path / "out", "--lang", "xx-nowhere").exit_code == ExitCode.USAGE
+
+
+def test_missing_or_invalid_model_exits_4(run_cli, sample_folder, tmp_path, tiny_models_dir):
+    result = run_cli(sample_folder, tmp_path / "out", "--models-dir", str(tmp_path), model=False)
+    assert result.exit_code == ExitCode.MODEL_INVALID
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "tiny.json").write_text((tiny_models_dir / "tiny.json").read_text())
+    (broken / "tiny.keras").write_bytes(b"not a keras archive")
+    result = run_cli(sample_folder, tmp_path / "out2", "--models-dir", str(broken), "--model", "tiny", model=False)
+    assert result.exit_code == ExitCode.MODEL_INVALID
+
+
+def test_unwritable_output_exits_5(run_cli, sample_folder, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert run_cli(sample_folder, blocker / "out").exit_code == ExitCode.OUTPUT_NOT_WRITABLE
+
+
+def test_second_run_on_the_same_output_is_refused(run_cli, sample_folder, tmp_path):
+    out = tmp_path / "out"
+    (out / ".hcrbatch").mkdir(parents=True)
+    with FileLock(str(out / ".hcrbatch" / "lock")):
+        assert run_cli(sample_folder, out).exit_code == ExitCode.LOCKED
+    assert run_cli(sample_folder, out).exit_code == ExitCode.OK
+
+
+def test_parallel_workers_give_the_same_results(run_cli, sample_folder, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_cli(sample_folder, one).exit_code == 0
+    assert run_cli(sample_folder, two, "--workers", "2").exit_code == 0
+    for name in ["letter.csv", "sub/note.csv", "sub/register.csv", "letter.txt"]:
+        assert (one / name).read_text() == (two / name).read_text(), name
+    columns = ["status", "pages", "words", "chars", "mean_confidence", "low_confidence_words"]
+    assert report(one)[columns].equals(report(two)[columns])
+
+
+def test_log_file_and_version(run_cli, sample_folder, tmp_path):
+    from click.testing import CliRunner
+
+    log = tmp_path / "run.log"
+    assert run_cli(sample_folder, tmp_path / "out", "--log-file", str(log)).exit_code == 0
+    assert "letter.pdf: ok" in log.read_text()
+    assert CliRunner().invoke(cli, ["--version"]).output.startswith("hcrbatch, version")
