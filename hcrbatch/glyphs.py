@@ -19,8 +19,9 @@ INK_THRESHOLD = 0.5
 
 def stroke_width(ink: np.ndarray) -> float:
     """Mean stroke width of a binary glyph: for a stroke of width w the mean distance to the edge is w/4."""
-    dist = cv2.distanceTransform(ink.astype(np.uint8), cv2.DIST_L2, 3)
-    inside = dist[ink > 0]
+    padded = np.pad(ink.astype(np.uint8), 1)  # a crop that is all ink still has an edge
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 3)
+    inside = dist[padded > 0]
     return float(4.0 * inside.mean()) if inside.size else 0.0
 
 

@@ -53,3 +53,24 @@ def cer(truth: str, hypothesis: str) -> float:
 def wer(truth: str, hypothesis: str) -> float:
     truth_words, hyp_words = truth.split(), hypothesis.split()
     return edit_distance(truth_words, hyp_words) / max(len(truth_words), 1)
+
+
+def box_f1(truth: Sequence, predicted: Sequence, threshold: float = 0.5) -> tuple[float, float, float]:
+    """(precision, recall, F1) of predicted boxes against true ones; a match is a one-to-one pairing
+    with IoU >= threshold, made greedily from the best-overlapping pairs."""
+    pairs = sorted(
+        ((t.iou(p), i, j) for i, t in enumerate(truth) for j, p in enumerate(predicted)),
+        reverse=True,
+    )
+    used_t, used_p, matched = set(), set(), 0
+    for score, i, j in pairs:
+        if score < threshold:
+            break
+        if i not in used_t and j not in used_p:
+            used_t.add(i)
+            used_p.add(j)
+            matched += 1
+    precision = matched / len(predicted) if predicted else float(not truth)
+    recall = matched / len(truth) if truth else float(not predicted)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1

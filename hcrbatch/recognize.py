@@ -64,7 +64,7 @@ class CharRecognizer:
         out = []
         for start in range(0, len(batch), self.cfg.batch_size):
             chunk = self._to_tensor(batch[start : start + self.cfg.batch_size])
-            probs = np.asarray(self.model(chunk, training=False))
+            probs = self.model(chunk, training=False).numpy()
             top = np.argsort(-probs, axis=1)[:, :k]
             for row, indices in zip(probs, top):
                 out.append(
