@@ -185,5 +185,33 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
     finish(ctx, action)
 
 
+@cli.command(name="eval")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="EMNIST folder (its held-out ByClass rows are used) or labelled folder DIR/<char>/*.png.")
+@click.option("--model", "name", default=RecognizeConfig.model, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("eval"),
+              show_default=True, help="Where per_class.csv, confusions.csv and confusion_matrix.png go.")
+@with_logging
+@click.pass_context
+def evaluate(ctx, data, name, models_dir, out_dir, quiet, verbose, log_file) -> None:
+    """Accuracy of a character model (62 classes, 47 with EMNIST-Balanced merges, digits)."""
+    setup_logging(verbose, quiet, log_file)
+
+    def action() -> int:
+        from hcrbatch.train.evaluate import evaluate_model, write_evaluation
+
+        evaluation = evaluate_model(data, models_dir, name)
+        for key, value in evaluation.summary().items():
+            click.echo(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+        per_class = evaluation.per_class().sort_values("accuracy")
+        click.echo("weakest classes: " + ", ".join(f"{r['class']} {r.accuracy:.2f}" for _, r in per_class.head(8).iterrows()))
+        for path in write_evaluation(evaluation, out_dir):
+            click.echo(f"wrote {path}")
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
 def main() -> None:
     cli(prog_name="hcrbatch")

@@ -1,0 +1,75 @@
+"""`hcrbatch train` and `hcrbatch eval` on a few hundred characters the test draws itself."""
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from hcrbatch.cli import cli
+from hcrbatch.train.datasets import encode_label, read_labelled_folder
+
+CLASSES = "0137AHbe.-"
+
+
+@pytest.fixture(scope="module")
+def labelled_folder(tmp_path_factory):
+    """30 jittered drawings of each class as DIR/<label>/*.png, dark ink on light paper."""
+    folder = tmp_path_factory.mktemp("chars")
+    rng = np.random.default_rng(0)
+    fonts = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX]
+    for char in CLASSES:
+        target = folder / encode_label(char)
+        target.mkdir()
+        for i in range(30):
+            img = np.full((64, 64), 235, np.uint8)
+            org = (14 + int(rng.integers(-3, 4)), 48 + int(rng.integers(-3, 4)))
+            cv2.putText(img, char, org, fonts[i % 3], 1.4, 20, int(rng.integers(2, 5)), cv2.LINE_AA)
+            cv2.imwrite(str(target / f"{i:02d}.png"), img)
+    return folder
+
+
+def train(folder, tmp_path, name):
+    argv = ["train", "--data", str(folder), "--epochs", "1", "--font-samples", "0", "--name", name,
+            "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "--seed", "3", "-q"]  # fmt: skip
+    return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+
+def test_labelled_folder_reader_decodes_unsafe_labels(labelled_folder):
+    glyphs = read_labelled_folder(labelled_folder)
+    assert set(glyphs.labels) == set(CLASSES)
+    assert glyphs.images.shape == (300, 28, 28) and glyphs.images.max() <= 1.0
+
+
+@pytest.mark.slow
+def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_path):
+    result = train(labelled_folder, tmp_path, "tiny")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "models" / "tiny.json").read_text())
+    assert sorted(manifest["charset"]) == sorted(CLASSES)
+    assert manifest["seed"] == 3 and manifest["epochs_run"] == 1
+    assert manifest["metrics"]["test_rows"] == 30  # 10 % held out
+    assert 0.0 <= manifest["metrics"]["accuracy_62"] <= 1.0
+
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(cli, ["eval", "--data", str(labelled_folder), "--model", "tiny",
+                                      "--models-dir", str(tmp_path / "models"), "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "accuracy_62:" in result.output and "accuracy_47_balanced_merge:" in result.output
+    per_class = pd.read_csv(out / "per_class.csv", keep_default_na=False)
+    assert sorted(per_class["class"]) == sorted(CLASSES) and (per_class["count"] == 30).all()
+    assert cv2.imread(str(out / "confusion_matrix.png")) is not None
+
+
+@pytest.mark.slow
+def test_training_is_deterministic_with_a_seed(labelled_folder, tmp_path):
+    import keras
+
+    for name in ("a", "b"):
+        assert train(labelled_folder, tmp_path / name, "m").exit_code == 0
+    batch = read_labelled_folder(labelled_folder).images[:40, ..., None]
+    pa = keras.models.load_model(tmp_path / "a" / "models" / "m.keras").predict(batch, verbose=0)
+    pb = keras.models.load_model(tmp_path / "b" / "models" / "m.keras").predict(batch, verbose=0)
+    np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6)
