@@ -33,7 +33,7 @@ model: install
 	$(BIN)/hcrbatch train --data $(EMNIST) --log-file .train/charcnn.log
 
 samples: install
-	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip
+	$(SUDO) apt-get install -y -qq fonts-sjfonts fonts-breip
 	$(BIN)/python samples/make_samples.py
 
 clean:

@@ -55,6 +55,12 @@ def case_prior(text: str) -> float:
     return -4.0
 
 
+def script_switches(text: str) -> int:
+    """How often a word switches between letters and digits (sch001: 1, XQ7Z: 2, 1887: 0)."""
+    kinds = [c.isdigit() for c in text if c.isalnum()]
+    return sum(a != b for a, b in zip(kinds, kinds[1:]))
+
+
 class LexiconCorrector:
     """Word-frequency lexicon (wordfreq) rescoring of the lattice's best spellings.
 
@@ -66,6 +72,7 @@ class LexiconCorrector:
     beam = 64
     lexicon_weight = 1.0
     out_of_lexicon = math.log(1e-8)
+    switch_penalty = 3.0  # per letter/digit switch in a spelling out of the lexicon
 
     def __init__(self, lang: str) -> None:
         from wordfreq import available_languages, word_frequency
@@ -82,7 +89,9 @@ class LexiconCorrector:
         if not core or not any(c.isalpha() for c in core):
             return self.out_of_lexicon
         freq = self._frequency(core, self.lang)
-        return math.log(freq) if freq > 0 else self.out_of_lexicon
+        if freq > 0:
+            return math.log(freq)
+        return self.out_of_lexicon - self.switch_penalty * script_switches(core)
 
     def correct_word(self, word: Word) -> Word:
         raw = word.raw_text

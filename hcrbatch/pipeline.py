@@ -167,6 +167,7 @@ def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentPro
 
 
 _worker: DocumentProcessor | Exception | None = None  # one per worker process, built by _init_worker
+_worker_busy = False
 
 
 def _init_worker(cfg: Config, settings: str, threads: int) -> None:
@@ -183,14 +184,24 @@ def _init_worker(cfg: Config, settings: str, threads: int) -> None:
 
 
 def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+    """SIGTERM from the parent: unwind a file in progress (temp files removed), else just leave."""
+    if _worker_busy:
+        raise KeyboardInterrupt
+    os._exit(0)
 
 
 def _process_in_worker(job: tuple[InputFile, str]) -> FileOutcome:
+    global _worker_busy
     if isinstance(_worker, Exception):
         raise _worker
     assert _worker is not None
-    return _worker.process(*job)
+    _worker_busy = True
+    try:
+        return _worker.process(*job)
+    except KeyboardInterrupt:
+        os._exit(ExitCode.INTERRUPTED)  # cleanup already ran while unwinding; the parent reports
+    finally:
+        _worker_busy = False
 
 
 def run_batch(cfg: Config) -> BatchResult:
@@ -252,13 +263,18 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(workers, _init_worker, (cfg, settings, threads)) as pool:
+            pool = ctx.Pool(workers, _init_worker, (cfg, settings, threads))
+            try:
                 jobs = [(f, stems[f]) for f in files]
                 for outcome in pool.imap_unordered(_process_in_worker, jobs):
                     page_bar.update(outcome.pages if outcome.status == "ok" else 0)
                     if not record(outcome):
-                        pool.terminate()
                         break
+                else:
+                    pool.close()  # all done: let workers exit on their own
+            finally:
+                pool.terminate()
+                pool.join()
     finally:
         file_bar.close()
         page_bar.close()

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from hcrbatch.casing import apply_line_case
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
@@ -81,7 +82,12 @@ def recognize_page(
 ) -> PageResult:
     """Classify every glyph of the page in one batched call and build the page's lines and words."""
     glyphs = [g for line in segmentation.lines for word in line.words for g in word.glyphs]
-    readings = iter(recognizer.classify([segmentation.glyph_image(g) for g in glyphs]))
+    flat = recognizer.classify([segmentation.glyph_image(g) for g in glyphs])
+    cased = []
+    for line in segmentation.lines:
+        boxes = [g.bbox for word in line.words for g in word.glyphs]
+        cased.extend(apply_line_case(boxes, flat[len(cased) : len(cased) + len(boxes)]))
+    readings = iter(cased)
     lines = []
     for line in segmentation.lines:
         words = []

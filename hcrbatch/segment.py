@@ -6,6 +6,7 @@ column near where the typical letter width says a cut belongs. Boxes are in the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -122,23 +123,38 @@ def _assign_to_lines(comps: list[_Component], bands: list[tuple[int, int]]) -> l
 
 
 def _group_glyphs(comps: list[_Component], line_height: float) -> list[list[_Component]]:
-    """Merge components stacked over each other (i-dots, broken strokes) into one glyph."""
+    """Merge components stacked over each other (broken strokes) into one glyph, then give each
+    dot above the line's middle (i, j, accents) to the nearest glyph below it."""
     comps = sorted(comps, key=lambda c: c.bbox.left)
     line_mid = float(np.median([c.bbox.center_y for c in comps]))
+    is_dot = [c.bbox.height < 0.4 * line_height and c.bbox.bottom < line_mid for c in comps]
     groups: list[list[_Component]] = []
-    for comp in comps:
+    for comp, dot in zip(comps, is_dot):
+        if dot:
+            continue
         if groups:
             prev = BBox.enclosing([c.bbox for c in groups[-1]])
             overlap = min(prev.right, comp.bbox.right) - max(prev.left, comp.bbox.left)
             narrower = max(1, min(prev.width, comp.bbox.width))
-            is_dot_above = comp.bbox.height < 0.4 * line_height and comp.bbox.bottom < line_mid
             stacked = comp.bbox.bottom <= prev.top + 0.3 * prev.height or comp.bbox.top >= prev.bottom - 0.3 * prev.height
-            if overlap >= 0.6 * narrower or (is_dot_above and overlap > -0.15 * line_height) or (
-                stacked and overlap >= 0.3 * narrower
-            ):
+            if overlap >= 0.6 * narrower or (stacked and overlap >= 0.3 * narrower):
                 groups[-1].append(comp)
                 continue
         groups.append([comp])
+    for comp, dot in zip(comps, is_dot):
+        if not dot:
+            continue
+        centre = (comp.bbox.left + comp.bbox.right) / 2
+        distances = [
+            abs(centre - (BBox.enclosing([c.bbox for c in g]).left + BBox.enclosing([c.bbox for c in g]).right) / 2)
+            for g in groups
+        ]
+        nearest = int(np.argmin(distances)) if distances else -1
+        if nearest >= 0 and distances[nearest] < 0.5 * line_height:
+            groups[nearest].append(comp)
+        else:
+            groups.append([comp])
+    groups.sort(key=lambda g: min(c.bbox.left for c in g))
     return groups
 
 
@@ -174,16 +190,40 @@ def _split_touching(glyph: GlyphBox, labels: np.ndarray, typical_width: float, c
     return out or [glyph]
 
 
-def _split_words(glyphs: list[GlyphBox], gap_limit: float) -> list[WordBox]:
-    words: list[list[GlyphBox]] = []
-    right_edge = 0
-    for glyph in glyphs:
-        if words and glyph.bbox.left - right_edge <= gap_limit:
-            words[-1].append(glyph)
-            right_edge = max(right_edge, glyph.bbox.right)
-        else:
+def word_gap_threshold(gaps: list[int], base: float) -> float:
+    """The gap that separates words on one line.
+
+    `base` (word_gap × letter height) serves when the gaps do not fall into two clear groups; when
+    they do (letter spacing and word spacing, as in most hands), the boundary between the groups is
+    used, kept within 0.6–2× of `base`.
+    """
+    if len(gaps) < 4:
+        return base
+    ordered = np.sort(np.asarray(gaps, np.float64))
+    best_cost, best_split = math.inf, 0
+    for split in range(1, len(ordered)):
+        low, high = ordered[:split], ordered[split:]
+        cost = low.var() * len(low) + high.var() * len(high)
+        if cost < best_cost:
+            best_cost, best_split = cost, split
+    low, high = ordered[:best_split], ordered[best_split:]
+    if high.mean() < 2 * max(low.mean(), 1.0) or high.min() - low.max() < 0.1 * base:
+        return base
+    return float(np.clip((low.max() + high.min()) / 2, 0.6 * base, 2 * base))
+
+
+def _split_words(glyphs: list[GlyphBox], base_gap: float) -> list[WordBox]:
+    gaps, right_edge = [], glyphs[0].bbox.right
+    for glyph in glyphs[1:]:
+        gaps.append(glyph.bbox.left - right_edge)
+        right_edge = max(right_edge, glyph.bbox.right)
+    limit = word_gap_threshold(gaps, base_gap)
+    words: list[list[GlyphBox]] = [[glyphs[0]]]
+    for glyph, gap in zip(glyphs[1:], gaps):
+        if gap > limit:
             words.append([glyph])
-            right_edge = glyph.bbox.right
+        else:
+            words[-1].append(glyph)
     return [WordBox(BBox.enclosing([g.bbox for g in w]), tuple(w)) for w in words]
 
 

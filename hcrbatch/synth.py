@@ -83,7 +83,7 @@ def _render_word(word: str, font: ImageFont.FreeTypeFont, rng: np.random.Generat
 
 
 def render_page(
-    lines: list[str],
+    paragraphs: list[str],
     font_path: str,
     rng: np.random.Generator,
     dpi: int = 300,
@@ -91,18 +91,31 @@ def render_page(
     letter_height_inches: float = 0.2,
     rotate_degrees: float = 1.0,
 ) -> SyntheticPage:
-    """Draw `lines` of text; each word's ink box is recorded as ground truth."""
+    """Draw each paragraph of `paragraphs` from a new line, wrapping words at the right margin.
+
+    Text that does not fit on the page is left out; the returned ground truth holds exactly the
+    words drawn, with their ink boxes.
+    """
     width, height = int(page_inches[0] * dpi), int(page_inches[1] * dpi)
     ink = np.zeros((height, width), np.float32)
     base_size = int(letter_height_inches * dpi * 1.6)
     margin = int(0.8 * dpi)
     line_pitch = base_size * rng.uniform(1.45, 1.6)
-    y = margin + base_size  # baseline of the first line
-    truth_lines = []
-    for text in lines:
-        x = margin + rng.uniform(0, 0.1 * dpi)
+    baseline = margin + base_size
+    truth_lines: list[TruthLine] = []
+    words: list[TruthWord] = []
+
+    def new_line() -> float:
+        nonlocal baseline, words
+        if words:
+            truth_lines.append(TruthLine(tuple(words)))
+            baseline += line_pitch
         words = []
-        for word in text.split():
+        return margin + rng.uniform(0, 0.1 * dpi)
+
+    for paragraph in paragraphs:
+        x = new_line()
+        for word in paragraph.split():
             font = ImageFont.truetype(font_path, max(8, int(base_size * rng.uniform(0.92, 1.08))))
             glyphs = _render_word(word, font, rng) * rng.uniform(0.75, 1.0)
             rows = np.flatnonzero(glyphs.max(axis=1) > 60)
@@ -110,21 +123,19 @@ def render_page(
             if rows.size == 0:
                 continue
             glyphs = glyphs[:, cols[0] : cols[-1] + 1]
-            baseline_in_canvas = font.size * 0.4 + font.getmetrics()[0]
-            top = int(y - baseline_in_canvas + rng.normal(0, base_size * 0.025))
-            left = int(x)
             h, w = glyphs.shape
-            if left + w > width - margin // 2 or top < 0 or top + h > height:
+            if x + w > width - margin // 2 and words:
+                x = new_line()
+            baseline_in_canvas = font.size * 0.4 + font.getmetrics()[0]
+            top = int(baseline - baseline_in_canvas + rng.normal(0, base_size * 0.025))
+            left = int(x)
+            if top + h > height - margin // 2 or left + w > width:
                 break
             region = ink[top : top + h, left : left + w]
             np.maximum(region, glyphs, out=region)
             words.append(TruthWord(word, BBox(left, top + int(rows[0]), left + w, top + int(rows[-1]) + 1)))
             x += w + base_size * rng.uniform(0.45, 0.7)
-        if words:
-            truth_lines.append(TruthLine(tuple(words)))
-        y += line_pitch
-        if y + base_size * 2 > height - margin:
-            break
+    new_line()
     angle = rng.uniform(-rotate_degrees, rotate_degrees)
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
     ink = cv2.warpAffine(ink, matrix, (width, height), flags=cv2.INTER_LINEAR)

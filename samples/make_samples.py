@@ -1,6 +1,6 @@
 """Make the demo documents in samples/ from Debian's handwriting fonts (no third-party scans).
 
-    apt-get install fonts-dkg-handwriting fonts-sjfonts fonts-breip
+    apt-get install fonts-sjfonts fonts-breip
     python samples/make_samples.py
 
 Writes a two-page PDF, a PNG and a two-page TIFF, each with `<name>.gt.txt` (ground-truth text,
@@ -70,8 +70,15 @@ REGISTER = [
 
 
 def make_pages(text: list[list[str]], font: str, seed: int, inches: tuple[float, float]) -> list[SyntheticPage]:
+    """One page per list of paragraphs; refuses to write a sample whose text did not fit."""
     rng = np.random.default_rng(seed)
-    return [render_page(lines, f"{FONTS}/{font}", rng, dpi=DPI, page_inches=inches) for lines in text]
+    pages = []
+    for paragraphs in text:
+        page = render_page(paragraphs, f"{FONTS}/{font}", rng, dpi=DPI, page_inches=inches, letter_height_inches=0.17)
+        if page.text.split() != " ".join(paragraphs).split():
+            raise SystemExit(f"text does not fit on a {inches} page: {paragraphs[0]!r}...")
+        pages.append(page)
+    return pages
 
 
 def write_truth(path: Path, pages: list[SyntheticPage]) -> None:
@@ -95,18 +102,18 @@ def write_pdf(path: Path, pages: list[SyntheticPage]) -> None:
 
 
 def main() -> None:
-    letter = make_pages(LETTER, "fifthhorseman/dkg.ttf", seed=1, inches=(6.0, 5.0))
+    letter = make_pages(LETTER, "breip/breipfont.ttf", seed=1, inches=(7.0, 6.5))
     out = HERE / "letters" / "harvest-letter.pdf"
     out.parent.mkdir(exist_ok=True)
     write_pdf(out, letter)
     write_truth(out, letter)
 
-    note = make_pages(NOTE, "sjfonts/SteveHand.ttf", seed=2, inches=(5.5, 4.0))
+    note = make_pages(NOTE, "sjfonts/Delphine.ttf", seed=2, inches=(6.0, 4.5))
     out = HERE / "school-order.png"
     Image.fromarray(note[0].pixels).save(out, dpi=(DPI, DPI), optimize=True)
     write_truth(out, note)
 
-    register = make_pages(REGISTER, "breip/Breip.ttf", seed=3, inches=(6.0, 4.5))
+    register = make_pages(REGISTER, "breip/Breip.ttf", seed=3, inches=(7.0, 5.5))
     out = HERE / "registers" / "parish-register.tif"
     out.parent.mkdir(exist_ok=True)
     images = [Image.fromarray(p.pixels) for p in register]

@@ -34,6 +34,12 @@ def test_numbers_and_unknown_identifiers_are_left_alone():
     assert LEXICON.correct_word(code).text == "XQ7Z"
 
 
+def test_digits_read_inside_a_word_give_way_to_letters():
+    word = word_from([[("s", 0.9)], [("c", 0.9)], [("h", 0.9)], [("0", 0.7), ("o", 0.25)], [("0", 0.6), ("o", 0.3)],
+                      [("1", 0.6), ("l", 0.35)]])  # fmt: skip
+    assert LEXICON.correct_word(word).text == "school"
+
+
 def test_confident_unknown_name_survives():
     name = word_from([[("Z", 0.99)], [("o", 0.99)], [("r", 0.99)], [("k", 0.99)], [("a", 0.6), ("e", 0.4)]])
     assert LEXICON.correct_word(name).text == "Zorka"

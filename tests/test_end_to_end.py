@@ -1,0 +1,54 @@
+"""The shipped model over the shipped samples: what `make demo` shows a newcomer."""
+
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from hcrbatch.cli import cli
+from hcrbatch.metrics import cer
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+MAX_CER = 0.25  # after correction; benchmarks/RESULTS.md records the measured figure
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(cli, ["run", str(SAMPLES), str(out), "--workers", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def input_sizes(path: Path) -> list[tuple[int, int]]:
+    if path.suffix == ".pdf":
+        info = subprocess.run(["pdfinfo", "-f", "1", "-l", "99", str(path)], capture_output=True, text=True).stdout
+        sizes = [line.split(":")[1].split()[:3] for line in info.splitlines() if line.startswith("Page") and "size" in line]
+        return [(round(float(w) / 72 * 300), round(float(h) / 72 * 300)) for w, _, h in sizes]
+    with Image.open(path) as img:
+        return [(img.seek(i) or img.size) for i in range(getattr(img, "n_frames", 1))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rel", ["letters/harvest-letter.pdf", "school-order.png", "registers/parish-register.tif"])
+def test_sample_outputs_match_their_inputs_and_truth(demo_out, rel):
+    stem = demo_out / rel
+    pdf = stem.with_suffix(".pdf")
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    images = [(int(r.split()[3]), int(r.split()[4])) for r in listing.splitlines()[2:]]
+    assert images == input_sizes(SAMPLES / rel)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    words = pd.read_csv(stem.with_suffix(".csv"), keep_default_na=False)
+    assert text.split() == list(words["text"])
+    truth = (SAMPLES / rel).with_suffix(".gt.txt").read_text(encoding="utf-8")
+    assert cer(truth, stem.with_suffix(".txt").read_text(encoding="utf-8")) <= MAX_CER
+
+
+@pytest.mark.slow
+def test_demo_report_is_all_ok(demo_out):
+    report = pd.read_csv(demo_out / "hcrbatch-report.csv")
+    assert list(report["status"]) == ["ok", "ok", "ok"]
+    assert report["mean_confidence"].between(0.3, 1.0).all()
