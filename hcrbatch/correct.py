@@ -6,6 +6,7 @@ labels), so the text always comes from the ink. The raw reading stays in each Wo
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from dataclasses import replace
@@ -82,13 +83,13 @@ class LexiconCorrector:
 
             raise ConfigError(f"--lang {lang}: wordfreq has no word list for it")
         self.lang = lang
-        self._frequency = word_frequency
+        self._frequency = functools.lru_cache(maxsize=200_000)(lambda word: word_frequency(word, lang))
 
     def log_frequency(self, text: str) -> float:
         core = text.strip(".,;:!?\"'()").lower()
         if not core or not any(c.isalpha() for c in core):
             return self.out_of_lexicon
-        freq = self._frequency(core, self.lang)
+        freq = self._frequency(core)
         if freq > 0:
             return math.log(freq)
         return self.out_of_lexicon - self.switch_penalty * script_switches(core)

@@ -45,7 +45,8 @@ def to_gray(pixels: np.ndarray) -> np.ndarray:
 def normalize_contrast(gray: np.ndarray) -> np.ndarray:
     """Stretch ink (0.05th percentile: pages can be 99 % paper) to paper (99th) over 0..255,
     so faded ink and grey paper binarise alike."""
-    low, high = np.percentile(gray, (0.05, 99))
+    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256)) / gray.size
+    low, high = (float(np.searchsorted(cumulative, q)) for q in (0.0005, 0.99))  # percentiles, O(n)
     if high - low < 1:
         return gray.copy()
     stretched = (gray.astype(np.float32) - low) * (255.0 / (high - low))

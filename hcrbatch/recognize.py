@@ -35,7 +35,6 @@ class CharRecognizer:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         import keras
 
-        self._to_tensor = tf.convert_to_tensor
         self.manifest = manifest
         self.cfg = cfg
         try:
@@ -49,6 +48,9 @@ class CharRecognizer:
             )
         if tuple(self.model.input_shape[1:3]) != tuple(manifest.input_size):
             raise ModelError(f"{manifest.weights} input {self.model.input_shape} differs from manifest")
+        height, width = manifest.input_size
+        spec = tf.TensorSpec([None, height, width, 1], tf.float32)
+        self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
         gpus = tf.config.list_physical_devices("GPU")
         log.info("model %s %s on %s", manifest.name, manifest.version, "GPU" if gpus else "CPU")
 
@@ -64,8 +66,7 @@ class CharRecognizer:
         k = min(self.cfg.top_k, len(self.manifest.charset))
         out = []
         for start in range(0, len(batch), self.cfg.batch_size):
-            chunk = self._to_tensor(batch[start : start + self.cfg.batch_size])
-            probs = self.model(chunk, training=False).numpy()
+            probs = self._predict(batch[start : start + self.cfg.batch_size]).numpy()
             top = np.argsort(-probs, axis=1)[:, :k]
             for row, indices in zip(probs, top):
                 out.append(

@@ -1,0 +1,92 @@
+"""CER/WER and word-box F1 of `hcrbatch run` on the shipped samples, raw CNN vs lexicon-corrected.
+
+    .venv/bin/python benchmarks/samples_accuracy.py [--record]
+
+Reads each sample's ground truth (`<name>.gt.txt`, `<name>.gt.json`) and compares it with the
+outputs of two runs, `--correct none` and `--correct lexicon`. Word boxes match at IoU >= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from hcrbatch.elements import BBox
+from hcrbatch.metrics import box_f1, cer, wer
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples"
+
+
+def run(out: Path, correct: str) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(SAMPLES), str(out), "--correct", correct, "-q"]
+    subprocess.run(cmd, check=True)
+
+
+def word_f1(truth_json: Path, words: pd.DataFrame, output_dpi: float) -> float:
+    pages = json.loads(truth_json.read_text())["pages"]
+    truth, found = [], []
+    for number, page in enumerate(pages, 1):
+        scale = output_dpi / page["dpi"]
+        truth += [(number, BBox(*[round(v * scale) for v in w["bbox"]])) for line in page["lines"] for w in line["words"]]
+        rows = words[words["page"] == number]
+        found += [(number, BBox(r.left, r.top, r.right, r.bottom)) for r in rows.itertuples()]
+    f1s = []
+    for number in range(1, len(pages) + 1):
+        f1s.append(box_f1([b for n, b in truth if n == number], [b for n, b in found if n == number])[2])
+    return sum(f1s) / len(f1s)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    base = REPO / "benchmarks" / "out" / "samples"
+    for method in ("none", "lexicon"):
+        run(base / method, method)
+    rows = []
+    for truth_txt in sorted(SAMPLES.rglob("*.gt.txt")):
+        rel = truth_txt.relative_to(SAMPLES)
+        stem = str(rel)[: -len(".gt.txt")]
+        source = next(p for p in truth_txt.parent.iterdir() if p.name.startswith(Path(stem).name + ".") and ".gt." not in p.name)
+        truth = truth_txt.read_text(encoding="utf-8")
+        raw = (base / "none" / f"{stem}.txt").read_text(encoding="utf-8")
+        fixed = (base / "lexicon" / f"{stem}.txt").read_text(encoding="utf-8")
+        words = pd.read_csv(base / "lexicon" / f"{stem}.csv", keep_default_na=False)
+        dpi = 300.0 if source.suffix == ".pdf" else json.loads(truth_txt.with_suffix("").with_suffix(".gt.json").read_text())["pages"][0]["dpi"]
+        rows.append({
+            "document": source.relative_to(SAMPLES).as_posix(),
+            "CER raw": cer(truth, raw), "CER corrected": cer(truth, fixed),
+            "WER raw": wer(truth, raw), "WER corrected": wer(truth, fixed),
+            "word F1": word_f1(truth_txt.with_suffix("").with_suffix(".gt.json"), words, dpi),
+        })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    table = markdown_table(frame)
+    print(table)
+    if args.record:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
+            fh.write(f"\n`python benchmarks/samples_accuracy.py` on {dt.date.today()}, {machine}:\n\n{table}\n")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
