@@ -38,7 +38,9 @@ def word_f1(truth_json: Path, words: pd.DataFrame, output_dpi: float) -> float:
     truth, found = [], []
     for number, page in enumerate(pages, 1):
         scale = output_dpi / page["dpi"]
-        truth += [(number, BBox(*[round(v * scale) for v in w["bbox"]])) for line in page["lines"] for w in line["words"]]
+        truth += [
+            (number, BBox(*[round(v * scale) for v in w["bbox"]])) for line in page["lines"] for w in line["words"]
+        ]
         rows = words[words["page"] == number]
         found += [(number, BBox(r.left, r.top, r.right, r.bottom)) for r in rows.itertuples()]
     f1s = []
@@ -58,12 +60,18 @@ def main() -> None:
     for truth_txt in sorted(SAMPLES.rglob("*.gt.txt")):
         rel = truth_txt.relative_to(SAMPLES)
         stem = str(rel)[: -len(".gt.txt")]
-        source = next(p for p in truth_txt.parent.iterdir() if p.name.startswith(Path(stem).name + ".") and ".gt." not in p.name)
+        source = next(
+            p for p in truth_txt.parent.iterdir() if p.name.startswith(Path(stem).name + ".") and ".gt." not in p.name
+        )
         truth = truth_txt.read_text(encoding="utf-8")
         raw = (base / "none" / f"{stem}.txt").read_text(encoding="utf-8")
         fixed = (base / "lexicon" / f"{stem}.txt").read_text(encoding="utf-8")
         words = pd.read_csv(base / "lexicon" / f"{stem}.csv", keep_default_na=False)
-        dpi = 300.0 if source.suffix == ".pdf" else json.loads(truth_txt.with_suffix("").with_suffix(".gt.json").read_text())["pages"][0]["dpi"]
+        dpi = (
+            300.0
+            if source.suffix == ".pdf"
+            else json.loads(truth_txt.with_suffix("").with_suffix(".gt.json").read_text())["pages"][0]["dpi"]
+        )
         rows.append({
             "document": source.relative_to(SAMPLES).as_posix(),
             "CER raw": cer(truth, raw), "CER corrected": cer(truth, fixed),

@@ -90,26 +90,55 @@ def cli() -> None:
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--glob", "pattern", default="*", show_default=True, help="Only files whose name or relative path match.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Walk sub-folders.")
-@click.option("--dpi", type=click.IntRange(50, 1200), default=IngestConfig.dpi, show_default=True,
-              help="PDF rasterisation, and the DPI assumed for images that record none.")
-@click.option("--max-pixels", type=click.IntRange(1), default=IngestConfig.max_pixels, show_default=True,
-              help="Refuse pages larger than this many pixels.")
-@click.option("--binarize", type=click.Choice(["otsu", "sauvola"]), default=PreprocessConfig.binarize, show_default=True)
+@click.option(
+    "--dpi",
+    type=click.IntRange(50, 1200),
+    default=IngestConfig.dpi,
+    show_default=True,
+    help="PDF rasterisation, and the DPI assumed for images that record none.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=IngestConfig.max_pixels,
+    show_default=True,
+    help="Refuse pages larger than this many pixels.",
+)
+@click.option(
+    "--binarize", type=click.Choice(["otsu", "sauvola"]), default=PreprocessConfig.binarize, show_default=True
+)
 @click.option("--deskew/--no-deskew", default=True, show_default=True)
-@click.option("--word-gap", type=click.FloatRange(0.05, 5), default=SegmentConfig.word_gap, show_default=True,
-              help="Gap, as a fraction of letter height, that separates words.")
+@click.option(
+    "--word-gap",
+    type=click.FloatRange(0.05, 5),
+    default=SegmentConfig.word_gap,
+    show_default=True,
+    help="Gap, as a fraction of letter height, that separates words.",
+)
 @click.option("--model", default=RecognizeConfig.model, show_default=True, help="Model name in the models folder.")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
 @click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True)
 @click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True)
-@click.option("--correct", "correct_method", type=click.Choice(["none", "lexicon"]), default="lexicon", show_default=True)
+@click.option(
+    "--correct", "correct_method", type=click.Choice(["none", "lexicon"]), default="lexicon", show_default=True
+)
 @click.option("--lang", default="en", show_default=True, help="Lexicon language (wordfreq code).")
-@click.option("--low-confidence", type=float, default=0.6, show_default=True,
-              help="Words whose mean character confidence is below this count as low-confidence.")
+@click.option(
+    "--low-confidence",
+    type=float,
+    default=0.6,
+    show_default=True,
+    help="Words whose mean character confidence is below this count as low-confidence.",
+)
 @click.option("--force", is_flag=True, help="Redo files even if their outputs are up to date.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
-@click.option("--workers", type=click.IntRange(1), default=os.cpu_count() or 1, show_default=True,
-              help="Files processed in parallel.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Files processed in parallel.",
+)
 @with_logging
 @click.pass_context
 def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, deskew, word_gap, model, models_dir,
@@ -155,13 +184,23 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
               help="EMNIST folder (gzip IDX files) or labelled folder DIR/<char or U+XXXX>/*.png; repeatable.")  # fmt: skip
 @click.option("--name", default=TrainConfig.name, show_default=True)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
-@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=TrainConfig.work_dir,
-              show_default=True, help="Checkpoints and history; an interrupted run resumes from here.")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=TrainConfig.work_dir,
+    show_default=True,
+    help="Checkpoints and history; an interrupted run resumes from here.",
+)
 @click.option("--epochs", type=click.IntRange(1), default=TrainConfig.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=TrainConfig.batch_size, show_default=True)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
-@click.option("--font-samples", type=click.IntRange(0), default=TrainConfig.font_samples, show_default=True,
-              help="Handwriting-font renderings per class (0: none).")
+@click.option(
+    "--font-samples",
+    type=click.IntRange(0),
+    default=TrainConfig.font_samples,
+    show_default=True,
+    help="Handwriting-font renderings per class (0: none).",
+)
 @click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
 @with_logging
@@ -186,12 +225,22 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
 
 
 @cli.command(name="eval")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="EMNIST folder (its held-out ByClass rows are used) or labelled folder DIR/<char>/*.png.")
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="EMNIST folder (its held-out ByClass rows are used) or labelled folder DIR/<char>/*.png.",
+)
 @click.option("--model", "name", default=RecognizeConfig.model, show_default=True)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("eval"),
-              show_default=True, help="Where per_class.csv, confusions.csv and confusion_matrix.png go.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval"),
+    show_default=True,
+    help="Where per_class.csv, confusions.csv and confusion_matrix.png go.",
+)
 @with_logging
 @click.pass_context
 def evaluate(ctx, data, name, models_dir, out_dir, quiet, verbose, log_file) -> None:
@@ -205,7 +254,9 @@ def evaluate(ctx, data, name, models_dir, out_dir, quiet, verbose, log_file) -> 
         for key, value in evaluation.summary().items():
             click.echo(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
         per_class = evaluation.per_class().sort_values("accuracy")
-        click.echo("weakest classes: " + ", ".join(f"{r['class']} {r.accuracy:.2f}" for _, r in per_class.head(8).iterrows()))
+        click.echo(
+            "weakest classes: " + ", ".join(f"{r['class']} {r.accuracy:.2f}" for _, r in per_class.head(8).iterrows())
+        )
         for path in write_evaluation(evaluation, out_dir):
             click.echo(f"wrote {path}")
         return ExitCode.OK

@@ -115,7 +115,5 @@ def make_corrector(cfg: CorrectConfig) -> Corrector:
 
 
 def correct_page(page: PageResult, corrector: Corrector) -> PageResult:
-    lines = tuple(
-        Line(line.bbox, tuple(corrector.correct_word(w) for w in line.words)) for line in page.lines
-    )
+    lines = tuple(Line(line.bbox, tuple(corrector.correct_word(w) for w in line.words)) for line in page.lines)
     return replace(page, lines=lines)

@@ -27,9 +27,7 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def discover(
-    root: Path, pattern: str = "*", recursive: bool = True, exclude: Path | None = None
-) -> list[InputFile]:
+def discover(root: Path, pattern: str = "*", recursive: bool = True, exclude: Path | None = None) -> list[InputFile]:
     """Supported files under `root` whose name or relative path matches `pattern`, sorted by path."""
     real_root = Path(os.path.realpath(root))
     real_exclude = Path(os.path.realpath(exclude)) if exclude else None

@@ -34,9 +34,7 @@ class EmptyFileError(InputFileError):
 
 class EncryptedPdfError(InputFileError):
     def __init__(self) -> None:
-        super().__init__(
-            "encrypted PDF: decrypt it first, e.g. `qpdf --decrypt --password=PW in.pdf out.pdf`"
-        )
+        super().__init__("encrypted PDF: decrypt it first, e.g. `qpdf --decrypt --password=PW in.pdf out.pdf`")
 
 
 class CorruptFileError(InputFileError):
@@ -45,9 +43,7 @@ class CorruptFileError(InputFileError):
 
 class TooLargeError(InputFileError):
     def __init__(self, pixels: int, limit: int) -> None:
-        super().__init__(
-            f"page too large: {pixels:,} pixels > limit {limit:,} (raise --max-pixels or lower --dpi)"
-        )
+        super().__init__(f"page too large: {pixels:,} pixels > limit {limit:,} (raise --max-pixels or lower --dpi)")
 
 
 class ModelError(HcrError):

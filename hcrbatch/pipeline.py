@@ -77,7 +77,11 @@ class DocumentProcessor:
 
     def outputs(self, stem: str) -> tuple[Path, Path, Path]:
         base = self.cfg.output_dir / stem
-        return base.with_name(base.name + ".pdf"), base.with_name(base.name + ".txt"), base.with_name(base.name + ".csv")
+        return (
+            base.with_name(base.name + ".pdf"),
+            base.with_name(base.name + ".txt"),
+            base.with_name(base.name + ".csv"),
+        )
 
     def read_page(self, page: PageImage) -> PageResult:
         clean = preprocess(page, self.cfg.preprocess)
@@ -163,7 +167,9 @@ def remove_stale_partials(output_dir: Path) -> None:
 
 
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
-    return DocumentProcessor(cfg, CharRecognizer.from_config(cfg.recognize, threads), make_corrector(cfg.correct), settings)
+    return DocumentProcessor(
+        cfg, CharRecognizer.from_config(cfg.recognize, threads), make_corrector(cfg.correct), settings
+    )
 
 
 _worker: DocumentProcessor | Exception | None = None  # one per worker process, built by _init_worker

@@ -93,9 +93,7 @@ def recognize_page(
     for line in segmentation.lines:
         words = []
         for word in line.words:
-            chars = tuple(
-                Char(clean.to_page(glyph.bbox), *next(readings)) for glyph in word.glyphs
-            )
+            chars = tuple(Char(clean.to_page(glyph.bbox), *next(readings)) for glyph in word.glyphs)
             raw = "".join(c.text for c in chars)
             words.append(Word(clean.to_page(word.bbox), chars, raw))
         lines.append(Line(clean.to_page(line.bbox), tuple(words)))

@@ -136,7 +136,9 @@ def _group_glyphs(comps: list[_Component], line_height: float) -> list[list[_Com
             prev = BBox.enclosing([c.bbox for c in groups[-1]])
             overlap = min(prev.right, comp.bbox.right) - max(prev.left, comp.bbox.left)
             narrower = max(1, min(prev.width, comp.bbox.width))
-            stacked = comp.bbox.bottom <= prev.top + 0.3 * prev.height or comp.bbox.top >= prev.bottom - 0.3 * prev.height
+            stacked = (
+                comp.bbox.bottom <= prev.top + 0.3 * prev.height or comp.bbox.top >= prev.bottom - 0.3 * prev.height
+            )
             if overlap >= 0.6 * narrower or (stacked and overlap >= 0.3 * narrower):
                 groups[-1].append(comp)
                 continue

@@ -5,7 +5,6 @@ import sys
 import time
 
 import pandas as pd
-import pytest
 from filelock import FileLock
 
 from conftest import draw_page, write_pdf, write_png
@@ -117,7 +116,9 @@ def test_interrupted_run_leaves_no_outputs_and_resumes_from_finished_pages(run_c
     assert len(list(out.rglob("page-*.json"))) == 2
 
     calls.clear()
-    monkeypatch.setattr(DocumentProcessor, "read_page", lambda self, page: calls.append(page.index) or real_read_page(self, page))
+    monkeypatch.setattr(
+        DocumentProcessor, "read_page", lambda self, page: calls.append(page.index) or real_read_page(self, page)
+    )
     assert run_cli(folder, out).exit_code == ExitCode.OK
     assert calls == [2, 3]  # pages 1 and 2 came from their checkpoints
     assert pd.read_csv(out / "long.csv")["page"].max() == 4

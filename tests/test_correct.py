@@ -56,7 +56,10 @@ def test_case_prior():
 
 
 alternatives = st.lists(
-    st.tuples(st.sampled_from("abcdehilnorst01IO"), st.floats(0.01, 1.0)), min_size=1, max_size=4, unique_by=lambda t: t[0]
+    st.tuples(st.sampled_from("abcdehilnorst01IO"), st.floats(0.01, 1.0)),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda t: t[0],
 )
 
 

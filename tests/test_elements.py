@@ -10,7 +10,9 @@ def test_bbox_rejects_inverted_boxes():
         BBox(10, 0, 5, 5)
 
 
-@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500), st.integers(0, 50), st.integers(0, 50)), min_size=1))
+@given(
+    st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500), st.integers(0, 50), st.integers(0, 50)), min_size=1)
+)
 def test_enclosing_box_contains_every_box(raw):
     boxes = [BBox(x, y, x + w, y + h) for x, y, w, h in raw]
     outer = BBox.enclosing(boxes)

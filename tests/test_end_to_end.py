@@ -26,7 +26,9 @@ def demo_out(tmp_path_factory):
 def input_sizes(path: Path) -> list[tuple[int, int]]:
     if path.suffix == ".pdf":
         info = subprocess.run(["pdfinfo", "-f", "1", "-l", "99", str(path)], capture_output=True, text=True).stdout
-        sizes = [line.split(":")[1].split()[:3] for line in info.splitlines() if line.startswith("Page") and "size" in line]
+        sizes = [
+            line.split(":")[1].split()[:3] for line in info.splitlines() if line.startswith("Page") and "size" in line
+        ]
         return [(round(float(w) / 72 * 300), round(float(h) / 72 * 300)) for w, _, h in sizes]
     with Image.open(path) as img:
         return [(img.seek(i) or img.size) for i in range(getattr(img, "n_frames", 1))]

@@ -13,7 +13,7 @@ def ring(size: int, thickness: int) -> np.ndarray:
 def test_output_is_a_centred_28x28_in_unit_range():
     out = normalize_glyph(ring(200, 20))
     assert out.shape == (INPUT_SIZE, INPUT_SIZE) and out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
     ys, xs = np.nonzero(out > 0.5)
     assert abs(ys.mean() - 13.5) < 1.5 and abs(xs.mean() - 13.5) < 1.5
     assert (ys.max() - ys.min()) >= 20  # longest side scaled to about 24 px

@@ -38,9 +38,7 @@ class GlyphSet:
         parts = [p for p in parts if len(p)]
         if not parts:
             return GlyphSet(np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.float32), np.array([], object), source)
-        return GlyphSet(
-            np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), source
-        )
+        return GlyphSet(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), source)
 
     def take(self, index: np.ndarray) -> GlyphSet:
         return GlyphSet(self.images[index], self.labels[index], self.source)

@@ -98,7 +98,9 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
     rows = [("62", *pair) for pair in confusion_pairs(evaluation.truth, evaluation.predicted, top=30)]
     rows += [("47", *pair) for pair in merged]
     with atomic_output(paths[1], "w", encoding="utf-8") as fh:
-        pd.DataFrame(rows, columns=["classes", "truth", "predicted", "count"]).to_csv(fh, index=False, lineterminator="\n")
+        pd.DataFrame(rows, columns=["classes", "truth", "predicted", "count"]).to_csv(
+            fh, index=False, lineterminator="\n"
+        )
     ok, png = cv2.imencode(".png", confusion_image(evaluation))
     with atomic_output(paths[2], "wb") as fh:
         fh.write(png.tobytes())
