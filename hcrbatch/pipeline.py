@@ -90,44 +90,58 @@ class DocumentProcessor:
         return correct_page(result, self.corrector)
 
     def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
+        """One file's outputs. A bad input becomes a `failed` outcome; a failure to write the outputs
+        (disk full, permissions) raises OutputNotWritableError, because it would fail every file."""
         started = time.monotonic()
         rel = str(file.relative)
-        pdf, txt, csv = self.outputs(stem)
+
+        def failed(reason: str) -> FileOutcome:
+            return FileOutcome(rel, "failed", reason, seconds=round(time.monotonic() - started, 3))
+
         try:
             if file.path.stat().st_size == 0:
                 raise EmptyFileError()
-            state = FileState(self.cfg.output_dir, stem, file_digest(file.path), self.settings)
-            done = None if self.cfg.force else state.finished_outcome([pdf, txt, csv])
-            if done is not None:
-                return replace(done, status="skipped", reason="done earlier with the same content and settings")
-            results: list[PageResult] = []
-
-            def pages() -> Iterator[tuple[PageImage, PageResult]]:
-                for page in iter_pages(file.path, self.cfg.ingest):
-                    result = None if self.cfg.force else state.load_page(page.index)
-                    if result is None:
-                        result = self.read_page(page)
-                        state.save_page(result)
-                    results.append(result)
-                    on_page()
-                    yield page, result
-
-            write_searchable_pdf(pdf, pages(), title=file.path.name)
-            write_text(txt, results)
-            write_document_csv(csv, results)
-            outcome = self._summary(rel, results, time.monotonic() - started)
-            state.mark_done(outcome)
-            return outcome
+            digest = file_digest(file.path)
         except InputFileError as exc:
-            return FileOutcome(rel, "failed", str(exc), seconds=round(time.monotonic() - started, 3))
+            return failed(str(exc))
         except OSError as exc:
-            if exc.filename and Path(exc.filename).is_relative_to(self.cfg.output_dir):
-                raise OutputNotWritableError(f"cannot write {exc.filename}: {exc.strerror}") from exc
-            return FileOutcome(rel, "failed", f"cannot read: {exc}", seconds=round(time.monotonic() - started, 3))
+            return failed(f"cannot read: {exc.strerror or exc}")
+        try:
+            return self._convert(file, stem, FileState(self.cfg.output_dir, stem, digest, self.settings), on_page)
+        except InputFileError as exc:
+            return failed(str(exc))
+        except OSError as exc:
+            raise OutputNotWritableError(f"cannot write the outputs of {rel} to {self.cfg.output_dir}: {exc}") from exc
         except Exception as exc:  # one bad file never stops the batch; the log keeps the traceback
             log.debug("internal error on %s", rel, exc_info=True)
-            reason = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0][:300]
-            return FileOutcome(rel, "failed", reason, seconds=round(time.monotonic() - started, 3))
+            return failed(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0][:300])
+
+    def _convert(self, file: InputFile, stem: str, state: FileState, on_page: Callable[[], None]) -> FileOutcome:
+        started = time.monotonic()
+        pdf, txt, csv = self.outputs(stem)
+        done = None if self.cfg.force else state.finished_outcome([pdf, txt, csv])
+        if done is not None:
+            return replace(done, status="skipped", reason="done earlier with the same content and settings")
+        results: list[PageResult] = []
+
+        def pages() -> Iterator[tuple[PageImage, PageResult]]:
+            for page in iter_pages(file.path, self.cfg.ingest):
+                result = None if self.cfg.force else state.load_page(page.index)
+                if result is None:
+                    result = self.read_page(page)
+                    state.save_page(result)
+                else:
+                    log.debug("%s page %d resumed from its checkpoint", file.relative, page.index + 1)
+                results.append(result)
+                on_page()
+                yield page, result
+
+        write_searchable_pdf(pdf, pages(), title=file.path.name)
+        write_text(txt, results)
+        write_document_csv(csv, results)
+        outcome = self._summary(str(file.relative), results, time.monotonic() - started)
+        state.mark_done(outcome)
+        return outcome
 
     def _summary(self, rel: str, results: list[PageResult], seconds: float) -> FileOutcome:
         words = [w for page in results for w in page.words]

@@ -168,6 +168,23 @@ def test_unwritable_output_exits_5(run_cli, sample_folder, tmp_path):
     assert run_cli(sample_folder, blocker / "out").exit_code == ExitCode.OUTPUT_NOT_WRITABLE
 
 
+def test_disk_full_stops_the_batch_with_exit_5_and_keeps_earlier_outputs(run_cli, sample_folder, tmp_path, monkeypatch):
+    import hcrbatch.pipeline
+
+    out = tmp_path / "out"
+    assert run_cli(sample_folder, out, "--glob", "letter.pdf").exit_code == 0
+    before = (out / "letter.pdf").read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hcrbatch.pipeline, "write_text", no_space)
+    result = run_cli(sample_folder, out, "--force")
+    assert result.exit_code == ExitCode.OUTPUT_NOT_WRITABLE
+    assert (out / "letter.pdf").read_bytes() != b"" and before[:4] == b"%PDF"
+    assert not list(out.rglob("*.part"))
+
+
 def test_second_run_on_the_same_output_is_refused(run_cli, sample_folder, tmp_path):
     out = tmp_path / "out"
     (out / ".hcrbatch").mkdir(parents=True)
