@@ -6,7 +6,6 @@ labels), so the text always comes from the ink. The raw reading stays in each Wo
 
 from __future__ import annotations
 
-import functools
 import heapq
 import math
 from dataclasses import replace
@@ -56,56 +55,37 @@ def case_prior(text: str) -> float:
     return -4.0
 
 
-def script_switches(text: str) -> int:
-    """How often a word switches between letters and digits (sch001: 1, XQ7Z: 2, 1887: 0)."""
-    kinds = [c.isdigit() for c in text if c.isalnum()]
-    return sum(a != b for a, b in zip(kinds, kinds[1:]))
-
-
 class LexiconCorrector:
-    """Word-frequency lexicon (wordfreq) rescoring of the lattice's best spellings.
+    """Rescoring of the lattice's best spellings by a word language model (hcrbatch.lexicon).
 
-    Words with no letters (numbers, codes) are left as read; a spelling out of the lexicon can still
-    win where the visual evidence is strong, so unknown names survive.
+    Words with no letters (numbers, dates, codes) are left as read; a spelling out of the lexicon
+    can still win where the visual evidence is strong, so unknown names survive.
     """
 
     name = "lexicon"
     beam = 64
-    lexicon_weight = 1.0
-    out_of_lexicon = math.log(1e-8)
-    switch_penalty = 3.0  # per letter/digit switch in a spelling out of the lexicon
+    lm_weight = 1.0
 
     def __init__(self, lang: str) -> None:
-        from wordfreq import available_languages, word_frequency
+        from hcrbatch.lexicon import WordModel
 
-        if lang not in available_languages():
-            from hcrbatch.errors import ConfigError
+        self.model = WordModel(lang)
 
-            raise ConfigError(f"--lang {lang}: wordfreq has no word list for it")
-        self.lang = lang
-        self._frequency = functools.lru_cache(maxsize=200_000)(lambda word: word_frequency(word, lang))
-
-    def log_frequency(self, text: str) -> float:
-        core = text.strip(".,;:!?\"'()").lower()
-        if not core or not any(c.isalpha() for c in core):
-            return self.out_of_lexicon
-        freq = self._frequency(core)
-        if freq > 0:
-            return math.log(freq)
-        return self.out_of_lexicon - self.switch_penalty * script_switches(core)
+    def candidates(self, word: Word) -> list[tuple[float, str]]:
+        """(score, spelling) for the lattice's best spellings, best first."""
+        scored = [
+            (visual + self.lm_weight * self.model.log_prob(text) + case_prior(text), text)
+            for visual, text in lattice_paths(word, self.beam)
+        ]
+        return sorted(scored, reverse=True)
 
     def correct_word(self, word: Word) -> Word:
-        raw = word.raw_text
-        if not any(c.isalpha() for c in raw):
+        if not any(c.isalpha() for c in word.raw_text):
             return word
-        best_text, best_score = raw, -math.inf
-        for visual, text in lattice_paths(word, self.beam):
-            score = visual + self.lexicon_weight * self.log_frequency(text) + case_prior(text)
-            if score > best_score:
-                best_text, best_score = text, score
-        if best_text == word.text:
+        best = self.candidates(word)[0][1]
+        if best == word.text:
             return word
-        return replace(word, text=best_text, corrected_by=self.name)
+        return replace(word, text=best, corrected_by=self.name)
 
 
 def make_corrector(cfg: CorrectConfig) -> Corrector:

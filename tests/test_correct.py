@@ -27,6 +27,12 @@ def test_case_is_chosen_by_the_lexicon_and_case_prior():
     assert LEXICON.correct_word(word).text == "The"
 
 
+def test_unknown_word_prefers_the_spelling_that_looks_like_the_language():
+    # neither "Brunel" nor "Bvunel" needs to be in the lexicon: the character n-gram decides
+    word = word_from([[("B", 0.9)], [("v", 0.5), ("r", 0.45)], [("u", 0.9)], [("n", 0.9)], [("e", 0.9)], [("l", 0.9)]])
+    assert LEXICON.correct_word(word).text == "Brunel"
+
+
 def test_numbers_and_unknown_identifiers_are_left_alone():
     number = word_from([[("1", 0.6), ("l", 0.4)], [("8", 0.9)], [("8", 0.9)], [("7", 0.7), ("T", 0.3)]])
     assert LEXICON.correct_word(number) is number

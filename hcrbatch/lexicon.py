@@ -1,0 +1,77 @@
+"""The default language model: word frequencies from wordfreq, and a character n-gram trained on the
+same word list for words the lexicon does not hold (names, rare words).
+
+Both are probabilities of one word, so an in-lexicon spelling and an unknown one compare fairly:
+P(w) = f(w) for a known word, and P(w) = p_unknown · P_ngram(w) otherwise. Nothing is downloaded:
+wordfreq ships its lists inside the wheel.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter, defaultdict
+
+from hcrbatch.errors import ConfigError
+
+BOUNDARY = "\x02"  # pads a word's start and marks its end for the n-gram
+
+
+class CharNgram:
+    """Interpolated (Witten–Bell) character n-gram over lower-cased words."""
+
+    def __init__(self, words: dict[str, float], order: int = 4) -> None:
+        self.order = order
+        self.counts: list[dict[str, Counter]] = [defaultdict(Counter) for _ in range(order)]
+        alphabet: set[str] = set()
+        for word, weight in words.items():
+            padded = BOUNDARY * (order - 1) + word + BOUNDARY
+            alphabet.update(word)
+            for i in range(order - 1, len(padded)):
+                for n in range(order):
+                    self.counts[n][padded[i - n : i]][padded[i]] += weight
+        self.vocabulary = len(alphabet) + 1
+        self.totals = [{h: sum(c.values()) for h, c in level.items()} for level in self.counts]
+
+    @functools.lru_cache(maxsize=500_000)  # noqa: B019  (one model per process, queried per candidate)
+    def log_prob(self, word: str) -> float:
+        padded = BOUNDARY * (self.order - 1) + word + BOUNDARY
+        return sum(
+            math.log(self._prob(padded[i - self.order + 1 : i], padded[i])) for i in range(self.order - 1, len(padded))
+        )
+
+    def _prob(self, history: str, char: str) -> float:
+        prob = 1.0 / (self.vocabulary * 20)  # unseen characters (digits, symbols) stay possible but rare
+        for n in range(self.order):
+            h = history[len(history) - n :] if n else ""
+            following = self.counts[n].get(h)
+            if not following:
+                continue
+            total, types = self.totals[n][h], len(following)
+            prob = (following.get(char, 0.0) + types * prob) / (total + types)
+        return prob
+
+
+class WordModel:
+    """log P(word) for a language, from wordfreq, with the n-gram for unknown words."""
+
+    def __init__(self, lang: str, n_words: int = 50_000, p_unknown: float = 0.02) -> None:
+        from wordfreq import available_languages, top_n_list, word_frequency
+
+        if lang not in available_languages():
+            raise ConfigError(f"--lang {lang}: wordfreq has no word list for it")
+        self.lang = lang
+        self.log_unknown = math.log(p_unknown)
+        self._frequency = functools.lru_cache(maxsize=200_000)(lambda word: word_frequency(word, lang))
+        words = {w: math.sqrt(word_frequency(w, lang)) for w in top_n_list(lang, n_words) if w.isalpha()}
+        self.ngram = CharNgram(words)
+
+    def log_prob(self, word: str) -> float:
+        """Log-probability of a word as written (case-insensitive); punctuation around it is ignored."""
+        core = word.strip(".,;:!?\"'()").lower()
+        if not core:
+            return 0.0
+        freq = self._frequency(core)
+        if freq > 0:
+            return math.log(freq)
+        return self.log_unknown + self.ngram.log_prob(core)
