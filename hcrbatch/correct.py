@@ -16,9 +16,12 @@ from hcrbatch.elements import Line, PageResult, Word
 
 
 class Corrector(Protocol):
+    """Chooses each word's text among its readings; works a page at a time so that a corrector
+    can read a line in the context of the lines before it."""
+
     name: str
 
-    def correct_word(self, word: Word) -> Word: ...
+    def correct_page(self, page: PageResult) -> PageResult: ...
 
 
 class NullCorrector:
@@ -26,8 +29,8 @@ class NullCorrector:
 
     name = "none"
 
-    def correct_word(self, word: Word) -> Word:
-        return word
+    def correct_page(self, page: PageResult) -> PageResult:
+        return page
 
 
 def lattice_paths(word: Word, beam: int) -> list[tuple[float, str]]:
@@ -87,13 +90,18 @@ class LexiconCorrector:
             return word
         return replace(word, text=best, corrected_by=self.name)
 
+    def correct_page(self, page: PageResult) -> PageResult:
+        lines = tuple(Line(line.bbox, tuple(self.correct_word(w) for w in line.words)) for line in page.lines)
+        return replace(page, lines=lines)
+
 
 def make_corrector(cfg: CorrectConfig) -> Corrector:
+    """Build the corrector once per process (the lexicon and the LLM take seconds to load)."""
     if cfg.method == "none":
         return NullCorrector()
-    return LexiconCorrector(cfg.lang)
+    lexicon = LexiconCorrector(cfg.lang)
+    if cfg.method == "llm":
+        from hcrbatch.llm import LlmCorrector
 
-
-def correct_page(page: PageResult, corrector: Corrector) -> PageResult:
-    lines = tuple(Line(line.bbox, tuple(corrector.correct_word(w) for w in line.words)) for line in page.lines)
-    return replace(page, lines=lines)
+        return LlmCorrector(cfg, lexicon)
+    return lexicon

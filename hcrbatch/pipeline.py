@@ -21,7 +21,7 @@ from tqdm import tqdm
 from hcrbatch.atomic import atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
 from hcrbatch.config import Config
-from hcrbatch.correct import Corrector, correct_page, make_corrector
+from hcrbatch.correct import Corrector, make_corrector
 from hcrbatch.discover import InputFile, discover
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
 from hcrbatch.errors import (
@@ -87,7 +87,7 @@ class DocumentProcessor:
         clean = preprocess(page, self.cfg.preprocess)
         seg = segment(clean, self.cfg.segment)
         result = recognize_page(seg, clean, self.recognizer, page.index, page.dpi)
-        return correct_page(result, self.corrector)
+        return self.corrector.correct_page(result)
 
     def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
         """One file's outputs. A bad input becomes a `failed` outcome; a failure to write the outputs

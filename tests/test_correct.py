@@ -2,7 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hcrbatch.correct import LexiconCorrector, NullCorrector, case_prior, lattice_paths
-from hcrbatch.elements import BBox, Char, Word
+from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 
 BOX = BBox(0, 0, 10, 10)
 
@@ -53,7 +53,8 @@ def test_confident_unknown_name_survives():
 
 def test_null_corrector_changes_nothing():
     word = word_from([[("x", 0.2), ("y", 0.1)]])
-    assert NullCorrector().correct_word(word) is word
+    page = PageResult(0, 10, 10, 300.0, 0.0, (Line(BOX, (word,)),))
+    assert NullCorrector().correct_page(page) is page
 
 
 def test_case_prior():
