@@ -5,8 +5,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EMNIST ?= ../shared/data/emnist
+LLAMA_CPP_VERSION := 0.3.36
+WHEELS ?= $(HOME)/.cache/hcrbatch/wheels
 
-.PHONY: demo test install system-deps model samples clean
+.PHONY: demo test install install-llm system-deps llama-wheel model samples clean
 
 system-deps:
 	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || \
@@ -23,8 +25,17 @@ demo: install
 	$(BIN)/hcrbatch run samples out
 	@echo "demo outputs (PDF, TXT, CSV per sample, hcrbatch-report.csv) are in out/"
 
-test: system-deps $(BIN)/activate
-	$(BIN)/pip install -q -e '.[cpu,test]'
+# llama-cpp-python builds from source (about 4 min); the wheel is kept and reused.
+llama-wheel: $(BIN)/activate
+	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  { command -v cmake >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq cmake g++; }; \
+	    $(BIN)/pip wheel -q --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION); }
+
+install-llm: install llama-wheel
+	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,llm]'
+
+test: system-deps $(BIN)/activate llama-wheel
+	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,test,llm]'
 	$(BIN)/python -m pytest
 
 # Rebuild the shipped character model from ../shared/data (about 1.5 h on 2 CPU cores).
