@@ -58,24 +58,26 @@ class CharRecognizer:
     def from_config(cls, cfg: RecognizeConfig, threads: int = 0) -> CharRecognizer:
         return cls(load_manifest(cfg.models_dir, cfg.model), cfg, threads)
 
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for a normalised N×H×W×1 batch, run in chunks of the batch size."""
+        chunks = [
+            self._predict(batch[start : start + self.cfg.batch_size]).numpy()
+            for start in range(0, len(batch), self.cfg.batch_size)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.manifest.charset)), np.float32)
+
     def classify(self, glyphs: list[np.ndarray]) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
         """Top-k (labels, probabilities) for each glyph image, in order; an empty list gives []."""
         if not glyphs:
             return []
-        batch = normalize_batch(glyphs)
+        probs = self.probabilities(normalize_batch(glyphs))
         k = min(self.cfg.top_k, len(self.manifest.charset))
-        out = []
-        for start in range(0, len(batch), self.cfg.batch_size):
-            probs = self._predict(batch[start : start + self.cfg.batch_size]).numpy()
-            top = np.argsort(-probs, axis=1)[:, :k]
-            for row, indices in zip(probs, top):
-                out.append(
-                    (
-                        tuple(self.manifest.charset[i] for i in indices),
-                        tuple(float(row[i]) for i in indices),
-                    )
-                )
-        return out
+        top = np.argsort(-probs, axis=1)[:, :k]
+        charset = self.manifest.charset
+        return [
+            (tuple(charset[i] for i in indices), tuple(float(row[i]) for i in indices))
+            for row, indices in zip(probs, top)
+        ]
 
 
 def recognize_page(

@@ -1,3 +1,5 @@
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +85,16 @@ def test_lattice_paths_are_best_first():
     word = word_from([[("a", 0.7), ("b", 0.3)], [("c", 0.6), ("d", 0.4)]])
     texts = [t for _, t in sorted(lattice_paths(word, beam=10), reverse=True)]
     assert texts == ["ac", "ad", "bc", "bd"]
+
+
+def test_character_ngram_is_a_distribution_that_prefers_the_language():
+    from hcrbatch.lexicon import CharNgram
+
+    model = CharNgram({"cat": 3.0, "car": 2.0, "cart": 1.0, "tar": 1.0}, order=3)
+    assert model.log_prob("cat") > model.log_prob("tca") > model.log_prob("c4t")
+    # the probabilities of all strings over the alphabet sum to at most 1: check all up to length 3
+    from itertools import product
+
+    alphabet = "acrt"
+    total = sum(math.exp(model.log_prob("".join(p))) for n in range(1, 4) for p in product(alphabet, repeat=n))
+    assert 0.5 < total <= 1.0
