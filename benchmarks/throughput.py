@@ -2,9 +2,9 @@
 
     .venv/bin/python benchmarks/throughput.py --pages 40 [--workers N] [--record]
 
-Pages are hand-printed letters made by hcrbatch.synth from Debian's handwriting fonts (apt-get
-install fonts-dkg-handwriting fonts-sjfonts fonts-breip), 300 DPI, words drawn from wordfreq's
-English list, bundled as 10-page PDFs. Generated data lives in benchmarks/data/ (ignored by git).
+Pages come from benchmarks/make_pages.py (hand-printed letter-size pages of English text as
+multi-page PDF, multi-page TIFF and PNG; apt-get install fonts-breip fonts-sjfonts). Generated data
+lives in benchmarks/data/ (ignored by git).
 Peak memory is the largest summed RSS of hcrbatch and its worker processes, sampled every 0.1 s.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import os
 import platform
 import shutil
@@ -22,39 +21,11 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image
-from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
-from wordfreq import top_n_list
-
-from hcrbatch.synth import render_page
-from hcrbatch.train.fonts import handwriting_fonts
 
 HERE = Path(__file__).resolve().parent
-PAGES_PER_PDF = 10
-
-
-def make_folder(folder: Path, pages: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    words = [w for w in top_n_list("en", 3000) if w.isalpha()]
-    fonts = [str(f) for f in handwriting_fonts() if "Ecolier" not in f.name]  # Ecolier is joined cursive
-    if not fonts:
-        sys.exit("no handwriting fonts: apt-get install fonts-dkg-handwriting fonts-sjfonts fonts-breip")
-    folder.mkdir(parents=True, exist_ok=True)
-    for doc in range(0, pages, PAGES_PER_PDF):
-        canvas = Canvas(str(folder / f"doc-{doc // PAGES_PER_PDF:03d}.pdf"), invariant=1)
-        for _ in range(min(PAGES_PER_PDF, pages - doc)):
-            lines = [" ".join(rng.choice(words, int(rng.integers(4, 8)))) for _ in range(22)]
-            page = render_page(lines, fonts[int(rng.integers(len(fonts)))], rng, dpi=300)
-            buffer = io.BytesIO()
-            Image.fromarray(page.pixels).save(buffer, "JPEG", quality=85)
-            buffer.seek(0)
-            canvas.setPageSize((612, 792))
-            canvas.drawImage(ImageReader(buffer), 0, 0, 612, 792)
-            canvas.showPage()
-        canvas.save()
+sys.path.insert(0, str(HERE))
+from make_pages import make_pages  # noqa: E402
 
 
 def tree_rss(pid: int) -> int:
@@ -101,9 +72,9 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the result to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
-    data = HERE / "data" / f"throughput-{args.pages}p-seed{args.seed}"
+    data = HERE / "data" / f"pages-{args.pages}p-seed{args.seed}"
     if not data.exists():
-        make_folder(data, args.pages, args.seed)
+        make_pages(data, args.pages, args.seed)
     out = HERE / "out" / data.name
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "hcrbatch", "run", str(data), str(out), "--workers", str(args.workers), "-q"]

@@ -6,7 +6,6 @@ ingest -> preprocess -> segment -> recognize -> correct -> render/report, one pa
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import time
@@ -39,6 +38,7 @@ from hcrbatch.recognize import CharRecognizer, recognize_page
 from hcrbatch.render import write_searchable_pdf, write_text
 from hcrbatch.report import write_batch_report, write_document_csv
 from hcrbatch.segment import segment
+from hcrbatch.workers import run_parallel
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ _worker_busy = False
 
 
 def _init_worker(cfg: Config, settings: str, threads: int) -> None:
-    """Load the model once per worker. A failure is kept and raised by the first task: an
-    initializer that raises would make the pool respawn workers for ever."""
+    """Load the model once per worker. A failure is kept and raised by the first task, so that it
+    reaches the parent as the error it is rather than as a broken pool."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a Ctrl-C ends the batch
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so atomic writes clean up their temp files
@@ -282,19 +282,17 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
                     break
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
-            ctx = multiprocessing.get_context("spawn")
-            pool = ctx.Pool(workers, _init_worker, (cfg, settings, threads))
-            try:
-                jobs = [(f, stems[f]) for f in files]
-                for outcome in pool.imap_unordered(_process_in_worker, jobs):
-                    page_bar.update(outcome.pages if outcome.status == "ok" else 0)
-                    if not record(outcome):
-                        break
-                else:
-                    pool.close()  # all done: let workers exit on their own
-            finally:
-                pool.terminate()
-                pool.join()
+
+            def on_result(job: tuple[InputFile, str], outcome: FileOutcome) -> bool:
+                page_bar.update(outcome.pages if outcome.status == "ok" else 0)
+                return record(outcome)
+
+            def on_crash(job: tuple[InputFile, str]) -> FileOutcome:
+                reason = "the worker process died on this file (out of memory?); run it alone or with --workers 1"
+                return FileOutcome(str(job[0].relative), "failed", reason)
+
+            jobs = [(f, stems[f]) for f in files]
+            run_parallel(jobs, _process_in_worker, workers, _init_worker, (cfg, settings, threads), on_result, on_crash)
     finally:
         file_bar.close()
         page_bar.close()

@@ -58,10 +58,13 @@ def write_pdf(path: Path, pages: list[np.ndarray], dpi: int = 200, encrypt: str 
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory) -> Path:
     """An untrained but real Keras model with a manifest: exercises the real loading path quickly."""
+    import keras
+
     from hcrbatch.modelstore import write_manifest
     from hcrbatch.train.charcnn import build_model
 
     models = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
     model = build_model(len(TINY_CHARSET))
     model.save(models / "tiny.keras")
     write_manifest(
@@ -77,6 +80,11 @@ def tiny_models_dir(tmp_path_factory) -> Path:
         },
     )
     return models
+
+
+def unquote(cell: str) -> str:
+    """Undo the CSV's spreadsheet guard (a leading ' before =, +, -, @)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 from filelock import FileLock
 
-from conftest import draw_page, write_pdf, write_png
+from conftest import draw_page, unquote, write_pdf, write_png
 from hcrbatch.cli import cli
 from hcrbatch.errors import ExitCode
 from hcrbatch.pipeline import DocumentProcessor
@@ -36,7 +36,7 @@ def test_outputs_for_every_input_and_a_clean_report(run_cli, sample_folder, tmp_
     assert words["mean_confidence"].between(0, 1).all()
     assert rows.loc["sub/note.png", "words"] == len(words)
     text = subprocess.run(["pdftotext", str(out / "sub/note.pdf"), "-"], capture_output=True, text=True).stdout
-    assert text.split() == list(words["text"])
+    assert text.split() == [unquote(w) for w in words["text"]]
     assert not list(out.rglob("*.part"))
 
 
