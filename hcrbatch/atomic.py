@@ -16,6 +16,7 @@ def atomic_output(path: Path, mode: str = "wb", encoding: str | None = None) -> 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
             yield fh
@@ -26,6 +27,12 @@ def atomic_output(path: Path, mode: str = "wb", encoding: str | None = None) -> 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def atomic_write_text(path: Path, text: str) -> None:

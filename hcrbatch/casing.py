@@ -18,6 +18,7 @@ Reading = tuple[tuple[str, ...], tuple[float, ...]]
 
 SAME_SHAPE_BY_HEIGHT = set("cmosuvwxz")  # lower case is x-height tall, capitals cap-height tall
 SAME_SHAPE_BY_DESCENDER = set("py")  # lower case descends below the baseline
+SAME_SHAPE = SAME_SHAPE_BY_HEIGHT | SAME_SHAPE_BY_DESCENDER
 X_HEIGHT_LETTERS = set("aenr")  # unambiguous lower case letters that show the x-height
 DESCENDERS = set("gjpqy,;")
 SHARPNESS = 5.0  # how fast geometry's belief grows with distance from the decision threshold
@@ -60,7 +61,8 @@ def apply_line_case(boxes: list[BBox], readings: list[Reading]) -> list[Reading]
     half_gap = (cap_height - x_height) / 2
     out = []
     for box, reading in zip(boxes, readings):
-        letter = reading[0][0].lower()
+        # the best same-shape letter among the readings: a glyph read '5' first may be an s
+        letter = next((label.lower() for label in reading[0] if label.lower() in SAME_SHAPE), "")
         if letter in SAME_SHAPE_BY_HEIGHT:
             distance = (threshold - (baseline - box.top)) / half_gap
         elif letter in SAME_SHAPE_BY_DESCENDER:

@@ -29,6 +29,18 @@ def test_x_height_o_becomes_lower_and_cap_height_s_upper():
     assert abs(sum(out[3][1]) - 1.0) < 1e-9  # probability moved between cases, none created
 
 
+def test_a_digit_read_first_keeps_its_probability_and_the_letter_gets_its_case():
+    boxes = [glyph(0, 40), glyph(30, 70), glyph(60, 70), glyph(90, 70)]
+    readings = [
+        reading(("T", 0.9)),
+        reading(("a", 0.9)),
+        reading(("5", 0.8), ("S", 0.15), ("s", 0.05)),
+        reading(("e", 0.9)),
+    ]
+    labels, probs = apply_line_case(boxes, readings)[2]
+    assert labels[0] == "5" and probs[0] == 0.8 and labels[1] == "s" and probs[1] > 0.19
+
+
 def test_descending_p_is_lower_case():
     boxes = [glyph(0, 70), glyph(30, 70, bottom=125), glyph(60, 40), glyph(90, 70)]
     readings = [reading(("a", 0.9)), reading(("P", 0.6), ("p", 0.3)), reading(("T", 0.9)), reading(("e", 0.9))]

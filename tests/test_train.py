@@ -50,6 +50,7 @@ def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_
     manifest = json.loads((tmp_path / "models" / "tiny.json").read_text())
     assert sorted(manifest["charset"]) == sorted(CLASSES)
     assert manifest["seed"] == 3 and manifest["epochs_run"] == 1
+    assert set(manifest["class_sources"].values()) == {"labelled images"}
     assert manifest["metrics"]["test_rows"] == 30  # 10 % held out
     assert 0.0 <= manifest["metrics"]["accuracy_62"] <= 1.0
 

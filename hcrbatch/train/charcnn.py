@@ -61,9 +61,11 @@ def build_model(n_classes: int):
     return keras.Model(inputs, outputs, name="charcnn")
 
 
-def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str]]:
-    """Return (train, test, description of the data). Only ByClass rows are held out when present."""
+def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str], dict[str, str]]:
+    """Return (train, test, description of the data, where each class came from).
+    Only ByClass rows are held out when present."""
     train_parts, test_parts, described = [], [], []
+    origins: dict[str, set[str]] = {}
     labelled = []
     for folder in cfg.data:
         folder = Path(folder)
@@ -73,9 +75,13 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str]]
         if not splits:
             labelled.append(read_labelled_folder(folder))
             described.append(f"labelled folder {folder.name}")
+            for c in set(labelled[-1].labels):
+                origins.setdefault(c, set()).add("labelled images")
             continue
         for split in splits:
             part = read_emnist_split(folder, split, cfg.transposed)
+            for c in set(part.labels):
+                origins.setdefault(c, set()).add("EMNIST")
             if "byclass" in split:
                 train_idx, test_idx = held_out_split(len(part), cfg.seed, cfg.test_fraction)
                 train_parts.append(part.take(train_idx))
@@ -103,8 +109,11 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str]]
         fonts = render_font_glyphs(wanted, cfg.font_samples, cfg.seed)
         if len(fonts):
             train = GlyphSet.concat([train, fonts], "train")
+            for c in set(fonts.labels):
+                origins.setdefault(c, set()).add("handwriting fonts")
             described.append(f"{fonts.source}: {cfg.font_samples} renderings per class")
-    return train, GlyphSet.concat(test_parts, "test"), described
+    class_sources = {c: " + ".join(sorted(o)) for c, o in origins.items()}
+    return train, GlyphSet.concat(test_parts, "test"), described, class_sources
 
 
 def ordered_charset(labels: set[str]) -> str:
@@ -140,7 +149,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     started = time.time()
-    train, test, described = load_training_data(cfg)
+    train, test, described, class_sources = load_training_data(cfg)
     charset = ordered_charset(set(train.labels) | set(test.labels))
     lookup = {c: i for i, c in enumerate(charset)}
     y_train = np.array([lookup[c] for c in train.labels], np.int32)
@@ -181,9 +190,6 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     tmp = weights.with_name(f".{weights.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, weights)
-    sources = {c: "EMNIST" for c in set(train.labels) if c.isalnum()}
-    for c in cfg.punctuation:
-        sources[c] = "handwriting fonts"
     manifest = {
         "name": cfg.name,
         "version": f"{__version__}+{dt.date.today():%Y%m%d}",
@@ -193,7 +199,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "input_size": [INPUT_SIZE, INPUT_SIZE],
         "normalisation": "hcrbatch.glyphs.normalize_glyph: white ink on black, ink box 24 px, mass-centred in 28x28, stroke width ~2.6 px",
         "training_data": described,
-        "class_sources": {c: sources.get(c, "handwriting fonts") for c in charset},
+        "class_sources": {c: class_sources.get(c, "") for c in charset},
         "epochs_run": len(history.history["loss"]),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
