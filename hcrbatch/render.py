@@ -1,25 +1,28 @@
 """Searchable PDF (page image + invisible text layer) and plain text, read only from PageResult.
 
 Pixels become PDF points in one place, `px_to_pt`. Each word is one text object in render mode 3
-(invisible), its font size set by the box height and its horizontal scale stretched to the box
-width, so a viewer highlights the ink that was read.
+(invisible), horizontally stretched to the word's box; a line's words share one font size and a
+baseline fitted to the ink, so a viewer highlights the ink that was read and extraction keeps
+lines whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from hcrbatch.atomic import atomic_output, atomic_write_text
-from hcrbatch.elements import PageImage, PageResult, Word
+from hcrbatch.elements import Line, PageImage, PageResult, Word
 
 TEXT_FONT = "Helvetica"
-DESCENT = 0.21  # Helvetica's descender as a fraction of the font size
+ASCENT = 0.72  # Helvetica's ascender height (of b, d, h, l) as a fraction of the font size
+DESCENDERS = set("gjpqy,;")
 
 
 def px_to_pt(pixels: float, dpi: float) -> float:
@@ -31,21 +34,49 @@ def _pdf_safe(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def _draw_word(canvas: Canvas, word: Word, next_left: int | None, page_height_pt: float, dpi: float) -> None:
+def line_geometry(line: Line, dpi: float, page_height_pt: float) -> tuple[float, Callable[[float], float]]:
+    """One font size for the line, and its baseline (in PDF points) as a function of x (in pixels).
+
+    Text extraction (pdftotext, viewers' search) joins words into a line when they share a size and
+    a baseline; sizing each word to its own box makes a word with a descender drop out of its line.
+    The baseline is a straight fit through the bottoms of letters without descenders, so it follows
+    any skew left in the page.
+    """
+    chars = [c for w in line.words for c in w.chars if c.text not in DESCENDERS] or [
+        c for w in line.words for c in w.chars
+    ]
+    xs = np.array([(c.bbox.left + c.bbox.right) / 2 for c in chars], np.float64)
+    bottoms = np.array([c.bbox.bottom for c in chars], np.float64)
+    if len(chars) >= 3 and np.ptp(xs) > 0:
+        slope, intercept = np.polyfit(xs, bottoms, 1)
+    else:
+        slope, intercept = 0.0, float(np.median(bottoms))
+    ascent = float(
+        np.percentile([intercept + slope * (w.bbox.left + w.bbox.right) / 2 - w.bbox.top for w in line.words], 75)
+    )
+    font_size = max(px_to_pt(ascent, dpi) / ASCENT, 1.0)
+
+    def baseline(x: float) -> float:
+        return page_height_pt - px_to_pt(intercept + slope * x, dpi)
+
+    return font_size, baseline
+
+
+def _draw_word(
+    canvas: Canvas, word: Word, next_left: int | None, font_size: float, baseline_pt: float, dpi: float
+) -> None:
     """One text object: the word stretched over its box, then (within a line) a space stretched
     over the gap to the next word, so text extraction keeps the line together in reading order."""
     text = _pdf_safe(word.text)
     box = word.bbox
-    if not text or box.width == 0 or box.height == 0:
+    if not text or box.width == 0:
         return
-    font_size = max(px_to_pt(box.height, dpi) / (1 + DESCENT), 1.0)
     natural = stringWidth(text, TEXT_FONT, font_size)
     obj = canvas.beginText()
     obj.setTextRenderMode(3)
     obj.setFont(TEXT_FONT, font_size)
     obj.setHorizScale(100.0 * px_to_pt(box.width, dpi) / natural)
-    baseline = page_height_pt - px_to_pt(box.bottom, dpi) + DESCENT * font_size
-    obj.setTextOrigin(px_to_pt(box.left, dpi), baseline)
+    obj.setTextOrigin(px_to_pt(box.left, dpi), baseline_pt)
     obj.textOut(text)
     if next_left is not None and next_left > box.right:
         space = stringWidth(" ", TEXT_FONT, font_size)
@@ -59,9 +90,13 @@ def draw_page(canvas: Canvas, page: PageImage, result: PageResult) -> None:
     canvas.setPageSize((width_pt, height_pt))
     canvas.drawImage(ImageReader(Image.fromarray(page.pixels)), 0, 0, width_pt, height_pt)
     for line in result.lines:
+        if not line.words:
+            continue
+        font_size, baseline = line_geometry(line, page.dpi, height_pt)
         lefts = [w.bbox.left for w in line.words[1:]] + [None]
         for word, next_left in zip(line.words, lefts):
-            _draw_word(canvas, word, next_left, height_pt, page.dpi)
+            centre = (word.bbox.left + word.bbox.right) / 2
+            _draw_word(canvas, word, next_left, font_size, baseline(centre), page.dpi)
     canvas.showPage()
 
 
