@@ -47,11 +47,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--llm", action="store_true", help="also the LLM corrector (needs the llm extra)")
+    parser.add_argument("--text", type=Path, help="real text for the pages (see make_pages.py --text)")
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
-    folder = HERE / "data" / f"pages-{args.pages}p-seed{args.seed}"
+    folder = (
+        HERE / "data" / (f"pages-{args.pages}p-seed{args.seed}" + (f"-{args.text.parent.name}" if args.text else ""))
+    )
     if not folder.exists():
-        make_pages(folder, args.pages, args.seed)
+        make_pages(folder, args.pages, args.seed, text=args.text)
     pages = recognised_pages(folder)
     lines = sum(len(p.lines) for _, p in pages)
     methods = ["none", "lexicon"] + (["llm"] if args.llm else [])

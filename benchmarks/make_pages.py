@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/make_pages.py OUT_DIR --pages 20 [--seed 0] [--pages-per-doc 5]
 
-Text is real English: sentences of words drawn by frequency from wordfreq, with numbers, names and
-punctuation. Each page varies font, size, slant, baseline, spacing, ink and paper noise and a small
+Text is words drawn by frequency from wordfreq with names, numbers and punctuation, or, with
+`--text FILE`, real prose: a labels.tsv of line transcriptions (as in ../shared/data/hooker-lines;
+the lines of one page, the file name before its last `_`, become one paragraph) or a plain text file
+(one paragraph per line). The text is read at run time and written only into the ignored data folder. Each page varies font, size, slant, baseline, spacing, ink and paper noise and a small
 rotation; documents alternate between multi-page PDF (300 DPI), multi-page TIFF and PNG (200–300
 DPI). Beside each document: `<name>.gt.txt` (pages separated by form feeds) and `<name>.gt.json`
 (per page: DPI, size, lines with their words and boxes). Deterministic for a seed; keep it out of git.
@@ -48,9 +50,28 @@ def fonts_for_print() -> list[str]:
     return found
 
 
-def make_page(rng: np.random.Generator, dpi: int, vocabulary: tuple[list[str], np.ndarray]) -> SyntheticPage:
+def read_paragraphs(path: Path) -> list[str]:
+    """Paragraphs of real text: from a labels.tsv of transcribed lines (grouped by page) or plain text."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix != ".tsv":
+        return [line.strip() for line in lines if line.strip()]
+    pages: dict[str, list[str]] = {}
+    for line in lines:
+        name, _, text = line.partition("\t")
+        if text.strip():
+            pages.setdefault(name.rsplit("_", 1)[0], []).append(text.strip())
+    return [" ".join(texts) for texts in pages.values()]
+
+
+def make_page(
+    rng: np.random.Generator, dpi: int, vocabulary: tuple[list[str], np.ndarray], prose: list[str]
+) -> SyntheticPage:
     words, weights = vocabulary
-    paragraphs = [" ".join(sentence(rng, words, weights) for _ in range(int(rng.integers(2, 4)))) for _ in range(4)]
+    if prose:
+        start = int(rng.integers(0, len(prose)))
+        paragraphs = [prose[(start + i) % len(prose)] for i in range(3)]
+    else:
+        paragraphs = [" ".join(sentence(rng, words, weights) for _ in range(int(rng.integers(2, 4)))) for _ in range(4)]
     font = str(rng.choice(fonts_for_print()))
     height = float(rng.uniform(0.16, 0.22))
     return render_page(paragraphs, font, rng, dpi=dpi, page_inches=(8.5, 11.0), letter_height_inches=height)
@@ -84,8 +105,9 @@ def save_document(path: Path, pages: list[SyntheticPage]) -> None:
     save_truth(path, pages)
 
 
-def make_pages(out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5) -> list[Path]:
+def make_pages(out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5, text: Path | None = None) -> list[Path]:
     rng = np.random.default_rng(seed)
+    prose = read_paragraphs(text) if text else []
     top = [w for w in top_n_list("en", 5000) if w.isalpha()]
     weights = 1.0 / np.arange(1, len(top) + 1) ** 0.8
     vocabulary = (top, weights / weights.sum())
@@ -96,7 +118,7 @@ def make_pages(out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5) -> 
         count = 1 if kind == ".png" else min(pages_per_doc, pages - done)
         dpi = 300 if kind == ".pdf" else int(rng.choice([200, 250, 300]))
         path = out / f"doc-{index:03d}{kind}"
-        save_document(path, [make_page(rng, dpi, vocabulary) for _ in range(count)])
+        save_document(path, [make_page(rng, dpi, vocabulary, prose) for _ in range(count)])
         written.append(path)
         done += count
         index += 1
@@ -109,8 +131,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pages-per-doc", type=int, default=5)
+    parser.add_argument("--text", type=Path, help="real text: a labels.tsv of transcribed lines, or a .txt")
     args = parser.parse_args()
-    for path in make_pages(args.out, args.pages, args.seed, args.pages_per_doc):
+    for path in make_pages(args.out, args.pages, args.seed, args.pages_per_doc, args.text):
         print(path)
 
 

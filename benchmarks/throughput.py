@@ -69,12 +69,14 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pages-per-doc", type=int, default=5, help="pages per PDF/TIFF document")
     parser.add_argument("--record", action="store_true", help="append the result to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
-    data = HERE / "data" / f"pages-{args.pages}p-seed{args.seed}"
+    suffix = "" if args.pages_per_doc == 5 else f"-{args.pages_per_doc}per-doc"
+    data = HERE / "data" / f"pages-{args.pages}p-seed{args.seed}{suffix}"
     if not data.exists():
-        make_pages(data, args.pages, args.seed)
+        make_pages(data, args.pages, args.seed, args.pages_per_doc)
     out = HERE / "out" / data.name
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "hcrbatch", "run", str(data), str(out), "--workers", str(args.workers), "-q"]
@@ -89,6 +91,7 @@ def main() -> None:
     print(row)
     if args.record:
         command = f"python benchmarks/throughput.py --pages {args.pages} --workers {args.workers}"
+        command += f" --pages-per-doc {args.pages_per_doc}" if args.pages_per_doc != 5 else ""
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(f"\n`{command}` on {machine}:\n\n")

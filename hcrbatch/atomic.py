@@ -11,22 +11,30 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
-    """Yield a temp file beside `path`; on success fsync and rename it over `path`, else delete it."""
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path` for a writer that wants a file name (a subprocess); on
+    success fsync it and rename it over `path`, else delete it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
-            yield fh
-            fh.flush()
+        yield Path(tmp_name)
+        with open(tmp_name, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Yield an open temp file beside `path`; on success it replaces `path`, else it is deleted."""
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=encoding, newline="" if "b" not in mode else None) as fh:
+        yield fh
 
 
 def _umask() -> int:

@@ -1,8 +1,9 @@
 """What lets a re-run skip finished files and resume interrupted ones.
 
 Under `OUT_DIR/.hcrbatch/`: `done/<rel>.json` is written last for each finished input (its content
-hash, the settings digest and its report row); `work/<rel>/page-NNNN.json` holds each recognised
-page of a file still in progress, so a killed run does not recognise those pages again.
+hash, the settings digest and its report row); `work/<rel>/<digest>/page-NNNN.json` and
+`page-NNNN.pdf` hold each recognised and rendered page of a file still in progress, so a killed run
+neither reads nor renders those pages again.
 """
 
 from __future__ import annotations
@@ -91,15 +92,27 @@ class FileState:
             return None
         return FileOutcome(**done["outcome"])
 
-    def load_page(self, index: int) -> PageResult | None:
-        path = self.work_dir / f"page-{index + 1:04d}.json"
-        try:
-            return page_from_json(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
-            return None
+    def page_pdf(self, index: int) -> Path:
+        return self.work_dir / f"page-{index + 1:04d}.pdf"
+
+    def _page_json(self, index: int) -> Path:
+        return self.work_dir / f"page-{index + 1:04d}.json"
+
+    def finished_pages(self) -> dict[int, PageResult]:
+        """Pages of an interrupted run that need no more work: their reading and their PDF exist."""
+        pages = {}
+        for path in sorted(self.work_dir.glob("page-*.json")):
+            try:
+                page = page_from_json(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+            if path == self._page_json(page.index) and self.page_pdf(page.index).is_file():
+                pages[page.index] = page
+        return pages
 
     def save_page(self, page: PageResult) -> None:
-        atomic_write_text(self.work_dir / f"page-{page.index + 1:04d}.json", page_to_json(page))
+        """Record a page as finished; called after its PDF is written."""
+        atomic_write_text(self._page_json(page.index), page_to_json(page))
 
     def mark_done(self, outcome: FileOutcome) -> None:
         record = {"input_sha256": self.input_digest, "settings": self.settings, "outcome": asdict(outcome)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -66,13 +66,15 @@ def _open_image(path: Path) -> Image.Image:
         raise CorruptFileError(f"not an image Pillow can read ({path.suffix} file with other content)") from exc
 
 
-def _pdf_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
+def _pdf_pages(path: Path, cfg: IngestConfig, skip: Container[int]) -> Iterator[PageImage]:
     info = _pdf_info(path)
     pages = int(info.get("Pages", 0))
     if pages == 0:
         raise CorruptFileError("PDF has no pages")
     sizes = _page_sizes_points(path, pages)
     for number in range(1, pages + 1):
+        if number - 1 in skip:
+            continue
         if number in sizes:
             width, height = sizes[number]
             _check_pixels(width / 72 * cfg.dpi, height / 72 * cfg.dpi, cfg)
@@ -114,10 +116,12 @@ def _image_dpi(img: Image.Image, default: int) -> float:
     return value if 50 <= value <= 2400 else float(default)
 
 
-def _image_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
+def _image_pages(path: Path, cfg: IngestConfig, skip: Container[int]) -> Iterator[PageImage]:
     with _open_image(path) as img:
         frames = int(getattr(img, "n_frames", 1))
         for index in range(frames):
+            if index in skip:
+                continue
             try:
                 img.seek(index)
                 _check_pixels(img.width, img.height, cfg)
@@ -139,11 +143,12 @@ def _scale_to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(scaled.astype(np.uint8))
 
 
-def iter_pages(path: Path, cfg: IngestConfig) -> Iterator[PageImage]:
-    """Yield the pages of one file in order; only one page's pixels are held at a time."""
+def iter_pages(path: Path, cfg: IngestConfig, skip: Container[int] = frozenset()) -> Iterator[PageImage]:
+    """Yield the pages of one file in order, leaving out the indices in `skip` (pages a resumed run
+    has already done) without decoding them; only one page's pixels are held at a time."""
     if path.stat().st_size == 0:
         raise EmptyFileError()
     if path.suffix.lower() == ".pdf":
-        yield from _pdf_pages(path, cfg)
+        yield from _pdf_pages(path, cfg, skip)
     else:
-        yield from _image_pages(path, cfg)
+        yield from _image_pages(path, cfg, skip)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from hcrbatch.discover import InputFile, discover
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
 from hcrbatch.errors import (
     ConfigError,
+    CorruptFileError,
     EmptyFileError,
     ExitCode,
     InputFileError,
@@ -35,7 +37,7 @@ from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
 from hcrbatch.recognize import CharRecognizer, recognize_page
-from hcrbatch.render import write_searchable_pdf, write_text
+from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import write_batch_report, write_document_csv
 from hcrbatch.segment import segment
 from hcrbatch.workers import run_parallel
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 REPORT_NAME = "hcrbatch-report.csv"
 REPORT_EVERY_SECONDS = 5.0
+POPPLER_TOOLS = ("pdfinfo", "pdftoppm", "pdfunite")  # pdf2image reads PDFs with the first two
 
 
 @dataclass(frozen=True)
@@ -122,21 +125,22 @@ class DocumentProcessor:
         done = None if self.cfg.force else state.finished_outcome([pdf, txt, csv])
         if done is not None:
             return replace(done, status="skipped", reason="done earlier with the same content and settings")
-        results: list[PageResult] = []
-
-        def pages() -> Iterator[tuple[PageImage, PageResult]]:
-            for page in iter_pages(file.path, self.cfg.ingest):
-                result = None if self.cfg.force else state.load_page(page.index)
-                if result is None:
-                    result = self.read_page(page)
-                    state.save_page(result)
-                else:
-                    log.debug("%s page %d resumed from its checkpoint", file.relative, page.index + 1)
-                results.append(result)
-                on_page()
-                yield page, result
-
-        write_searchable_pdf(pdf, pages(), title=file.path.name)
+        finished = {} if self.cfg.force else state.finished_pages()
+        for _ in finished:
+            on_page()
+        if finished:
+            log.debug("%s: %d pages resumed from their checkpoints", file.relative, len(finished))
+        for page in iter_pages(file.path, self.cfg.ingest, skip=finished.keys()):
+            result = self.read_page(page)
+            write_page_pdf(state.page_pdf(page.index), page, result)
+            state.save_page(result)
+            finished[page.index] = result
+            on_page()
+        if not finished:
+            raise CorruptFileError("no pages")
+        order = sorted(finished)
+        join_pdfs([state.page_pdf(i) for i in order], pdf, scratch=state.work_dir / "join")
+        results = [finished[i] for i in order]
         write_text(txt, results)
         write_document_csv(csv, results)
         outcome = self._summary(str(file.relative), results, time.monotonic() - started)
@@ -166,6 +170,9 @@ def check_options(cfg: Config) -> None:
         raise ConfigError("--workers must be at least 1")
     if not 0.0 <= cfg.low_confidence <= 1.0:
         raise ConfigError("--low-confidence must be between 0 and 1")
+    missing = [tool for tool in POPPLER_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not found: install poppler-utils (apt-get install poppler-utils)")
     try:
         (cfg.output_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
         atomic_write_text(cfg.output_dir / STATE_DIR / "writable", "ok\n")

@@ -8,7 +8,8 @@ lines whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,13 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from hcrbatch.atomic import atomic_output, atomic_write_text
+from hcrbatch.atomic import atomic_output, atomic_path, atomic_write_text
 from hcrbatch.elements import Line, PageImage, PageResult, Word
 
 TEXT_FONT = "Helvetica"
 ASCENT = 0.72  # Helvetica's ascender height (of b, d, h, l) as a fraction of the font size
 DESCENDERS = set("gjpqy,;")
+JOIN_GROUP = 256  # page PDFs per pdfunite call; well under the usual limit of 1024 open files
 
 
 def px_to_pt(pixels: float, dpi: float) -> float:
@@ -100,18 +102,38 @@ def draw_page(canvas: Canvas, page: PageImage, result: PageResult) -> None:
     canvas.showPage()
 
 
-def write_searchable_pdf(path: Path, pages: Iterable[tuple[PageImage, PageResult]], title: str) -> int:
-    """Write the PDF atomically, consuming pages one at a time; return the page count."""
-    count = 0
+def write_page_pdf(path: Path, page: PageImage, result: PageResult) -> None:
+    """One page's PDF, written atomically; `join_pdfs` makes the document from these.
+
+    reportlab keeps a whole document in memory until it saves, so a document is built page by
+    page on disk instead: memory stays that of one page however long the document is, and a
+    resumed run reuses the pages already rendered.
+    """
     with atomic_output(path, "wb") as fh:
         canvas = Canvas(fh, invariant=1, pageCompression=1)
-        canvas.setTitle(title)
         canvas.setCreator("hcrbatch")
-        for page, result in pages:
-            draw_page(canvas, page, result)
-            count += 1
+        draw_page(canvas, page, result)
         canvas.save()
-    return count
+
+
+def join_pdfs(parts: list[Path], path: Path, scratch: Path) -> None:
+    """Concatenate page PDFs into `path` atomically with poppler's pdfunite, which streams each
+    page through (about 10 MiB whatever the length). Long documents are joined in groups of
+    JOIN_GROUP under `scratch` so that pdfunite never holds more files open than a system allows."""
+    if not parts:
+        raise ValueError("a document needs at least one page")
+    if len(parts) > JOIN_GROUP:
+        scratch.mkdir(parents=True, exist_ok=True)
+        groups = [parts[i : i + JOIN_GROUP] for i in range(0, len(parts), JOIN_GROUP)]
+        joined = [scratch / f"{path.stem}-{n:05d}.pdf" for n in range(len(groups))]
+        for group, target in zip(groups, joined):
+            join_pdfs(group, target, scratch / "deeper")
+        parts = joined
+    with atomic_path(path) as tmp:
+        done = subprocess.run(["pdfunite", *map(str, parts), str(tmp)], capture_output=True, text=True)
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise OSError(f"pdfunite could not join {len(parts)} page PDFs: {reason}")
 
 
 def write_text(path: Path, results: list[PageResult]) -> None:

@@ -113,7 +113,7 @@ def test_interrupted_run_leaves_no_outputs_and_resumes_from_finished_pages(run_c
     monkeypatch.setattr(DocumentProcessor, "read_page", interrupted_on_third_page)
     assert run_cli(folder, out).exit_code == ExitCode.INTERRUPTED
     assert not (out / "long.pdf").exists() and not list(out.rglob("*.part"))
-    assert len(list(out.rglob("page-*.json"))) == 2
+    assert len(list(out.rglob("page-*.json"))) == len(list(out.rglob("page-*.pdf"))) == 2
 
     calls.clear()
     monkeypatch.setattr(
@@ -122,7 +122,9 @@ def test_interrupted_run_leaves_no_outputs_and_resumes_from_finished_pages(run_c
     assert run_cli(folder, out).exit_code == ExitCode.OK
     assert calls == [2, 3]  # pages 1 and 2 came from their checkpoints
     assert pd.read_csv(out / "long.csv")["page"].max() == 4
-    assert not list(out.rglob("page-*.json"))
+    text = subprocess.run(["pdftotext", str(out / "long.pdf"), "-"], capture_output=True, text=True, check=True)
+    assert text.stdout.count("\f") == 4  # every page, the resumed ones included, is in the joined PDF
+    assert not list(out.rglob("page-*"))
 
 
 def test_killed_process_leaves_nothing_half_written_and_a_rerun_completes(tiny_models_dir, tmp_path):

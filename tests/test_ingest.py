@@ -31,6 +31,14 @@ def test_multipage_tiff_keeps_dpi_and_pixels(tmp_path):
     assert np.array_equal(read[1].pixels, pages[1])
 
 
+def test_pages_a_resumed_run_has_done_are_not_decoded(tmp_path):
+    pages = [draw_page(["A"]), draw_page(["B"]), draw_page(["C"])]
+    tif = write_tiff(tmp_path / "a.tif", pages, dpi=150)
+    pdf = write_pdf(tmp_path / "a.pdf", pages)
+    assert [p.index for p in iter_pages(tif, IngestConfig(), skip={0, 2})] == [1]
+    assert [p.index for p in iter_pages(pdf, IngestConfig(dpi=50), skip={1})] == [0, 2]
+
+
 def test_image_without_dpi_gets_the_configured_dpi(tmp_path):
     from PIL import Image
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from hcrbatch.elements import BBox, Char, FileOutcome, Line, PageImage, PageResult, Word
-from hcrbatch.render import write_searchable_pdf, write_text
+import hcrbatch.render
+from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import spreadsheet_safe, write_batch_report, write_document_csv
 
 
@@ -24,11 +25,22 @@ def two_line_page(index: int = 0) -> tuple[PageImage, PageResult]:
     return PageImage(None, index, pixels, 200.0), PageResult(index, 800, 600, 200.0, 0.0, lines)
 
 
+def write_document(pdf, pages, scratch):
+    parts = []
+    for page, result in pages:
+        parts.append(scratch / f"page-{page.index}.pdf")
+        write_page_pdf(parts[-1], page, result)
+    join_pdfs(parts, pdf, scratch / "join")
+
+
+def pdf_words(pdf) -> list[str]:
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split()
+
+
 def test_pdf_text_layer_is_searchable_in_order_and_placed_on_the_words(tmp_path):
     pdf = tmp_path / "out.pdf"
-    write_searchable_pdf(pdf, [two_line_page(0), two_line_page(1)], title="t")
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert text.split() == ["alpha", "beta", "gamma", "alpha", "beta", "gamma"]
+    write_document(pdf, [two_line_page(0), two_line_page(1)], tmp_path)
+    assert pdf_words(pdf) == ["alpha", "beta", "gamma", "alpha", "beta", "gamma"]
     bbox_html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"],
                                capture_output=True, text=True, check=True).stdout  # fmt: skip
     # 'beta' spans x 280..430 px at 200 DPI = 100.8..154.8 pt
@@ -40,22 +52,28 @@ def test_pdf_text_layer_is_searchable_in_order_and_placed_on_the_words(tmp_path)
 
 def test_pdf_page_image_keeps_its_pixel_size(tmp_path):
     pdf = tmp_path / "out.pdf"
-    write_searchable_pdf(pdf, [two_line_page()], title="t")
+    write_page_pdf(pdf, *two_line_page())
     listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     row = listing.splitlines()[2].split()
     assert (int(row[3]), int(row[4])) == (800, 600)
 
 
-def test_no_half_written_pdf_when_rendering_fails(tmp_path):
+def test_long_documents_are_joined_in_groups_in_page_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(hcrbatch.render, "JOIN_GROUP", 2)
     pdf = tmp_path / "out.pdf"
+    write_document(pdf, [two_line_page(i) for i in range(5)], tmp_path)
+    assert pdf_words(pdf) == ["alpha", "beta", "gamma"] * 5
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "Pages:           5" in info
 
-    def pages():
-        yield two_line_page()
-        raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        write_searchable_pdf(pdf, pages(), title="t")
-    assert list(tmp_path.iterdir()) == []
+def test_no_half_written_pdf_when_joining_fails(tmp_path):
+    good, bad = tmp_path / "good.pdf", tmp_path / "bad.pdf"
+    write_page_pdf(good, *two_line_page())
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(OSError, match="pdfunite"):
+        join_pdfs([good, bad], tmp_path / "out.pdf", tmp_path / "join")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pdf", "good.pdf"]
 
 
 def test_word_csv_round_trips_through_pandas(tmp_path):
