@@ -1,6 +1,12 @@
-"""Write benchmark documents with ground truth: hand-printed pages from Debian's handwriting fonts.
+"""Write benchmark documents with ground truth: hand-printed pages with known text.
 
-    .venv/bin/python benchmarks/make_pages.py OUT_DIR --pages 20 [--seed 0] [--pages-per-doc 5]
+    .venv/bin/python benchmarks/make_pages.py OUT_DIR --pages 20 [--seed 0] [--pages-per-doc 5] [--hand emnist]
+
+`--hand fonts` (default) writes with Debian's handwriting fonts Breip, breipfont and Delphine
+(which the character model saw in training); `--hand emnist` assembles words from real handwritten
+characters the model never trained on: the held-out 10 % of ../shared/data/emnist's ByClass rows
+(the same seeded split as `hcrbatch train`, seed 0), each scaled to its letter's place on the line;
+those pages also carry character boxes.
 
 Text is words drawn by frequency from wordfreq with names, numbers and punctuation, or, with
 `--text FILE`, real prose: a labels.tsv of line transcriptions (as in ../shared/data/hooker-lines;
@@ -25,8 +31,13 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from wordfreq import top_n_list
 
-from hcrbatch.synth import SyntheticPage, render_page
+from hcrbatch.synth import FontHand, GlyphHand, Hand, SyntheticPage, render_page
+from hcrbatch.train.datasets import held_out_split, read_idx, read_mapping
 from hcrbatch.train.fonts import handwriting_fonts
+
+REPO = Path(__file__).resolve().parent.parent
+EMNIST = REPO.parent / "shared" / "data" / "emnist"
+BYCLASS = "emnist-byclass-testA"
 
 NAMES = ["Hooker", "Darwin", "Mary", "Thomas", "London", "Kew", "Paris", "Smith", "Baker", "Turner"]
 
@@ -63,8 +74,30 @@ def read_paragraphs(path: Path) -> list[str]:
     return [" ".join(texts) for texts in pages.values()]
 
 
+def held_out_glyphs(folder: Path = EMNIST, seed: int = 0) -> dict[str, np.ndarray]:
+    """The ByClass rows `hcrbatch train --seed 0` holds out, by character (white ink on black)."""
+    images = read_idx(folder / f"{BYCLASS}-images-idx3-ubyte.gz")
+    labels = read_idx(folder / f"{BYCLASS}-labels-idx1-ubyte.gz")
+    mapping = read_mapping(folder / f"{BYCLASS}-mapping.txt")
+    _, test = held_out_split(len(labels), seed)
+    chars = np.array([mapping[int(i)] for i in labels[test]])
+    return {c: images[test][chars == c] for c in np.unique(chars)}
+
+
+def choose_hand(kind: str, rng: np.random.Generator, dpi: int, glyphs: dict[str, np.ndarray] | None) -> Hand:
+    if kind == "emnist":
+        return GlyphHand(glyphs, cap_height=int(dpi * rng.uniform(0.13, 0.17)))
+    font = str(rng.choice(fonts_for_print()))
+    return FontHand(font, int(float(rng.uniform(0.16, 0.22)) * dpi * 1.6))
+
+
 def make_page(
-    rng: np.random.Generator, dpi: int, vocabulary: tuple[list[str], np.ndarray], prose: list[str]
+    rng: np.random.Generator,
+    dpi: int,
+    vocabulary: tuple[list[str], np.ndarray],
+    prose: list[str],
+    hand: str = "fonts",
+    glyphs: dict[str, np.ndarray] | None = None,
 ) -> SyntheticPage:
     words, weights = vocabulary
     if prose:
@@ -72,9 +105,9 @@ def make_page(
         paragraphs = [prose[(start + i) % len(prose)] for i in range(3)]
     else:
         paragraphs = [" ".join(sentence(rng, words, weights) for _ in range(int(rng.integers(2, 4)))) for _ in range(4)]
-    font = str(rng.choice(fonts_for_print()))
-    height = float(rng.uniform(0.16, 0.22))
-    return render_page(paragraphs, font, rng, dpi=dpi, page_inches=(8.5, 11.0), letter_height_inches=height)
+    if hand == "emnist":  # marks a GlyphHand cannot draw
+        paragraphs = [p.replace(";", ",").replace("?", ".") for p in paragraphs]
+    return render_page(paragraphs, choose_hand(hand, rng, dpi, glyphs), rng, dpi=dpi, page_inches=(8.5, 11.0))
 
 
 def save_truth(path: Path, pages: list[SyntheticPage]) -> None:
@@ -105,8 +138,11 @@ def save_document(path: Path, pages: list[SyntheticPage]) -> None:
     save_truth(path, pages)
 
 
-def make_pages(out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5, text: Path | None = None) -> list[Path]:
+def make_pages(
+    out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5, text: Path | None = None, hand: str = "fonts"
+) -> list[Path]:
     rng = np.random.default_rng(seed)
+    glyphs = held_out_glyphs() if hand == "emnist" else None
     prose = read_paragraphs(text) if text else []
     top = [w for w in top_n_list("en", 5000) if w.isalpha()]
     weights = 1.0 / np.arange(1, len(top) + 1) ** 0.8
@@ -118,7 +154,7 @@ def make_pages(out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5, tex
         count = 1 if kind == ".png" else min(pages_per_doc, pages - done)
         dpi = 300 if kind == ".pdf" else int(rng.choice([200, 250, 300]))
         path = out / f"doc-{index:03d}{kind}"
-        save_document(path, [make_page(rng, dpi, vocabulary, prose) for _ in range(count)])
+        save_document(path, [make_page(rng, dpi, vocabulary, prose, hand, glyphs) for _ in range(count)])
         written.append(path)
         done += count
         index += 1
@@ -132,8 +168,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pages-per-doc", type=int, default=5)
     parser.add_argument("--text", type=Path, help="real text: a labels.tsv of transcribed lines, or a .txt")
+    parser.add_argument("--hand", choices=["fonts", "emnist"], default="fonts")
     args = parser.parse_args()
-    for path in make_pages(args.out, args.pages, args.seed, args.pages_per_doc, args.text):
+    for path in make_pages(args.out, args.pages, args.seed, args.pages_per_doc, args.text, args.hand):
         print(path)
 
 

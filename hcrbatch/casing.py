@@ -1,9 +1,11 @@
-"""Letter case from where a glyph sits on its line.
+"""What a glyph can be, from where it sits on its line.
 
-The CNN sees every glyph scaled to 28×28, so c/C, o/O, s/S, p/P... look alike to it. Their height
-against the line's x-height and cap height (and, for p and y, a descender below the baseline) tells
-them apart. This moves probability between the two cases of a letter the CNN proposed; it never
-adds another letter, so correction still chooses only among readings of the ink.
+The CNN sees every glyph scaled to 28×28, so c/C, o/O/0, s/S/5, i/I/l, p/P and a comma and a
+small f look alike to it. Their height against the line's x-height and cap height, and how far they
+reach below the baseline, tell them apart. This re-weighs the labels the CNN proposed for a glyph
+by how well each label's usual place on a line (x-height, cap height, descender, mark on the
+baseline) fits the glyph's box; it never adds a label, so correction still chooses only among
+readings of the ink.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from hcrbatch.elements import BBox
 
 Reading = tuple[tuple[str, ...], tuple[float, ...]]
 
-SAME_SHAPE_BY_HEIGHT = set("cmosuvwxz")  # lower case is x-height tall, capitals cap-height tall
-SAME_SHAPE_BY_DESCENDER = set("py")  # lower case descends below the baseline
-SAME_SHAPE = SAME_SHAPE_BY_HEIGHT | SAME_SHAPE_BY_DESCENDER
+TALL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789bdfhkl")  # reach the cap height, sit on the baseline
+SHORT = set("acemnorsuvwxz")  # x-height tall, on the baseline
+DESCENDING = set("gpqy")  # reach below the baseline
+BASELINE_MARKS = set(".,")  # small, at the baseline
+SAME_SHAPE = set("cmosuvwxzp")  # the two cases differ only in size or descent: the CNN cannot tell them
+# i, j and t (dot and stem heights vary between hands) and other marks carry no expectation.
 X_HEIGHT_LETTERS = set("aenr")  # unambiguous lower case letters that show the x-height
 DESCENDERS = set("gjpqy,;")
-SHARPNESS = 5.0  # how fast geometry's belief grows with distance from the decision threshold
+SHARPNESS = 5.0  # how fast geometry's belief grows with distance from a decision threshold
+FLOOR = 0.02  # geometry never rules a label out entirely: a line's metrics can be wrong
 
 
 def _line_metrics(boxes: list[BBox], readings: list[Reading]) -> tuple[float, float, float] | None:
@@ -41,18 +47,50 @@ def _line_metrics(boxes: list[BBox], readings: list[Reading]) -> tuple[float, fl
     return baseline, x_height, cap_height
 
 
-def _prefer(reading: Reading, lower: str, lower_belief: float, k: int) -> Reading:
-    """Split the pair's joint probability between its cases by `lower_belief`."""
+def _sigmoid(distance: float) -> float:
+    return 1 / (1 + math.exp(-SHARPNESS * distance))
+
+
+def _fit(label: str, tall: float, descends: float, small: float) -> float:
+    """How well a label's usual place on a line fits beliefs that the glyph is tall, descends, is small."""
+    if label in TALL:
+        belief = tall
+    elif label in SHORT:
+        belief = (1 - tall) * (1 - descends) * (1 - small)
+    elif label in DESCENDING:
+        belief = descends
+    elif label in BASELINE_MARKS:
+        belief = small
+    else:
+        return 1.0
+    return FLOOR + (1 - FLOOR) * belief
+
+
+def _with_both_cases(reading: Reading) -> dict[str, float]:
+    """The CNN's split between the cases of a same-shape letter is a guess from class frequencies:
+    the pair's joint probability is shared equally between the two, for geometry to decide."""
     probs = dict(zip(*reading))
-    upper = lower.upper()
-    joint = probs.get(lower, 0.0) + probs.get(upper, 0.0)
-    probs[lower], probs[upper] = joint * lower_belief, joint * (1 - lower_belief)
-    ranked = sorted(probs.items(), key=lambda item: -item[1])[:k]
-    return tuple(label for label, _ in ranked), tuple(p for _, p in ranked)
+    for label in reading[0]:
+        if label.lower() in SAME_SHAPE:
+            lower, upper = label.lower(), label.upper()
+            probs[lower] = probs[upper] = (probs.get(lower, 0.0) + probs.get(upper, 0.0)) / 2
+    return probs
+
+
+def reweigh(reading: Reading, tall: float, descends: float, small: float) -> Reading:
+    """Multiply each label's probability by its fit and renormalise to the reading's total mass;
+    the reading keeps its number of labels."""
+    probs = _with_both_cases(reading)
+    weighted = {label: p * _fit(label, tall, descends, small) for label, p in probs.items()}
+    total, new_total = sum(reading[1]), sum(weighted.values())
+    if new_total <= 0:
+        return reading
+    ranked = sorted(weighted.items(), key=lambda item: -item[1])[: len(reading[0])]
+    return tuple(label for label, _ in ranked), tuple(w * total / new_total for _, w in ranked)
 
 
 def apply_line_case(boxes: list[BBox], readings: list[Reading]) -> list[Reading]:
-    """Re-weigh the case of same-shape letters on one line from their height and descent."""
+    """Re-weigh each glyph's readings on one line from its height and descent."""
     metrics = _line_metrics(boxes, readings)
     if metrics is None:
         return readings
@@ -61,15 +99,9 @@ def apply_line_case(boxes: list[BBox], readings: list[Reading]) -> list[Reading]
     half_gap = (cap_height - x_height) / 2
     out = []
     for box, reading in zip(boxes, readings):
-        # the best same-shape letter among the readings: a glyph read '5' first may be an s
-        letter = next((label.lower() for label in reading[0] if label.lower() in SAME_SHAPE), "")
-        if letter in SAME_SHAPE_BY_HEIGHT:
-            distance = (threshold - (baseline - box.top)) / half_gap
-        elif letter in SAME_SHAPE_BY_DESCENDER:
-            distance = (box.bottom - baseline) / (0.25 * x_height) - 1
-        else:
-            out.append(reading)
-            continue
-        belief = 1 / (1 + math.exp(-SHARPNESS * distance))
-        out.append(_prefer(reading, letter, belief, len(reading[0])))
+        height = baseline - box.top
+        tall = _sigmoid((height - threshold) / half_gap)
+        descends = _sigmoid((box.bottom - baseline) / (0.25 * x_height) - 1)
+        small = _sigmoid((0.5 * x_height - height) / (0.25 * x_height))
+        out.append(reweigh(reading, tall, descends, small))
     return out

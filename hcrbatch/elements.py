@@ -55,6 +55,9 @@ class BBox:
         inter = w * h
         return inter / (self.area + other.area - inter)
 
+    def shifted(self, dx: int, dy: int) -> BBox:
+        return BBox(self.left + dx, self.top + dy, self.right + dx, self.bottom + dy)
+
     def clip(self, width: int, height: int) -> BBox:
         return BBox(
             min(max(self.left, 0), width),

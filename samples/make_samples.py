@@ -19,11 +19,12 @@ from PIL import Image
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from hcrbatch.synth import SyntheticPage, render_page
+from hcrbatch.synth import FontHand, SyntheticPage, render_page
 
 HERE = Path(__file__).resolve().parent
 FONTS = "/usr/share/fonts/truetype"
 DPI = 200
+LETTER_SIZE = int(0.17 * DPI * 1.6)  # font size in pixels for letters about 0.17 inch high
 
 LETTER = [
     [
@@ -74,7 +75,7 @@ def make_pages(text: list[list[str]], font: str, seed: int, inches: tuple[float,
     rng = np.random.default_rng(seed)
     pages = []
     for paragraphs in text:
-        page = render_page(paragraphs, f"{FONTS}/{font}", rng, dpi=DPI, page_inches=inches, letter_height_inches=0.17)
+        page = render_page(paragraphs, FontHand(f"{FONTS}/{font}", LETTER_SIZE), rng, dpi=DPI, page_inches=inches)
         if page.text.split() != " ".join(paragraphs).split():
             raise SystemExit(f"text does not fit on a {inches} page: {paragraphs[0]!r}...")
         pages.append(page)
