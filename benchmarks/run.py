@@ -147,7 +147,7 @@ def segmentation_f1(data: Path) -> dict[str, tuple[float, float, float]]:
             }
             for kind in matched:
                 boxes = [BBox(*(round(v * scale) for v in box)) for box in true[kind]]
-                precision, recall, _ = box_f1(boxes, found[kind])
+                _, recall, _ = box_f1(boxes, found[kind])
                 matched[kind][0] += recall * len(boxes)
                 matched[kind][1] += len(found[kind])
                 matched[kind][2] += len(boxes)
