@@ -55,6 +55,17 @@ class BBox:
         inter = w * h
         return inter / (self.area + other.area - inter)
 
+    def mapped(self, matrix: np.ndarray) -> BBox:
+        """The smallest box holding this one's corners after a 2×3 affine transform (rotation, shear)."""
+        corners = np.array(
+            [[self.left, self.top], [self.right, self.top], [self.left, self.bottom], [self.right, self.bottom]],
+            np.float64,
+        )
+        moved = corners @ np.asarray(matrix, np.float64)[:, :2].T + np.asarray(matrix, np.float64)[:, 2]
+        left, top = np.floor(moved.min(axis=0)).astype(int)
+        right, bottom = np.ceil(moved.max(axis=0)).astype(int)
+        return BBox(int(left), int(top), int(right), int(bottom))
+
     def shifted(self, dx: int, dy: int) -> BBox:
         return BBox(self.left + dx, self.top + dy, self.right + dx, self.bottom + dy)
 

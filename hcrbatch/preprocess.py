@@ -28,14 +28,7 @@ class CleanPage:
     def to_page(self, box: BBox) -> BBox:
         """The smallest original-page box holding `box` of the deskewed frame."""
         inverse = cv2.invertAffineTransform(self.to_clean)
-        corners = np.array(
-            [[box.left, box.top], [box.right, box.top], [box.left, box.bottom], [box.right, box.bottom]],
-            np.float64,
-        )
-        mapped = corners @ inverse[:, :2].T + inverse[:, 2]
-        left, top = np.floor(mapped.min(axis=0)).astype(int)
-        right, bottom = np.ceil(mapped.max(axis=0)).astype(int)
-        return BBox(int(left), int(top), int(right), int(bottom)).clip(self.page_width, self.page_height)
+        return box.mapped(inverse).clip(self.page_width, self.page_height)
 
 
 def to_gray(pixels: np.ndarray) -> np.ndarray:

@@ -295,10 +295,4 @@ def render_page(
 
 
 def _rotate_box(box: BBox, matrix: np.ndarray, width: int, height: int) -> BBox:
-    corners = np.array(
-        [[box.left, box.top], [box.right, box.top], [box.left, box.bottom], [box.right, box.bottom]], float
-    )
-    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
-    left, top = np.floor(mapped.min(axis=0)).astype(int)
-    right, bottom = np.ceil(mapped.max(axis=0)).astype(int)
-    return BBox(int(left), int(top), int(right), int(bottom)).clip(width, height)
+    return box.mapped(matrix).clip(width, height)
