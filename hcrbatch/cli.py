@@ -17,6 +17,7 @@ from hcrbatch.config import (
     DEFAULT_MODELS_DIR,
     Config,
     CorrectConfig,
+    GanConfig,
     IngestConfig,
     PreprocessConfig,
     RecognizeConfig,
@@ -234,15 +235,32 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
 )
 @click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
+@click.option(
+    "--balance",
+    type=click.Choice(["none", "gan"]),
+    default="none",
+    show_default=True,
+    help="gan: top up classes with fewer than --balance-to rows with glyphs from the GAN generator.",
+)
+@click.option("--balance-to", type=click.IntRange(0), default=0, help="Rows per class after top-up (0: the mean).")
+@click.option("--gan", "gan_name", default=TrainConfig.gan, show_default=True, help="Generator used by --balance gan.")
+@click.option(
+    "--patience",
+    type=click.IntRange(0),
+    default=TrainConfig.patience,
+    show_default=True,
+    help="Epochs without progress before stopping early (0: run every epoch, fixed learning rate).",
+)
 @with_logging
 @click.pass_context
-def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit, quiet,
-          verbose, log_file) -> None:  # fmt: skip
+def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit, balance,
+          balance_to, gan_name, patience, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = TrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
         batch_size=batch_size, seed=seed, font_samples=font_samples, transposed=transposed, limit=limit,
+        balance=balance, balance_to=balance_to, gan=gan_name, patience=patience,
     )  # fmt: skip
 
     def action() -> int:
@@ -290,6 +308,78 @@ def evaluate(ctx, data, name, models_dir, out_dir, quiet, verbose, log_file) -> 
         )
         for path in write_evaluation(evaluation, out_dir):
             click.echo(f"wrote {path}")
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@cli.group()
+def gan() -> None:
+    """The conditional GAN that writes handwritten characters (training data, sample documents)."""
+
+
+@gan.command(name="train")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="As for `hcrbatch train`: EMNIST folder or labelled folder; held-out rows are never used.")  # fmt: skip
+@click.option("--name", default=GanConfig.name, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=GanConfig.work_dir,
+    show_default=True,
+    help="Checkpoints, history and a sample grid per epoch; an interrupted run resumes from here.",
+)
+@click.option("--epochs", type=click.IntRange(1), default=GanConfig.epochs, show_default=True)
+@click.option("--steps-per-epoch", type=click.IntRange(1), default=GanConfig.steps_per_epoch, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=GanConfig.batch_size, show_default=True)
+@click.option("--seed", type=int, default=GanConfig.seed, show_default=True)
+@click.option("--font-samples", type=click.IntRange(0), default=GanConfig.font_samples, show_default=True,
+              help="Handwriting-font renderings per class (they teach the punctuation).")  # fmt: skip
+@click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
+@click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
+@with_logging
+@click.pass_context
+def gan_train(ctx, data, name, models_dir, work_dir, epochs, steps_per_epoch, batch_size, seed, font_samples,
+              transposed, limit, quiet, verbose, log_file) -> None:  # fmt: skip
+    """Train the GAN and write the generator as MODELS_DIR/NAME.keras with its manifest."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = GanConfig(
+        data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed, font_samples=font_samples,
+        transposed=transposed, limit=limit,
+    )  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.train.gan import train_gan
+
+        click.echo(str(train_gan(cfg, verbose=0 if quiet else 2)))
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@gan.command(name="sample")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Writes OUT/<char or U+XXXX>/NNNNN.png, a folder `hcrbatch train --data` reads.")  # fmt: skip
+@click.option("--per-class", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--chars", default="", help="Only these characters (default: all the generator knows).")
+@click.option("--model", "name", default=GanConfig.name, show_default=True, help="Generator name.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--seed", type=int, default=0, show_default=True)
+@with_logging
+@click.pass_context
+def gan_sample(ctx, out_dir, per_class, chars, name, models_dir, seed, quiet, verbose, log_file) -> None:
+    """Write generated character images, one folder per class."""
+    setup_logging(verbose, quiet, log_file)
+
+    def action() -> int:
+        from hcrbatch.train.gan import GlyphGenerator, write_samples
+
+        generator = GlyphGenerator.load(models_dir, name)
+        wanted = "".join(dict.fromkeys(chars)) or generator.charset
+        count = write_samples(generator, wanted, per_class, out_dir, seed)
+        log.info("wrote %d images of %d classes to %s", count, len(wanted), out_dir)
         return ExitCode.OK
 
     finish(ctx, action)

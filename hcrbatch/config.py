@@ -96,9 +96,36 @@ class TrainConfig:
     epochs: int = 12
     batch_size: int = 128
     seed: int = 0
+    split_seed: int = 0  # the held-out ByClass rows: fixed, so every model and the GAN avoid the same rows
     test_fraction: float = 0.1
     font_samples: int = 300  # renderings per class from handwriting fonts; 0 turns fonts off
     punctuation: str = ".,-':;()/?!&\""
     patience: int = 3
     transposed: bool = False  # EMNIST files straight from NIST, stored column-major
     limit: int = 0  # use at most this many training rows (0 = all), for quick runs
+    balance: Literal["none", "gan"] = "none"  # "gan": top up classes under `balance_to` with generated glyphs
+    balance_to: int = 0  # rows per class after top-up; 0: the mean count per class
+    gan: str = "chargan"  # generator in models_dir used by balance="gan"
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    """Options of `hcrbatch gan train`; the data options mean what they mean for `hcrbatch train`."""
+
+    data: tuple[Path, ...]
+    name: str = "chargan"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    work_dir: Path = Path(".train")
+    epochs: int = 30
+    steps_per_epoch: int = 300
+    batch_size: int = 64
+    seed: int = 0
+    font_samples: int = 300
+    transposed: bool = False
+    limit: int = 0
+
+    def data_config(self) -> TrainConfig:
+        """The recognizer's data options, so the GAN reads the same rows and never its held-out ones."""
+        return TrainConfig(
+            data=self.data, seed=self.seed, font_samples=self.font_samples, transposed=self.transposed, limit=self.limit
+        )

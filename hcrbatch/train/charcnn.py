@@ -83,12 +83,12 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
             for c in set(part.labels):
                 origins.setdefault(c, set()).add("EMNIST")
             if "byclass" in split:
-                train_idx, test_idx = held_out_split(len(part), cfg.seed, cfg.test_fraction)
+                train_idx, test_idx = held_out_split(len(part), cfg.split_seed, cfg.test_fraction)
                 train_parts.append(part.take(train_idx))
                 test_parts.append(part.take(test_idx))
                 described.append(
                     f"{split}: {len(train_idx)} train / {len(test_idx)} held-out rows "
-                    f"(seeded shuffle, seed {cfg.seed}, {cfg.test_fraction:.0%} test)"
+                    f"(seeded shuffle, seed {cfg.split_seed}, {cfg.test_fraction:.0%} test)"
                 )
             else:
                 train_parts.append(part)
@@ -98,7 +98,7 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
         if test_parts:
             train_parts.append(joined)
         else:
-            train_idx, test_idx = held_out_split(len(joined), cfg.seed, cfg.test_fraction)
+            train_idx, test_idx = held_out_split(len(joined), cfg.split_seed, cfg.test_fraction)
             train_parts.append(joined.take(train_idx))
             test_parts.append(joined.take(test_idx))
     train = GlyphSet.concat(train_parts, "train")
@@ -112,8 +112,29 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
             for c in set(fonts.labels):
                 origins.setdefault(c, set()).add("handwriting fonts")
             described.append(f"{fonts.source}: {cfg.font_samples} renderings per class")
+    if cfg.balance == "gan":
+        generated = gan_top_up(train, cfg)
+        if len(generated):
+            train = GlyphSet.concat([train, generated], "train")
+            for c in set(generated.labels):
+                origins.setdefault(c, set()).add("GAN")
+            described.append(
+                f"{generated.source}: {len(generated)} generated glyphs topping up {len(set(generated.labels))} classes"
+            )
     class_sources = {c: " + ".join(sorted(o)) for c, o in origins.items()}
     return train, GlyphSet.concat(test_parts, "test"), described, class_sources
+
+
+def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
+    """Generated glyphs that bring every class the generator knows up to `balance_to` rows (default: the mean)."""
+    from hcrbatch.train.gan import GlyphGenerator, top_up_counts
+
+    generator = GlyphGenerator.load(cfg.models_dir, cfg.gan)
+    _, counts = np.unique(train.labels, return_counts=True)
+    target = cfg.balance_to or int(round(counts.mean()))
+    wanted = top_up_counts(train.labels, generator.charset, target)
+    log.info("GAN top-up to %d rows per class: %d glyphs for %d classes", target, sum(wanted.values()), len(wanted))
+    return generator.glyph_set(wanted, cfg.seed)
 
 
 def ordered_charset(labels: set[str]) -> str:
@@ -168,10 +189,13 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     )
     callbacks = [
         keras.callbacks.BackupAndRestore(str(work / "backup")),
-        keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience - 1)),
         keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
     ]
+    if cfg.patience:  # 0: run every epoch at a fixed rate, for like-for-like comparisons
+        callbacks += [
+            keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience - 1)),
+        ]
     history = model.fit(
         train.images[fit_idx, ..., None],
         y_train[fit_idx],
@@ -203,6 +227,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "epochs_run": len(history.history["loss"]),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
+        "split_seed": cfg.split_seed,
         "train_rows": int(len(fit_idx)),
         "training_seconds": round(time.time() - started, 1),
         "metrics": metrics,

@@ -59,7 +59,7 @@ def evaluate_model(data: Path, models_dir: Path, name: str) -> Evaluation:
     import keras
 
     manifest = load_manifest(models_dir, name)
-    seed = int(manifest.extra.get("seed", TrainConfig.seed))
+    seed = int(manifest.extra.get("split_seed", TrainConfig.split_seed))
     glyphs = evaluation_data(data, seed, TrainConfig.test_fraction)
     model = keras.models.load_model(manifest.weights, compile=False)
     probs = model.predict(glyphs.images[..., None], batch_size=1024, verbose=0)
