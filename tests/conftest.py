@@ -55,6 +55,28 @@ def write_pdf(path: Path, pages: list[np.ndarray], dpi: int = 200, encrypt: str 
     return path
 
 
+LABELLED_CLASSES = "0137AHbe.-"
+
+
+@pytest.fixture(scope="session")
+def labelled_folder(tmp_path_factory) -> Path:
+    """30 jittered drawings of each of LABELLED_CLASSES as DIR/<label>/*.png, dark ink on light paper."""
+    from hcrbatch.train.datasets import encode_label
+
+    folder = tmp_path_factory.mktemp("chars")
+    rng = np.random.default_rng(0)
+    fonts = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX]
+    for char in LABELLED_CLASSES:
+        target = folder / encode_label(char)
+        target.mkdir()
+        for i in range(30):
+            img = np.full((64, 64), 235, np.uint8)
+            org = (14 + int(rng.integers(-3, 4)), 48 + int(rng.integers(-3, 4)))
+            cv2.putText(img, char, org, fonts[i % 3], 1.4, 20, int(rng.integers(2, 5)), cv2.LINE_AA)
+            cv2.imwrite(str(target / f"{i:02d}.png"), img)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory) -> Path:
     """An untrained but real Keras model with a manifest: exercises the real loading path quickly."""

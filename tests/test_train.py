@@ -9,26 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hcrbatch.cli import cli
-from hcrbatch.train.datasets import encode_label, read_labelled_folder
-
-CLASSES = "0137AHbe.-"
-
-
-@pytest.fixture(scope="module")
-def labelled_folder(tmp_path_factory):
-    """30 jittered drawings of each class as DIR/<label>/*.png, dark ink on light paper."""
-    folder = tmp_path_factory.mktemp("chars")
-    rng = np.random.default_rng(0)
-    fonts = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX]
-    for char in CLASSES:
-        target = folder / encode_label(char)
-        target.mkdir()
-        for i in range(30):
-            img = np.full((64, 64), 235, np.uint8)
-            org = (14 + int(rng.integers(-3, 4)), 48 + int(rng.integers(-3, 4)))
-            cv2.putText(img, char, org, fonts[i % 3], 1.4, 20, int(rng.integers(2, 5)), cv2.LINE_AA)
-            cv2.imwrite(str(target / f"{i:02d}.png"), img)
-    return folder
+from conftest import LABELLED_CLASSES as CLASSES
+from hcrbatch.train.datasets import read_labelled_folder
 
 
 def train(folder, tmp_path, name):
