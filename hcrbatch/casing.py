@@ -89,9 +89,12 @@ def reweigh(reading: Reading, tall: float, descends: float, small: float) -> Rea
     return tuple(label for label, _ in ranked), tuple(w * total / new_total for _, w in ranked)
 
 
-def apply_line_case(boxes: list[BBox], readings: list[Reading]) -> list[Reading]:
-    """Re-weigh each glyph's readings on one line from its height and descent."""
-    metrics = _line_metrics(boxes, readings)
+def apply_line_case(
+    boxes: list[BBox], readings: list[Reading], reference: tuple[list[BBox], list[Reading]] | None = None
+) -> list[Reading]:
+    """Re-weigh each glyph's readings on one line from its height and descent; the line's metrics
+    come from `reference` (the line's own glyphs) when given, else from these glyphs."""
+    metrics = _line_metrics(*(reference or (boxes, readings)))
     if metrics is None:
         return readings
     baseline, x_height, cap_height = metrics

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hcrbatch.atomic import atomic_write_text
-from hcrbatch.elements import BBox, Char, FileOutcome, Line, PageResult, Word
+from hcrbatch.elements import Alternative, BBox, Char, FileOutcome, Line, PageResult, Word
 
 STATE_DIR = ".hcrbatch"
 
@@ -32,17 +32,28 @@ def _box(values: list[int]) -> BBox:
     return BBox(*values)
 
 
-def page_to_json(page: PageResult) -> str:
-    def box(b: BBox) -> list[int]:
-        return [b.left, b.top, b.right, b.bottom]
+def _box_list(b: BBox) -> list[int]:
+    return [b.left, b.top, b.right, b.bottom]
 
+
+def _chars_to_json(chars: tuple[Char, ...]) -> list[dict]:
+    return [{"bbox": _box_list(c.bbox), "labels": list(c.labels), "probs": list(c.probs)} for c in chars]
+
+
+def _chars_from_json(items: list[dict]) -> tuple[Char, ...]:
+    return tuple(Char(_box(c["bbox"]), tuple(c["labels"]), tuple(c["probs"])) for c in items)
+
+
+def page_to_json(page: PageResult) -> str:
     data = {
         "index": page.index, "width": page.width, "height": page.height,
         "dpi": page.dpi, "skew_degrees": page.skew_degrees,
         "lines": [
-            {"bbox": box(line.bbox), "words": [
-                {"bbox": box(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
-                 "chars": [{"bbox": box(c.bbox), "labels": list(c.labels), "probs": list(c.probs)} for c in w.chars]}
+            {"bbox": _box_list(line.bbox), "words": [
+                {"bbox": _box_list(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
+                 "chars": _chars_to_json(w.chars),
+                 "alternatives": [{"start": a.start, "end": a.end, "chars": _chars_to_json(a.chars)}
+                                  for a in w.alternatives]}
                 for w in line.words]}
             for line in page.lines
         ],
@@ -58,9 +69,10 @@ def page_from_json(text: str) -> PageResult:
             tuple(
                 Word(
                     _box(w["bbox"]),
-                    tuple(Char(_box(c["bbox"]), tuple(c["labels"]), tuple(c["probs"])) for c in w["chars"]),
+                    _chars_from_json(w["chars"]),
                     w["text"],
                     w["corrected_by"],
+                    tuple(Alternative(a["start"], a["end"], _chars_from_json(a["chars"])) for a in w["alternatives"]),
                 )
                 for w in line["words"]
             ),

@@ -31,6 +31,7 @@ class PreprocessConfig:
 class SegmentConfig:
     word_gap: float = 0.45  # a gap wider than this fraction of the line's glyph height splits words
     split_touching: bool = True
+    cut_alternatives: bool = True  # offer other cuts (merge two glyphs, split one) to the corrector
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from hcrbatch.config import CorrectConfig
-from hcrbatch.elements import Line, PageResult, Word
+from hcrbatch.elements import Char, Line, PageResult, Word
 
 
 class Corrector(Protocol):
@@ -33,17 +33,41 @@ class NullCorrector:
         return page
 
 
+ALTERNATIVE_CUT_PRIOR = math.log(0.1)  # a path through another cut must earn it: the segmenter's cut is likelier
+
+
 def lattice_paths(word: Word, beam: int) -> list[tuple[float, str]]:
-    """The `beam` most probable spellings of the word by visual evidence alone: (log p, text)."""
-    paths: list[tuple[float, str]] = [(0.0, "")]
-    for char in word.chars:
-        extended = [
-            (score + math.log(max(p, 1e-9)), text + label)
-            for score, text in paths
-            for label, p in zip(char.labels, char.probs)
-        ]
-        paths = heapq.nlargest(beam, extended)
-    return paths
+    """The `beam` most probable spellings of the word by visual evidence alone: (log p, text).
+
+    The lattice runs over glyph positions: each glyph is a step with its top-k labels, and each
+    other cut the segmenter offered (`Word.alternatives`) is a step over the glyphs it replaces,
+    at a fixed prior cost. A spelling reached by several paths keeps its best score.
+    """
+    steps: dict[int, list[tuple[int, tuple[Char, ...], float]]] = {}
+    for i, char in enumerate(word.chars):
+        steps.setdefault(i, []).append((i + 1, (char,), 0.0))
+    for alt in word.alternatives:
+        if 0 <= alt.start < alt.end <= len(word.chars) and alt.chars:
+            steps.setdefault(alt.start, []).append((alt.end, alt.chars, ALTERNATIVE_CUT_PRIOR))
+    reached: dict[int, list[tuple[float, str]]] = {0: [(0.0, "")]}
+    for position in range(len(word.chars)):
+        paths = heapq.nlargest(beam, reached.pop(position, []))
+        for end, chars, prior in steps.get(position, []):
+            extended = [(score + prior, text) for score, text in paths]
+            for char in chars:
+                extended = heapq.nlargest(
+                    beam,
+                    (
+                        (score + math.log(max(p, 1e-9)), text + label)
+                        for score, text in extended
+                        for label, p in zip(char.labels, char.probs)
+                    ),
+                )
+            reached.setdefault(end, []).extend(extended)
+    best: dict[str, float] = {}
+    for score, text in reached.get(len(word.chars), [(0.0, "")]):
+        best[text] = max(score, best.get(text, -math.inf))
+    return heapq.nlargest(beam, ((score, text) for text, score in best.items()))
 
 
 def case_prior(text: str) -> float:

@@ -125,11 +125,22 @@ class Char:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """Another cut of part of a word: its chars[start:end] read as these glyphs instead (a glyph
+    the segmenter cut that may be one letter, or one it kept whole that may be two)."""
+
+    start: int
+    end: int
+    chars: tuple[Char, ...]
+
+
+@dataclass(frozen=True)
 class Word:
     bbox: BBox
     chars: tuple[Char, ...]
     text: str  # after correction
     corrected_by: str = ""  # name of the corrector that changed it, "" when unchanged
+    alternatives: tuple[Alternative, ...] = ()  # other segmentations a corrector may choose
 
     @property
     def raw_text(self) -> str:

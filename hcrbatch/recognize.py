@@ -13,7 +13,7 @@ import numpy as np
 
 from hcrbatch.casing import apply_line_case
 from hcrbatch.config import RecognizeConfig
-from hcrbatch.elements import Char, Line, PageResult, Word
+from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.glyphs import normalize_batch
 from hcrbatch.modelstore import ModelManifest, load_manifest
@@ -83,20 +83,30 @@ class CharRecognizer:
 def recognize_page(
     segmentation: Segmentation, clean: CleanPage, recognizer: CharRecognizer, index: int, dpi: float
 ) -> PageResult:
-    """Classify every glyph of the page in one batched call and build the page's lines and words."""
+    """Classify every glyph of the page, and of the other cuts the segmenter offers, in one batched
+    call, and build the page's lines and words."""
     glyphs = [g for line in segmentation.lines for word in line.words for g in word.glyphs]
-    flat = recognizer.classify([segmentation.glyph_image(g) for g in glyphs])
-    cased = []
-    for line in segmentation.lines:
-        boxes = [g.bbox for word in line.words for g in word.glyphs]
-        cased.extend(apply_line_case(boxes, flat[len(cased) : len(cased) + len(boxes)]))
-    readings = iter(cased)
+    others = [g for line in segmentation.lines for w in line.words for alt in w.alternatives for g in alt.glyphs]
+    flat = recognizer.classify([segmentation.glyph_image(g) for g in glyphs + others])
+    primary, extra = iter(flat[: len(glyphs)]), iter(flat[len(glyphs) :])
     lines = []
     for line in segmentation.lines:
+        boxes = [g.bbox for word in line.words for g in word.glyphs]
+        readings = [next(primary) for _ in boxes]
+        cased = iter(apply_line_case(boxes, readings))
+        alt_boxes = [g.bbox for word in line.words for alt in word.alternatives for g in alt.glyphs]
+        alt_readings = [next(extra) for _ in alt_boxes]
+        alt_cased = iter(apply_line_case(alt_boxes, alt_readings, reference=(boxes, readings)))
         words = []
         for word in line.words:
-            chars = tuple(Char(clean.to_page(glyph.bbox), *next(readings)) for glyph in word.glyphs)
+            chars = tuple(Char(clean.to_page(glyph.bbox), *next(cased)) for glyph in word.glyphs)
+            alternatives = tuple(
+                Alternative(
+                    alt.start, alt.end, tuple(Char(clean.to_page(g.bbox), *next(alt_cased)) for g in alt.glyphs)
+                )
+                for alt in word.alternatives
+            )
             raw = "".join(c.text for c in chars)
-            words.append(Word(clean.to_page(word.bbox), chars, raw))
+            words.append(Word(clean.to_page(word.bbox), chars, raw, alternatives=alternatives))
         lines.append(Line(clean.to_page(line.bbox), tuple(words)))
     return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, tuple(lines))

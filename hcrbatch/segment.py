@@ -7,7 +7,7 @@ column near where the typical letter width says a cut belongs. Boxes are in the 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -24,9 +24,19 @@ class GlyphBox:
 
 
 @dataclass(frozen=True)
+class GlyphAlternative:
+    """glyphs[start:end] of a word may instead be these glyphs (see `cut_alternatives`)."""
+
+    start: int
+    end: int
+    glyphs: tuple[GlyphBox, ...]
+
+
+@dataclass(frozen=True)
 class WordBox:
     bbox: BBox
     glyphs: tuple[GlyphBox, ...]
+    alternatives: tuple[GlyphAlternative, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,12 @@ def _split_touching(glyph: GlyphBox, labels: np.ndarray, typical_width: float, c
     pieces = int(round(box.width / letter_width))
     if pieces < 2:
         return [glyph]
+    return _cut(glyph, labels, pieces, letter_width)
+
+
+def _cut(glyph: GlyphBox, labels: np.ndarray, pieces: int, letter_width: float) -> list[GlyphBox]:
+    """Cut a glyph into `pieces` at the thinnest columns near equal spacing."""
+    box = glyph.bbox
     mask = np.isin(labels[box.top : box.bottom, box.left : box.right], glyph.components)
     columns = mask.sum(axis=0)
     cuts = [0]
@@ -190,6 +206,27 @@ def _split_touching(glyph: GlyphBox, labels: np.ndarray, typical_width: float, c
             piece = BBox(box.left + a, box.top + int(rows[0]), box.left + b, box.top + int(rows[-1]) + 1)
             out.append(GlyphBox(piece, glyph.components))
     return out or [glyph]
+
+
+def cut_alternatives(glyphs: list[GlyphBox], labels: np.ndarray, line_height: float) -> list[GlyphAlternative]:
+    """The cuts a corrector may prefer to the segmenter's own, for the lattice to weigh:
+    two neighbours close enough and narrow enough together to be one letter (a broken stroke, a cut
+    that should not have been made) become one glyph; a glyph wide for one letter yet not cut (two
+    touching letters, `rn` for `m`) becomes two."""
+    out = []
+    for i, (a, b) in enumerate(zip(glyphs, glyphs[1:])):
+        union = BBox.enclosing([a.bbox, b.bbox])
+        gap = b.bbox.left - a.bbox.right
+        if gap <= 0.12 * line_height and union.width <= 1.2 * union.height and union.height >= 0.5 * line_height:
+            components = tuple(dict.fromkeys(a.components + b.components))
+            out.append(GlyphAlternative(i, i + 2, (GlyphBox(union, components),)))
+    for i, glyph in enumerate(glyphs):
+        box = glyph.bbox
+        if box.width >= 1.1 * box.height and box.height >= 0.6 * line_height:
+            pieces = _cut(glyph, labels, 2, box.width / 2)
+            if len(pieces) == 2 and min(p.bbox.width for p in pieces) >= 0.25 * box.height:
+                out.append(GlyphAlternative(i, i + 1, tuple(pieces)))
+    return out
 
 
 def word_gap_threshold(gaps: list[int], base: float) -> float:
@@ -247,6 +284,10 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
             glyphs = [piece for g in glyphs for piece in _split_touching(g, labels, typical_width, char_height)]
         line_height = float(np.median([g.bbox.height for g in glyphs]))
         words = _split_words(glyphs, cfg.word_gap * max(line_height, 0.6 * char_height))
+        if cfg.cut_alternatives:
+            words = [
+                replace(w, alternatives=tuple(cut_alternatives(list(w.glyphs), labels, line_height))) for w in words
+            ]
         lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words)))
     lines.sort(key=lambda line: (line.bbox.top + line.bbox.bottom) / 2)
     return Segmentation(tuple(lines), labels)

@@ -71,3 +71,51 @@ def test_a_dash_is_one_glyph():
 def test_blank_page_gives_no_lines():
     page = PageImage(None, 0, np.full((400, 400), 240, np.uint8), 300.0)
     assert segment(preprocess(page, PreprocessConfig()), SegmentConfig()).lines == ()
+
+
+def only_word(page: np.ndarray):
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    (line,) = segment(clean, SegmentConfig()).lines
+    (word,) = line.words
+    return word
+
+
+def inside(inner, outer) -> bool:
+    return (
+        outer.left <= inner.left
+        and outer.top <= inner.top
+        and inner.right <= outer.right
+        and inner.bottom <= outer.bottom
+    )
+
+
+def test_a_broken_letter_is_offered_whole():
+    page = np.full((300, 400), 245, np.uint8)
+    for x in (100, 150):  # an "H" whose bar does not reach the right stem
+        cv2.line(page, (x, 100), (x, 190), 20, 6)
+    cv2.line(page, (100, 145), (140, 145), 20, 6)
+    word = only_word(page)
+    assert len(word.glyphs) == 2
+    (merge,) = word.alternatives
+    assert (merge.start, merge.end, len(merge.glyphs)) == (0, 2, 1)
+    assert all(inside(g.bbox, merge.glyphs[0].bbox) for g in word.glyphs)
+
+
+def test_a_glyph_wide_for_one_letter_is_offered_as_two():
+    page = np.full((300, 400), 245, np.uint8)
+    for x in (120, 200):  # two "o"s joined at the foot, 1.5 times wider than tall: not cut by the segmenter
+        cv2.ellipse(page, (x, 150), (30, 45), 0, 0, 360, 20, 7)
+    cv2.line(page, (130, 190), (190, 190), 20, 7)
+    word = only_word(page)
+    assert len(word.glyphs) == 1
+    (split,) = word.alternatives
+    assert (split.start, split.end, len(split.glyphs)) == (0, 1, 2)
+    left, right = split.glyphs
+    assert left.bbox.right <= right.bbox.left and 150 <= left.bbox.right <= 170  # cut in the joining stroke
+    assert inside(left.bbox, word.glyphs[0].bbox) and inside(right.bbox, word.glyphs[0].bbox)
+
+
+def test_other_cuts_can_be_turned_off():
+    clean, _ = segment_lines(["mom"])
+    seg = segment(clean, SegmentConfig(cut_alternatives=False))
+    assert all(not w.alternatives for line in seg.lines for w in line.words)

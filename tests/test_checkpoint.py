@@ -1,0 +1,13 @@
+"""Page checkpoints keep everything correction and rendering need, other cuts included."""
+
+from hcrbatch.checkpoint import page_from_json, page_to_json
+from hcrbatch.elements import Alternative, BBox, Char, Line, PageResult, Word
+
+
+def test_a_page_survives_its_checkpoint_unchanged():
+    m = Char(BBox(10, 5, 30, 20), ("m", "n"), (0.7, 0.2))
+    r, n = Char(BBox(10, 5, 19, 20), ("r",), (0.8,)), Char(BBox(20, 5, 30, 20), ("n", "u"), (0.6, 0.3))
+    word = Word(BBox(0, 0, 40, 20), (Char(BBox(0, 5, 9, 20), ("a",), (0.9,)), m), "am", "lexicon",
+                (Alternative(1, 2, (r, n)),))  # fmt: skip
+    page = PageResult(2, 800, 600, 300.0, 0.4, (Line(BBox(0, 0, 40, 20), (word,)),))
+    assert page_from_json(page_to_json(page)) == page
