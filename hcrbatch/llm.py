@@ -42,57 +42,106 @@ def default_gguf() -> Path:
 
 
 class LineScorer:
-    """Log-likelihood of text after a context, reusing the evaluated token prefix between calls."""
+    """Log-likelihood of candidate texts after a shared context, all candidates in one batch.
 
-    def __init__(self, path: Path, n_ctx: int, threads: int, gpu_layers: int) -> None:
+    llama.cpp keeps the context's tokens in sequence 0 of its cache between calls (a page's next
+    line shares most of its context with the last one, so only new tokens are evaluated); each
+    candidate gets its own sequence that starts as a copy of that prefix, and one `llama_decode`
+    evaluates every candidate's tokens together.
+    """
+
+    def __init__(self, path: Path, n_ctx: int, threads: int, gpu_layers: int, max_candidates: int = 8) -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp
         except ImportError as exc:
             raise ConfigError("--correct llm needs llama-cpp-python: pip install 'hcrbatch[llm]'") from exc
-        try:
-            self.llm = Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_threads=threads or None,
-                n_gpu_layers=gpu_layers,
-                logits_all=True,
-                verbose=False,
+        self.api = llama_cpp
+        self.batch = None
+        try:  # the Llama object holds the model and tokenizer; scoring runs on a context of our own
+            self.llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=64, n_threads=threads or None, n_gpu_layers=gpu_layers, verbose=False
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load the GGUF model {path}: {exc}") from exc
         self.n_ctx = n_ctx
+        self.max_candidates = max_candidates
+        params = self.llm.context_params
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = n_ctx
+        params.n_seq_max = max_candidates + 1
+        params.kv_unified = True  # candidates share the cells of the prefix they copy
+        self.ctx = llama_cpp.llama_init_from_model(self.llm.model, params)
+        if not self.ctx:
+            raise ModelError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}")
+        self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self.batch = llama_cpp.llama_batch_init(n_ctx, 0, max_candidates + 1)
+        self.n_vocab = self.llm.n_vocab()
+        self.cached: list[int] = []  # the tokens now in sequence 0
+
+    def close(self) -> None:
+        if self.batch is not None:
+            self.api.llama_batch_free(self.batch)
+            self.api.llama_free(self.ctx)
+            self.batch = None
+
+    def __del__(self) -> None:
+        self.close()
 
     def tokenize(self, text: str, bos: bool) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=bos, special=False)
 
-    def _evaluate(self, tokens: list[int]) -> None:
-        """Bring the model's state to exactly `tokens`, evaluating only what differs from its current state."""
-        done = self.llm.n_tokens
-        common = 0
-        current = self.llm.input_ids[:done]
-        while common < min(done, len(tokens)) and current[common] == tokens[common]:
-            common += 1
-        if common == len(tokens) and common > 0:
-            common -= 1  # re-evaluate the last token so its logits are current
-        self.llm.n_tokens = common
-        self.llm.eval(tokens[common:])
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """One llama_decode of (token, position, sequence, wants logits) entries."""
+        batch = self.batch
+        batch.n_tokens = len(entries)
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, pos, 1, logits
+            batch.seq_id[i][0] = seq
+        if self.api.llama_decode(self.ctx, batch) != 0:
+            raise ModelError("llama_decode failed (context full?)")
+
+    def _keep_prefix(self, tokens: list[int]) -> None:
+        """Make sequence 0 hold exactly `tokens`, evaluating only what it does not hold already."""
+        common = _common_prefix(self.cached, tokens)
+        self.api.llama_memory_seq_rm(self.memory, 0, common, -1)
+        for start in range(common, len(tokens), self.n_ctx):
+            chunk = tokens[start : start + self.n_ctx]
+            self._decode([(t, start + i, 0, False) for i, t in enumerate(chunk)])
+        self.cached = list(tokens)
 
     def score(self, context: str, candidates: list[str]) -> list[tuple[float, int]]:
         """(sum of log-probabilities, token count) of each candidate after `context`."""
-        prefix = self.tokenize(context, bos=True)
-        results = []
-        for text in candidates:
-            tokens = self.tokenize(context + text, bos=True)
-            start = _common_prefix(prefix, tokens)
-            start = max(start, 1)
-            if len(tokens) > self.n_ctx:  # keep the end: the candidate and the nearest context
-                cut = len(tokens) - self.n_ctx + 1
-                tokens, start = tokens[:1] + tokens[cut:], max(1, start - cut + 1)
-            self._evaluate(tokens)
-            logits = np.asarray(self.llm.scores[start - 1 : len(tokens) - 1], dtype=np.float64)
-            log_probs = logits - _logsumexp(logits)
-            picked = log_probs[np.arange(len(logits)), tokens[start:]]
-            results.append((float(picked.sum()), len(picked)))
+        while True:
+            prefix = self.tokenize(context, bos=True)
+            sequences = [self.tokenize(context + text, bos=True) for text in candidates]
+            starts = [max(1, _common_prefix(prefix, tokens)) for tokens in sequences]
+            shared = min(starts) - 1  # positions every candidate shares; from there each is evaluated
+            if not context or shared + max(len(t) - shared for t in sequences) <= self.n_ctx // 2:
+                break
+            context = context[len(context) // 4 :]  # too long: keep the nearest context
+        self._keep_prefix(prefix[:shared])
+        results: list[tuple[float, int]] = []
+        for group in range(0, len(candidates), self.max_candidates):
+            chosen = range(group, min(group + self.max_candidates, len(candidates)))
+            entries, rows = [], {}
+            for seq, j in enumerate(chosen, 1):
+                self.api.llama_memory_seq_rm(self.memory, seq, -1, -1)
+                self.api.llama_memory_seq_cp(self.memory, 0, seq, 0, shared)
+                for pos in range(shared, len(sequences[j])):
+                    rows[(j, pos)] = len(entries)
+                    entries.append((sequences[j][pos], pos, seq, True))
+            self._decode(entries)
+            for j in chosen:
+                tokens, start = sequences[j], starts[j]
+                logits = np.stack(
+                    [
+                        np.ctypeslib.as_array(self.api.llama_get_logits_ith(self.ctx, rows[(j, pos)]), (self.n_vocab,))
+                        for pos in range(start - 1, len(tokens) - 1)
+                    ]
+                ).astype(np.float64)
+                log_probs = logits - _logsumexp(logits)
+                picked = log_probs[np.arange(len(logits)), tokens[start:]]
+                results.append((float(picked.sum()), len(picked)))
         return results
 
 
@@ -117,7 +166,7 @@ class LlmCorrector:
         path = Path(cfg.llm_path) if cfg.llm_path else default_gguf()
         if not path.is_file():
             raise ModelError(f"GGUF model not found: {path}")
-        self.scorer = LineScorer(path, cfg.llm_ctx, cfg.llm_threads, cfg.llm_gpu_layers)
+        self.scorer = LineScorer(path, cfg.llm_ctx, cfg.llm_threads, cfg.llm_gpu_layers, cfg.llm_candidates)
 
     def line_candidates(self, line: Line) -> list[tuple[float, tuple[str, ...]]]:
         """The best combinations of the words' lexicon-scored spellings: (score, words), best first."""

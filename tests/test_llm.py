@@ -92,14 +92,34 @@ def page_of(*lines: tuple[Word, ...]) -> PageResult:
     return PageResult(0, 10, 10, 300.0, 0.0, tuple(Line(BOX, words) for words in lines))
 
 
-def test_scores_are_finite_and_prefix_reuse_matches_a_cold_start(tiny_gguf):
-    scorer = LineScorer(tiny_gguf, n_ctx=256, threads=1, gpu_layers=0)
+def reference_score(path: Path, context: str, text: str) -> tuple[float, int]:
+    """The same log-likelihood the plain way: one sequence, llama-cpp-python's own eval and logits."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=256, logits_all=True, verbose=False)
+    prefix = llm.tokenize(context.encode(), add_bos=True, special=False)
+    tokens = llm.tokenize((context + text).encode(), add_bos=True, special=False)
+    start = next(i for i, (a, b) in enumerate(zip(prefix + [None], tokens)) if a != b)
+    llm.eval(tokens)
+    logits = np.asarray(llm.scores[start - 1 : len(tokens) - 1], np.float64)
+    peak = logits.max(axis=1, keepdims=True)
+    log_probs = logits - peak - np.log(np.exp(logits - peak).sum(axis=1, keepdims=True))
+    return float(log_probs[np.arange(len(logits)), tokens[start:]].sum()), len(tokens) - start
+
+
+def test_batched_scores_match_one_sequence_at_a_time_and_reuse_the_prefix(tiny_gguf):
+    scorer = LineScorer(tiny_gguf, n_ctx=256, threads=1, gpu_layers=0, max_candidates=3)
     candidates = ["\nthe cat sat", "\nthe cat sat on", "\na cup of tea", "\nthe é mat"]  # é: byte tokens
-    warm = scorer.score("the cat sat on the mat", candidates)
-    for text, expected in zip(candidates, warm):
-        cold = LineScorer(tiny_gguf, n_ctx=256, threads=1, gpu_layers=0).score("the cat sat on the mat", [text])[0]
-        assert cold[1] == expected[1] and cold[0] == pytest.approx(expected[0], abs=1e-3)
-    assert all(np.isfinite(total) and total < 0 and count > 0 for total, count in warm)
+    context = "the cat sat on the mat"
+    batched = scorer.score(context, candidates)  # four candidates: two batches of at most three
+    for text, (total, count) in zip(candidates, batched):
+        expected = reference_score(tiny_gguf, context, text)
+        assert count == expected[1] and total == pytest.approx(expected[0], abs=1e-3)
+    assert all(np.isfinite(total) and total < 0 and count > 0 for total, count in batched)
+    cached = list(scorer.cached)
+    again = scorer.score(context + "\nthe cat sat", ["\non it", "\nin it"])  # the next line: the prefix is kept
+    assert scorer.cached[: len(cached)] == cached
+    assert again[0][0] == pytest.approx(reference_score(tiny_gguf, context + "\nthe cat sat", "\non it")[0], abs=1e-3)
 
 
 def test_llm_corrector_only_chooses_among_the_lattice(tiny_gguf, lexicon):
