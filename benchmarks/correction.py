@@ -48,13 +48,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--llm", action="store_true", help="also the LLM corrector (needs the llm extra)")
     parser.add_argument("--text", type=Path, help="real text for the pages (see make_pages.py --text)")
+    parser.add_argument("--hand", choices=["fonts", "emnist", "gan"], default="fonts", help="see make_pages.py")
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     folder = (
-        HERE / "data" / (f"pages-{args.pages}p-seed{args.seed}" + (f"-{args.text.parent.name}" if args.text else ""))
+        HERE
+        / "data"
+        / (
+            f"pages-{args.pages}p-seed{args.seed}"
+            + (f"-{args.text.parent.name}" if args.text else "")
+            + (f"-{args.hand}" if args.hand != "fonts" else "")
+        )
     )
     if not folder.exists():
-        make_pages(folder, args.pages, args.seed, text=args.text)
+        make_pages(folder, args.pages, args.seed, text=args.text, hand=args.hand)
     pages = recognised_pages(folder)
     lines = sum(len(p.lines) for _, p in pages)
     methods = ["none", "lexicon"] + (["llm"] if args.llm else [])
@@ -84,9 +91,9 @@ def main() -> None:
     print(table)
     if args.record:
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        command = f"python benchmarks/correction.py --pages {args.pages} --seed {args.seed}" + (
-            " --llm" if args.llm else ""
-        )
+        command = f"python benchmarks/correction.py --pages {args.pages} --seed {args.seed}"
+        command += (" --llm" if args.llm else "") + (f" --hand {args.hand}" if args.hand != "fonts" else "")
+        command += f" --text {args.text}" if args.text else ""
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(f"\n`{command}` on {dt.date.today()}, {machine}; {len(pages)} pages, {lines} lines:\n\n{table}\n")
 

@@ -1,12 +1,13 @@
 """Write benchmark documents with ground truth: hand-printed pages with known text.
 
-    .venv/bin/python benchmarks/make_pages.py OUT_DIR --pages 20 [--seed 0] [--pages-per-doc 5] [--hand emnist]
+    .venv/bin/python benchmarks/make_pages.py OUT_DIR --pages 20 [--seed 0] [--pages-per-doc 5] [--hand fonts|emnist|gan]
 
 `--hand fonts` (default) writes with Debian's handwriting fonts Breip, breipfont and Delphine
 (which the character model saw in training); `--hand emnist` assembles words from real handwritten
 characters the model never trained on: the held-out 10 % of ../shared/data/emnist's ByClass rows
 (the same seeded split as `hcrbatch train`, seed 0), each scaled to its letter's place on the line;
-those pages also carry character boxes.
+those pages also carry character boxes. `--hand gan` does the same with characters the shipped GAN
+generator (models/chargan) writes, 60 per class drawn for each run.
 
 Text is words drawn by frequency from wordfreq with names, numbers and punctuation, or, with
 `--text FILE`, real prose: a labels.tsv of line transcriptions (as in ../shared/data/hooker-lines;
@@ -31,9 +32,11 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from wordfreq import top_n_list
 
+from hcrbatch.config import DEFAULT_MODELS_DIR
 from hcrbatch.synth import FontHand, GlyphHand, Hand, SyntheticPage, render_page
 from hcrbatch.train.datasets import held_out_split, read_idx, read_mapping
 from hcrbatch.train.fonts import handwriting_fonts
+from hcrbatch.train.gan import GlyphGenerator
 
 REPO = Path(__file__).resolve().parent.parent
 EMNIST = REPO.parent / "shared" / "data" / "emnist"
@@ -85,7 +88,7 @@ def held_out_glyphs(folder: Path = EMNIST, seed: int = 0) -> dict[str, np.ndarra
 
 
 def choose_hand(kind: str, rng: np.random.Generator, dpi: int, glyphs: dict[str, np.ndarray] | None) -> Hand:
-    if kind == "emnist":
+    if kind in ("emnist", "gan"):
         return GlyphHand(glyphs, cap_height=int(dpi * rng.uniform(0.13, 0.17)))
     font = str(rng.choice(fonts_for_print()))
     return FontHand(font, int(float(rng.uniform(0.16, 0.22)) * dpi * 1.6))
@@ -142,7 +145,10 @@ def make_pages(
     out: Path, pages: int, seed: int = 0, pages_per_doc: int = 5, text: Path | None = None, hand: str = "fonts"
 ) -> list[Path]:
     rng = np.random.default_rng(seed)
-    glyphs = held_out_glyphs() if hand == "emnist" else None
+    if hand == "gan":
+        glyphs = GlyphGenerator.load(DEFAULT_MODELS_DIR, "chargan").glyph_bank(per_class=60, seed=seed)
+    else:
+        glyphs = held_out_glyphs() if hand == "emnist" else None
     prose = read_paragraphs(text) if text else []
     top = [w for w in top_n_list("en", 5000) if w.isalpha()]
     weights = 1.0 / np.arange(1, len(top) + 1) ** 0.8
@@ -168,7 +174,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pages-per-doc", type=int, default=5)
     parser.add_argument("--text", type=Path, help="real text: a labels.tsv of transcribed lines, or a .txt")
-    parser.add_argument("--hand", choices=["fonts", "emnist"], default="fonts")
+    parser.add_argument("--hand", choices=["fonts", "emnist", "gan"], default="fonts")
     args = parser.parse_args()
     for path in make_pages(args.out, args.pages, args.seed, args.pages_per_doc, args.text, args.hand):
         print(path)

@@ -1,11 +1,12 @@
 """hcrbatch beside OCRmyPDF + Tesseract on the same generated pages, in one run.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--pages 20] [--seed 0] [--record]
+    .venv/bin/python benchmarks/run.py [--quick] [--pages 20] [--seed 0] [--hand emnist|gan] [--record]
 
 Needs `apt-get install tesseract-ocr ocrmypdf` (Debian's packages) besides what `make test`
 installs, and ../shared/data/emnist: pages are written by benchmarks/make_pages.py with
 `--hand emnist`, from real handwritten characters the shipped model never trained on (the held-out
-ByClass rows), as multi-page PDF, multi-page TIFF and PNG, with ground truth beside each.
+ByClass rows), or with `--hand gan` from characters the shipped GAN generator writes, as multi-page
+PDF, multi-page TIFF and PNG, with ground truth beside each.
 
 For both tools: CER and WER (edit distance on whitespace-normalised text, page by page, summed over
 the folder), pages/minute and peak memory (summed RSS of the process tree, sampled every 0.1 s).
@@ -164,14 +165,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 pages: a check that everything runs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="hcrbatch --workers, ocrmypdf --jobs")
+    parser.add_argument("--hand", choices=["emnist", "gan"], default="emnist",
+                        help="held-out EMNIST characters (default) or characters from the shipped GAN")  # fmt: skip
     parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     args = parser.parse_args()
     if shutil.which("ocrmypdf") is None:
         sys.exit("ocrmypdf not found: apt-get install tesseract-ocr ocrmypdf")
     pages = 3 if args.quick else args.pages
-    data = HERE / "data" / f"emnist-{pages}p-seed{args.seed}"
+    data = HERE / "data" / f"{args.hand}-{pages}p-seed{args.seed}"
     if not data.exists():
-        make_pages(data, pages, args.seed, pages_per_doc=5, hand="emnist")
+        make_pages(data, pages, args.seed, pages_per_doc=5, hand=args.hand)
     out = HERE / "out" / data.name
 
     ours = run_hcrbatch(data, out / "hcrbatch", args.workers)
@@ -187,7 +190,7 @@ def main() -> None:
     boxes = segmentation_f1(data)
 
     command = "python benchmarks/run.py " + ("--quick" if args.quick else f"--pages {pages}")
-    command += f" --seed {args.seed} --workers {args.workers}"
+    command += f" --seed {args.seed} --workers {args.workers}" + (" --hand gan" if args.hand == "gan" else "")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     speed = {name: pages / seconds * 60 for name, (seconds, _, _) in (("hcrbatch", ours), ("ocrmypdf", theirs))}
     lines = [
