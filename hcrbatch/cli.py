@@ -18,6 +18,7 @@ from hcrbatch.config import (
     Config,
     CorrectConfig,
     GanConfig,
+    LineTrainConfig,
     IngestConfig,
     PreprocessConfig,
     RecognizeConfig,
@@ -268,6 +269,46 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
 
         path = train_char_model(cfg, verbose=0 if quiet else 2)
         click.echo(str(path))
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@cli.command(name="train-lines")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of line images with labels.tsv (file<TAB>text), e.g. ../shared/data/hooker-lines; repeatable.")  # fmt: skip
+@click.option("--name", default=LineTrainConfig.name, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=LineTrainConfig.work_dir,
+    show_default=True,
+    help="Checkpoints and history; an interrupted run resumes from here.",
+)
+@click.option("--head", type=click.Choice(["conv", "lstm"]), default="conv", show_default=True,
+              help="Sequence head: dilated 1-D convolutions, or a bidirectional LSTM.")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(1), default=LineTrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=LineTrainConfig.batch_size, show_default=True)
+@click.option("--seed", type=int, default=LineTrainConfig.seed, show_default=True)
+@click.option("--patience", type=click.IntRange(0), default=LineTrainConfig.patience, show_default=True,
+              help="Epochs without progress before stopping early (0: never).")  # fmt: skip
+@click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training lines.")
+@with_logging
+@click.pass_context
+def train_lines(ctx, data, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, limit, quiet, verbose,
+                log_file) -> None:  # fmt: skip
+    """Train the CTC line recognizer on transcribed line images; hold out 10 % of the pages."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = LineTrainConfig(
+        data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, head=head, epochs=epochs,
+        batch_size=batch_size, seed=seed, patience=patience, limit=limit,
+    )  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.train.lines import train_line_model
+
+        click.echo(str(train_line_model(cfg, verbose=0 if quiet else 2)))
         return ExitCode.OK
 
     finish(ctx, action)

@@ -130,3 +130,22 @@ class GanConfig:
         return TrainConfig(
             data=self.data, seed=self.seed, font_samples=self.font_samples, transposed=self.transposed, limit=self.limit
         )
+
+
+@dataclass(frozen=True)
+class LineTrainConfig:
+    """Options of `hcrbatch train-lines` (the CTC line recognizer)."""
+
+    data: tuple[Path, ...]
+    name: str = "lines"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    work_dir: Path = Path(".train")
+    head: Literal["conv", "lstm"] = "conv"
+    epochs: int = 60
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    seed: int = 0
+    split_seed: int = 0  # which pages are held out: fixed, so every line model is tested on the same pages
+    test_fraction: float = 0.1
+    patience: int = 8
+    limit: int = 0  # use at most this many training lines (0 = all), for quick runs

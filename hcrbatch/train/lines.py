@@ -1,0 +1,323 @@
+"""The line recognizer: a convolutional network read out with CTC, trained on whole text lines.
+
+Cursive cannot be cut into characters, so this model reads a line image left to right: a stack of
+convolutions turns a 64-px-high line into a sequence of column features (one per 4 px), and a CTC
+output layer gives, per column, the probability of each character or of "nothing" (the blank).
+The sequence head is either more (dilated, 1-D) convolutions — fully convolutional, fast on a CPU —
+or a bidirectional LSTM (`--head lstm`), which sees the whole line; the manifest records which.
+
+Data: folders of line images with a `labels.tsv` (`file<TAB>transcription`), as in
+../shared/data/hooker-lines and cremma-lines. The held-out test set is chosen by page (the file
+name before its last `_`), never by line, so no page is both trained and tested on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hcrbatch import __version__
+from hcrbatch.atomic import atomic_path
+from hcrbatch.config import LineTrainConfig
+from hcrbatch.errors import ConfigError
+from hcrbatch.metrics import cer
+from hcrbatch.modelstore import write_manifest
+
+log = logging.getLogger(__name__)
+
+LINE_HEIGHT = 64
+DOWNSAMPLE = 4  # input columns per output step
+
+
+@dataclass(frozen=True)
+class LineSample:
+    image: np.ndarray  # gray uint8, dark ink on light paper, any size
+    text: str
+    page: str  # the document page it comes from: the file name before its last "_"
+
+
+def read_line_folder(folder: Path) -> list[LineSample]:
+    """Every line listed in `folder/labels.tsv` whose image can be read; text NFC-normalised."""
+    labels = Path(folder) / "labels.tsv"
+    if not labels.is_file():
+        raise ConfigError(f"{folder}: no labels.tsv (expected lines of file<TAB>transcription)")
+    samples = []
+    for row in labels.read_text(encoding="utf-8").splitlines():
+        name, tab, text = row.partition("\t")
+        text = unicodedata.normalize("NFC", text.strip())
+        if not tab or not text:
+            continue
+        image = cv2.imread(str(Path(folder) / name), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            log.warning("skipping unreadable %s", Path(folder) / name)
+            continue
+        samples.append(LineSample(image, text, f"{Path(folder).name}/{Path(name).stem.rsplit('_', 1)[0]}"))
+    if not samples:
+        raise ConfigError(f"{folder}: no readable lines")
+    return samples
+
+
+def split_by_page(samples: list[LineSample], fraction: float, seed: int) -> tuple[list[LineSample], list[LineSample]]:
+    """(train, test): a seeded `fraction` of each folder's pages (at least one) is held out whole."""
+    train, test = [], []
+    folders = sorted({s.page.split("/", 1)[0] for s in samples})
+    for folder in folders:
+        pages = sorted({s.page for s in samples if s.page.startswith(folder + "/")})
+        order = np.random.default_rng(seed).permutation(len(pages))
+        held = {pages[i] for i in order[: max(1, math.ceil(len(pages) * fraction))]}
+        for s in samples:
+            if s.page.startswith(folder + "/"):
+                (test if s.page in held else train).append(s)
+    return train, test
+
+
+def normalize_line(gray: np.ndarray) -> np.ndarray:
+    """A line image as the network sees it: white ink on black in [0, 1], LINE_HEIGHT high, aspect kept,
+    contrast stretched between the paper's and the ink's grey."""
+    gray = np.asarray(gray, np.float32)
+    paper, ink = np.percentile(gray, 90), np.percentile(gray, 2)
+    ink_level = np.clip((paper - gray) / max(paper - ink, 1.0), 0, 1)
+    width = max(DOWNSAMPLE, int(round(gray.shape[1] * LINE_HEIGHT / gray.shape[0])))
+    return cv2.resize(ink_level, (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def build_line_model(n_labels: int, head: str = "conv"):
+    """Outputs per-step softmax over the blank (index 0) and the charset (1..n)."""
+    import keras
+    from keras import layers
+
+    def conv(x, filters, kernel=3):
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization(momentum=0.9)(x)
+        return layers.Activation("relu")(x)
+
+    inputs = keras.Input((LINE_HEIGHT, None, 1), name="line")
+    x = conv(inputs, 32)
+    x = layers.MaxPooling2D((2, 2))(x)
+    x = conv(x, 64)
+    x = layers.MaxPooling2D((2, 2))(x)
+    for filters in (96, 128, 160):
+        x = conv(conv(x, filters), filters)
+        x = layers.MaxPooling2D((2, 1))(x)
+    x = layers.Dropout(0.2)(x)
+    # height 64 / 32 = 2 rows left: fold them into the features of each column
+    x = layers.Permute((2, 1, 3))(x)
+    x = layers.Reshape((-1, 2 * 160))(x)
+    if head == "lstm":
+        x = layers.Bidirectional(layers.LSTM(128, return_sequences=True, dropout=0.2))(x)
+    else:
+        for rate in (1, 2, 4):
+            x = layers.Conv1D(256, 3, padding="same", dilation_rate=rate, activation="relu")(x)
+            x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(n_labels + 1, activation="softmax", dtype="float32", name="ctc")(x)
+    return keras.Model(inputs, outputs, name=f"lines_{head}")
+
+
+def ctc_loss(y_true, y_pred):
+    """CTC with labels padded by 0 (the blank); every output step counts (padding reads as blank)."""
+    import keras
+
+    y_true = keras.ops.cast(y_true, "int32")
+    label_length = keras.ops.sum(keras.ops.cast(y_true > 0, "int32"), axis=1)
+    batch, steps = keras.ops.shape(y_pred)[0], keras.ops.shape(y_pred)[1]
+    output_length = keras.ops.full((batch,), steps, dtype="int32")
+    return keras.ops.ctc_loss(y_true, keras.ops.log(y_pred + 1e-8), label_length, output_length, mask_index=0)
+
+
+def encode(text: str, lookup: dict[str, int]) -> list[int]:
+    return [lookup[c] for c in text if c in lookup]
+
+
+def greedy_decode(probs: np.ndarray, charset: str) -> str:
+    """Best path: the likeliest label per step, repeats collapsed, blanks dropped."""
+    best = probs.argmax(axis=-1)
+    keep = np.flatnonzero((best != 0) & np.append(True, best[1:] != best[:-1]))
+    return "".join(charset[best[i] - 1] for i in keep)
+
+
+def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of lines of similar width (little padding), in random order."""
+    order = np.argsort(widths, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def make_batch(images: list[np.ndarray], labels: list[list[int]] | None = None, label_width: int = 0):
+    width = max(img.shape[1] for img in images)
+    width += -width % DOWNSAMPLE
+    x = np.zeros((len(images), LINE_HEIGHT, width, 1), np.float32)
+    for i, img in enumerate(images):
+        x[i, :, : img.shape[1], 0] = img
+    if labels is None:
+        return x
+    y = np.zeros((len(labels), max(label_width, 1, *(len(lab) for lab in labels))), np.int32)
+    for i, lab in enumerate(labels):
+        y[i, : len(lab)] = lab
+    return x, y
+
+
+def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Slant, width and stroke jitter: lines of other hands, on the same text."""
+    h, w = image.shape
+    shear = rng.uniform(-0.3, 0.3)
+    scale = rng.uniform(0.85, 1.15)
+    matrix = np.array([[scale, shear, -shear * h / 2], [0, 1, 0]], np.float32)
+    out_w = max(DOWNSAMPLE, int(w * scale + abs(shear) * h))
+    warped = cv2.warpAffine(image, matrix, (out_w, h), flags=cv2.INTER_LINEAR)
+    grow = int(rng.integers(-1, 2))
+    if grow > 0:
+        warped = cv2.dilate(warped, np.ones((2, 2), np.uint8))
+    elif grow < 0:
+        warped = cv2.erode(warped, np.ones((2, 1), np.uint8))
+    return warped
+
+
+def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool):
+    """A Keras dataset of width-bucketed (images, padded labels) batches, reshuffled each epoch."""
+    import keras
+
+    images = [normalize_line(s.image) for s in samples]
+    labels = [encode(s.text, lookup) for s in samples]
+    widths = [img.shape[1] for img in images]
+    label_width = max(len(lab) for lab in labels)  # one width for all batches: Keras fixes it from the first
+
+    class Lines(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, 0]))
+
+        def __len__(self):
+            return len(self.order)
+
+        def __getitem__(self, index):
+            rows = self.order[index]
+            rng = np.random.default_rng([seed, self.epoch, index])
+            picked = [augment(images[i], rng) if augmented else images[i] for i in rows]
+            return make_batch(picked, [labels[i] for i in rows], label_width)
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, self.epoch]))
+
+    return Lines()
+
+
+def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: int = 32) -> dict[str, float]:
+    """Character and word error rates of best-path decoding over the samples."""
+    if not samples:
+        return {}
+    images = [normalize_line(s.image) for s in samples]
+    order = np.argsort([img.shape[1] for img in images])
+    predicted = [""] * len(samples)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        probs = model.predict(make_batch([images[i] for i in rows]), verbose=0)
+        for i, p in zip(rows, probs):
+            steps = -(-images[i].shape[1] // DOWNSAMPLE)
+            predicted[i] = greedy_decode(p[:steps], charset)
+    truth = "\n".join(s.text for s in samples)
+    hypothesis = "\n".join(predicted)
+    words_t, words_h = [s.text.split() for s in samples], [p.split() for p in predicted]
+    from hcrbatch.metrics import edit_distance
+
+    word_errors = sum(edit_distance(t, h) for t, h in zip(words_t, words_h))
+    return {
+        "lines": len(samples),
+        "cer": round(cer(truth, hypothesis), 4),
+        "wer": round(word_errors / max(1, sum(len(t) for t in words_t)), 4),
+    }
+
+
+def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
+    """Train (resuming from `work_dir`), evaluate on the held-out pages, save the model and manifest."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(cfg.seed)
+    if tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    started = time.time()
+    samples, described = [], []
+    for folder in cfg.data:
+        part = read_line_folder(Path(folder))
+        samples += part
+        described.append(f"{Path(folder).name}: {len(part)} lines")
+    train, test = split_by_page(samples, cfg.test_fraction, cfg.split_seed)
+    described.append(
+        f"held out by page (seed {cfg.split_seed}, {cfg.test_fraction:.0%} of each folder's pages): "
+        f"{len(train)} train / {len(test)} test lines"
+    )
+    if cfg.limit:
+        train = [train[i] for i in sorted(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])]
+    charset = "".join(sorted({c for s in train for c in s.text}))
+    lookup = {c: i + 1 for i, c in enumerate(charset)}
+    order = np.random.default_rng(cfg.seed).permutation(len(train))
+    n_val = max(1, len(train) // 20)
+    val = [train[i] for i in order[:n_val]]
+    fit = [train[i] for i in order[n_val:]]
+    log.info(
+        "line model: %d train, %d validation, %d test lines; %d characters", len(fit), n_val, len(test), len(charset)
+    )
+
+    work = Path(cfg.work_dir) / cfg.name
+    work.mkdir(parents=True, exist_ok=True)
+    model = build_line_model(len(charset), cfg.head)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0), loss=ctc_loss)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(work / "backup")),
+        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
+    ]
+    if cfg.patience:
+        callbacks += [
+            keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience // 2)),
+        ]
+    history = model.fit(
+        line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True),
+        validation_data=line_batches(val, lookup, cfg.batch_size, cfg.seed, augmented=False),
+        epochs=cfg.epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    metrics = {"held_out": evaluate_lines(model, test, charset)}
+    for folder in sorted({s.page.split("/", 1)[0] for s in test}):
+        metrics[folder] = evaluate_lines(model, [s for s in test if s.page.startswith(folder + "/")], charset)
+    log.info("held-out line metrics: %s", metrics)
+
+    models_dir = Path(cfg.models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    weights = models_dir / f"{cfg.name}.keras"
+    with atomic_path(weights) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")
+        model.save(keras_tmp)
+        os.replace(keras_tmp, tmp)
+    manifest = {
+        "name": cfg.name,
+        "version": f"{__version__}+{dt.date.today():%Y%m%d}",
+        "kind": "line recognizer (CNN + CTC)",
+        "head": cfg.head,
+        "weights": weights.name,
+        "charset": charset,
+        "input_size": [LINE_HEIGHT, 0],
+        "downsample": DOWNSAMPLE,
+        "normalisation": "hcrbatch.train.lines.normalize_line: ink white on black in [0, 1], 64 px high, aspect kept",
+        "training_data": described,
+        "epochs_run": len(history.history.get("loss", [])),
+        "epochs_max": cfg.epochs,
+        "seed": cfg.seed,
+        "split_seed": cfg.split_seed,
+        "training_seconds": round(time.time() - started, 1),
+        "metrics": metrics,
+        "date": dt.date.today().isoformat(),
+    }
+    return write_manifest(models_dir, manifest)
