@@ -8,7 +8,7 @@ EMNIST ?= ../shared/data/emnist
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/hcrbatch/wheels
 
-.PHONY: demo test install install-llm system-deps llama-wheel model samples clean
+.PHONY: demo test install install-llm system-deps llama-wheel model gan samples clean
 
 system-deps:
 	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || \
@@ -42,6 +42,11 @@ test: system-deps $(BIN)/activate llama-wheel
 model: install
 	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court
 	$(BIN)/hcrbatch train --data $(EMNIST) --log-file .train/charcnn.log
+
+# Rebuild the shipped GAN generator (about 35 min on 2 CPU cores).
+gan: install
+	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court
+	$(BIN)/hcrbatch gan train --data $(EMNIST) --log-file .train/chargan.log
 
 samples: install
 	$(SUDO) apt-get install -y -qq fonts-sjfonts fonts-breip
