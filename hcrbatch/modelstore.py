@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,25 @@ def load_manifest(models_dir: Path, name: str) -> ModelManifest:
         weights=weights,
         extra={k: v for k, v in raw.items() if k not in REQUIRED_KEYS and k != "weights"},
     )
+
+
+def save_keras_model(model, models_dir: Path, name: str) -> Path:
+    """Save `<models_dir>/<name>.keras` atomically; Keras insists on the suffix, so the temp file has it too."""
+    from hcrbatch.atomic import atomic_path
+
+    weights = Path(models_dir) / f"{name}.keras"
+    with atomic_path(weights) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")
+        model.save(keras_tmp)
+        os.replace(keras_tmp, tmp)
+    return weights
+
+
+def model_version() -> str:
+    """The package version plus the day of training, e.g. 0.1.0+20261124."""
+    from hcrbatch import __version__
+
+    return f"{__version__}+{dt.date.today():%Y%m%d}"
 
 
 def write_manifest(models_dir: Path, manifest: dict[str, Any]) -> Path:

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import string
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hcrbatch import __version__
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.glyphs import INPUT_SIZE
 from hcrbatch.metrics import accuracy, merged_accuracy
-from hcrbatch.modelstore import write_manifest
+from hcrbatch.modelstore import model_version, save_keras_model, write_manifest
 from hcrbatch.train.datasets import (
     GlyphSet,
     emnist_splits,
@@ -208,15 +206,10 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     metrics = evaluate(model, test.images, test.labels, charset)
     log.info("held-out metrics: %s", metrics)
 
-    models_dir = Path(cfg.models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    weights = models_dir / f"{cfg.name}.keras"
-    tmp = weights.with_name(f".{weights.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, weights)
+    weights = save_keras_model(model, cfg.models_dir, cfg.name)
     manifest = {
         "name": cfg.name,
-        "version": f"{__version__}+{dt.date.today():%Y%m%d}",
+        "version": model_version(),
         "kind": "glyph classifier (VGG-style CNN, batch norm, dropout)",
         "weights": weights.name,
         "charset": charset,
@@ -233,4 +226,4 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "metrics": metrics,
         "date": dt.date.today().isoformat(),
     }
-    return write_manifest(models_dir, manifest)
+    return write_manifest(cfg.models_dir, manifest)

@@ -28,12 +28,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hcrbatch import __version__
 from hcrbatch.atomic import atomic_path, atomic_write_bytes
 from hcrbatch.config import GanConfig
 from hcrbatch.errors import ConfigError, ModelError
 from hcrbatch.glyphs import INPUT_SIZE, normalize_glyph
-from hcrbatch.modelstore import ModelManifest, load_manifest, write_manifest
+from hcrbatch.modelstore import ModelManifest, load_manifest, model_version, save_keras_model, write_manifest
 from hcrbatch.train.datasets import GlyphSet, encode_label
 
 log = logging.getLogger(__name__)
@@ -245,16 +244,10 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
             verbose=verbose,
         )
 
-    models_dir = Path(cfg.models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    weights = models_dir / f"{cfg.name}.keras"
-    with atomic_path(weights) as tmp:
-        keras_tmp = tmp.with_name(tmp.name + ".keras")
-        generator.save(keras_tmp)
-        os.replace(keras_tmp, tmp)
+    weights = save_keras_model(generator, cfg.models_dir, cfg.name)
     manifest = {
         "name": cfg.name,
-        "version": f"{__version__}+{dt.date.today():%Y%m%d}",
+        "version": model_version(),
         "kind": "conditional GAN generator",
         "design": DESIGN,
         "weights": weights.name,
@@ -273,7 +266,7 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
         "metrics": {"final_losses": _last_losses(work / "history.csv")},
         "date": dt.date.today().isoformat(),
     }
-    return write_manifest(models_dir, manifest)
+    return write_manifest(cfg.models_dir, manifest)
 
 
 def _load_checkpoint(gan, checkpoint: Path) -> int:

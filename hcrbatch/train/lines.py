@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import os
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -25,12 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hcrbatch import __version__
-from hcrbatch.atomic import atomic_path
 from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.metrics import cer
-from hcrbatch.modelstore import write_manifest
+from hcrbatch.modelstore import model_version, save_keras_model, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -294,16 +291,10 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         metrics[folder] = evaluate_lines(model, [s for s in test if s.page.startswith(folder + "/")], charset)
     log.info("held-out line metrics: %s", metrics)
 
-    models_dir = Path(cfg.models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    weights = models_dir / f"{cfg.name}.keras"
-    with atomic_path(weights) as tmp:
-        keras_tmp = tmp.with_name(tmp.name + ".keras")
-        model.save(keras_tmp)
-        os.replace(keras_tmp, tmp)
+    weights = save_keras_model(model, cfg.models_dir, cfg.name)
     manifest = {
         "name": cfg.name,
-        "version": f"{__version__}+{dt.date.today():%Y%m%d}",
+        "version": model_version(),
         "kind": "line recognizer (CNN + CTC)",
         "head": cfg.head,
         "weights": weights.name,
@@ -320,4 +311,4 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "metrics": metrics,
         "date": dt.date.today().isoformat(),
     }
-    return write_manifest(models_dir, manifest)
+    return write_manifest(cfg.models_dir, manifest)
