@@ -122,6 +122,16 @@ def cli() -> None:
 @click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True)
 @click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True)
 @click.option(
+    "--engine",
+    type=click.Choice(["auto", "glyph", "line"]),
+    default=RecognizeConfig.engine,
+    show_default=True,
+    help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
+    "auto: the more confident per line (glyph alone when no line model is installed).",
+)
+@click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name.")
+@click.option("--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True)
+@click.option(
     "--correct",
     "correct_method",
     type=click.Choice(["none", "lexicon", "llm"]),
@@ -167,7 +177,7 @@ def cli() -> None:
 @with_logging
 @click.pass_context
 def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, deskew, word_gap, model, models_dir,
-        batch_size, top_k, correct_method, lang, llm_path, llm_ctx, llm_threads, llm_gpu_layers, llm_threshold, low_confidence, force, fail_fast, workers, quiet, verbose,
+        batch_size, top_k, engine, line_model, line_batch_size, correct_method, lang, llm_path, llm_ctx, llm_threads, llm_gpu_layers, llm_threshold, low_confidence, force, fail_fast, workers, quiet, verbose,
         log_file) -> None:  # fmt: skip
     """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
     setup_logging(verbose, quiet, log_file)
@@ -184,7 +194,15 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
         ingest=IngestConfig(dpi=dpi, max_pixels=max_pixels),
         preprocess=PreprocessConfig(binarize=binarize, deskew=deskew),
         segment=SegmentConfig(word_gap=word_gap),
-        recognize=RecognizeConfig(model=model, models_dir=models_dir, batch_size=batch_size, top_k=top_k),
+        recognize=RecognizeConfig(
+            model=model,
+            models_dir=models_dir,
+            batch_size=batch_size,
+            top_k=top_k,
+            engine=engine,
+            line_model=line_model,
+            line_batch_size=line_batch_size,
+        ),  # fmt: skip
         correct=CorrectConfig(
             method=correct_method,
             lang=lang,

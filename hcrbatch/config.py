@@ -40,6 +40,11 @@ class RecognizeConfig:
     models_dir: Path = DEFAULT_MODELS_DIR
     batch_size: int = 1024
     top_k: int = 5
+    # glyph: characters cut and classified; line: whole lines through the CTC line model;
+    # auto: both, the more confident per line (glyph alone when no line model is installed)
+    engine: Literal["auto", "glyph", "line"] = "auto"
+    line_model: str = "lines"
+    line_batch_size: int = 32
 
 
 @dataclass(frozen=True)

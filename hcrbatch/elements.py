@@ -159,6 +159,7 @@ class Word:
 class Line:
     bbox: BBox
     words: tuple[Word, ...]
+    engine: str = "glyph"  # which recognizer read it: "glyph" (characters) or "line" (CTC line model)
 
     @property
     def text(self) -> str:

@@ -36,6 +36,7 @@ from hcrbatch.errors import (
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
+from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
 from hcrbatch.recognize import CharRecognizer, recognize_page
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import write_batch_report, write_document_csv
@@ -72,11 +73,19 @@ def output_stems(files: list[InputFile]) -> dict[InputFile, str]:
 class DocumentProcessor:
     """Turns one input file into its PDF, TXT and CSV; holds the loaded model and corrector."""
 
-    def __init__(self, cfg: Config, recognizer: CharRecognizer, corrector: Corrector, settings: str) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        recognizer: CharRecognizer,
+        corrector: Corrector,
+        settings: str,
+        line_reader: LineRecognizer | None = None,
+    ) -> None:
         self.cfg = cfg
         self.recognizer = recognizer
         self.corrector = corrector
         self.settings = settings
+        self.line_reader = line_reader
 
     def outputs(self, stem: str) -> tuple[Path, Path, Path]:
         base = self.cfg.output_dir / stem
@@ -90,6 +99,8 @@ class DocumentProcessor:
         clean = preprocess(page, self.cfg.preprocess)
         seg = segment(clean, self.cfg.segment)
         result = recognize_page(seg, clean, self.recognizer, page.index, page.dpi)
+        if self.line_reader is not None:
+            result = read_lines(seg, clean, self.line_reader, result, self.cfg.recognize.engine)
         return self.corrector.correct_page(result)
 
     def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
@@ -189,7 +200,11 @@ def remove_stale_partials(output_dir: Path) -> None:
 
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
     return DocumentProcessor(
-        cfg, CharRecognizer.from_config(cfg.recognize, threads), make_corrector(cfg.correct), settings
+        cfg,
+        CharRecognizer.from_config(cfg.recognize, threads),
+        make_corrector(cfg.correct),
+        settings,
+        LineRecognizer.from_config(cfg.recognize),
     )
 
 
@@ -234,7 +249,10 @@ def _process_in_worker(job: tuple[InputFile, str]) -> FileOutcome:
 def run_batch(cfg: Config) -> BatchResult:
     check_options(cfg)
     manifest = load_manifest(cfg.recognize.models_dir, cfg.recognize.model)
-    settings = cfg.settings_digest(manifest.digest())
+    line = line_manifest(cfg.recognize)
+    if cfg.recognize.engine == "auto":
+        log.info("engine auto: %s", f"glyph and line model {line.name}" if line else "glyph only (no line model)")
+    settings = cfg.settings_digest(manifest.digest() + (line.digest() if line else ""))
     lock = FileLock(str(cfg.output_dir / STATE_DIR / "lock"))
     try:
         lock.acquire(timeout=0)

@@ -20,6 +20,7 @@ SKEW_WORK_WIDTH = 1000  # skew is estimated on a copy this wide: enough for 0.1Â
 @dataclass(frozen=True, eq=False)
 class CleanPage:
     ink: np.ndarray  # uint8, 255 = ink, in the deskewed frame
+    gray: np.ndarray  # uint8, contrast-normalised page in the deskewed frame (paper light): what the line engine reads
     skew_degrees: float  # the page's text was rotated by this much (counter-clockwise positive)
     to_clean: np.ndarray  # 2Ã—3 affine: original page pixels -> deskewed frame
     page_width: int
@@ -111,7 +112,8 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
     angle = estimate_skew(ink, cfg.max_skew_degrees) if cfg.deskew else 0.0
     if abs(angle) < 0.05:
         identity = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
-        return CleanPage(ink, 0.0, identity, page.width, page.height)
+        return CleanPage(ink, gray, 0.0, identity, page.width, page.height)
     matrix, new_w, new_h = rotation_keeping_corners(page.width, page.height, angle)
     rotated = cv2.warpAffine(ink, matrix, (new_w, new_h), flags=cv2.INTER_NEAREST)
-    return CleanPage(rotated, angle, matrix, page.width, page.height)
+    rotated_gray = cv2.warpAffine(gray, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderValue=255)
+    return CleanPage(rotated, rotated_gray, angle, matrix, page.width, page.height)

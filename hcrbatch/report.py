@@ -12,7 +12,7 @@ from hcrbatch.elements import FileOutcome, PageResult
 
 WORD_COLUMNS = [
     "page", "line", "word", "left", "top", "right", "bottom",
-    "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence",
+    "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence", "engine",
 ]  # fmt: skip
 BATCH_COLUMNS = [f.name for f in fields(FileOutcome)]
 FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
@@ -48,6 +48,7 @@ def word_rows(results: list[PageResult]) -> pd.DataFrame:
             "corrected_by": word.corrected_by,
             "mean_confidence": round(word.mean_confidence, 4),
             "min_confidence": round(word.min_confidence, 4),
+            "engine": line.engine,
         }
         for page in results
         for line_no, line in enumerate(page.lines, 1)

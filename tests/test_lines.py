@@ -1,22 +1,22 @@
 """The CTC line recognizer's data, decoding and `hcrbatch train-lines`, on lines the tests render."""
 
 import json
+import shutil
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from conftest import write_png
 from hcrbatch.cli import cli
-from hcrbatch.train.lines import (
-    LINE_HEIGHT,
-    LineSample,
-    build_line_model,
-    greedy_decode,
-    normalize_line,
-    read_line_folder,
-    split_by_page,
-)
+from hcrbatch.config import PreprocessConfig
+from hcrbatch.elements import BBox, PageImage
+from hcrbatch.errors import ExitCode
+from hcrbatch.linereader import LINE_HEIGHT, AlignedChar, align, best_path, normalize_line, words_from_alignment
+from hcrbatch.preprocess import preprocess
+from hcrbatch.train.lines import LineSample, build_line_model, read_line_folder, split_by_page
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "it"]
 
@@ -65,7 +65,7 @@ def test_best_path_collapses_repeats_and_drops_blanks():
     charset = "abc"
     steps = [0, 1, 1, 0, 1, 2, 2, 0, 3]  # blank a a blank a b b blank c
     probs = np.eye(4)[steps]
-    assert greedy_decode(probs, charset) == "aabc"
+    assert best_path(probs, charset) == "aabc"
 
 
 def test_model_gives_one_step_per_four_columns():
@@ -85,3 +85,63 @@ def test_train_lines_writes_a_model_tested_on_held_out_pages(line_folder, tmp_pa
     assert manifest["metrics"]["held_out"]["lines"] == 4  # one page of ten
     assert manifest["metrics"]["held_out"]["cer"] >= 0 and manifest["head"] == "conv"
     assert any("36 train / 4 test lines" in line for line in manifest["training_data"])
+
+
+def test_alignment_gives_each_character_its_columns_in_order():
+    charset = " ab"
+    # steps: blank a a blank space b blank b  -> "a", " ", "b", "b"
+    steps = [0, 2, 2, 0, 1, 3, 0, 3]
+    probs = np.full((len(steps), 4), 0.02)
+    probs[np.arange(len(steps)), steps] = 0.9
+    chars = align(probs, charset, top_k=2)
+    assert [c.labels[0] for c in chars] == ["a", " ", "b", "b"]
+    assert [(c.start, c.end) for c in chars] == [(4, 12), (16, 20), (20, 24), (28, 32)]
+    assert all(len(c.labels) == 2 and c.probs[0] > 0.9 for c in chars)
+
+
+def test_words_from_alignment_lie_inside_the_line_in_order():
+    clean = preprocess(PageImage(None, 0, np.full((400, 900), 240, np.uint8), 300.0), PreprocessConfig(deskew=False))
+    crop = BBox(100, 50, 700, 146)  # a line 96 px high: the model's columns are 1.5 crop pixels
+    chars = [AlignedChar(("a",), (0.9,), 8, 16), AlignedChar(("b",), (0.8,), 20, 28),
+             AlignedChar((" ",), (0.9,), 40, 44), AlignedChar(("c",), (0.7,), 100, 112)]  # fmt: skip
+    words = words_from_alignment(chars, crop, LINE_HEIGHT / crop.height, clean)
+    assert [w.text for w in words] == ["ab", "c"]
+    boxes = [c.bbox for w in words for c in w.chars]
+    assert boxes[0] == BBox(112, 50, 124, 146) and boxes[2] == BBox(250, 50, 268, 146)
+    assert all(crop.left <= b.left < b.right <= crop.right and (b.top, b.bottom) == (50, 146) for b in boxes)
+    assert [b.left for b in boxes] == sorted(b.left for b in boxes)
+
+
+@pytest.fixture(scope="module")
+def line_models(line_folder, tiny_models_dir, tmp_path_factory):
+    """The tiny character model beside a line model trained for a few epochs on the rendered lines."""
+    models = tmp_path_factory.mktemp("line-models")
+    for path in tiny_models_dir.iterdir():
+        shutil.copy2(path, models / path.name)
+    argv = ["train-lines", "--data", str(line_folder), "--epochs", "3", "--batch-size", "4", "--name", "tinylines",
+            "--models-dir", str(models), "--work-dir", str(models / "work"), "-q"]  # fmt: skip
+    assert CliRunner().invoke(cli, argv, catch_exceptions=False).exit_code == 0
+    return models
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["line", "auto"])
+def test_run_reads_lines_with_the_line_engine(line_models, tmp_path, engine):
+    page = np.full((500, 1400), 235, np.uint8)
+    for row, text in enumerate(["the cat sat", "a dog ran to it"]):
+        cv2.putText(page, text, (60, 150 + 160 * row), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 3.0, 30, 6, cv2.LINE_AA)
+    write_png(tmp_path / "in" / "note.png", page, dpi=300)
+    argv = ["run", str(tmp_path / "in"), str(tmp_path / "out"), "--workers", "1", "-q", "--models-dir",
+            str(line_models), "--model", "tiny", "--engine", engine, "--line-model", "tinylines"]  # fmt: skip
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    words = pd.read_csv(tmp_path / "out" / "note.csv", keep_default_na=False)
+    assert set(words["engine"]) <= ({"line"} if engine == "line" else {"line", "glyph"})
+    for _, line in words.groupby("line"):
+        assert list(line["left"]) == sorted(line["left"])
+        assert (line["right"] > line["left"]).all() and (line["right"] <= 1400).all()
+
+
+def test_engine_line_without_a_line_model_is_a_model_error(run_cli, sample_folder, tmp_path):
+    result = run_cli(sample_folder, tmp_path / "out", "--engine", "line")
+    assert result.exit_code == ExitCode.MODEL_INVALID

@@ -26,13 +26,11 @@ import numpy as np
 
 from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
+from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, make_batch, normalize_line
 from hcrbatch.metrics import cer
 from hcrbatch.modelstore import model_version, save_keras_model, write_manifest
 
 log = logging.getLogger(__name__)
-
-LINE_HEIGHT = 64
-DOWNSAMPLE = 4  # input columns per output step
 
 
 @dataclass(frozen=True)
@@ -75,16 +73,6 @@ def split_by_page(samples: list[LineSample], fraction: float, seed: int) -> tupl
             if s.page.startswith(folder + "/"):
                 (test if s.page in held else train).append(s)
     return train, test
-
-
-def normalize_line(gray: np.ndarray) -> np.ndarray:
-    """A line image as the network sees it: white ink on black in [0, 1], LINE_HEIGHT high, aspect kept,
-    contrast stretched between the paper's and the ink's grey."""
-    gray = np.asarray(gray, np.float32)
-    paper, ink = np.percentile(gray, 90), np.percentile(gray, 2)
-    ink_level = np.clip((paper - gray) / max(paper - ink, 1.0), 0, 1)
-    width = max(DOWNSAMPLE, int(round(gray.shape[1] * LINE_HEIGHT / gray.shape[0])))
-    return cv2.resize(ink_level, (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
 def build_line_model(n_labels: int, head: str = "conv"):
@@ -134,32 +122,11 @@ def encode(text: str, lookup: dict[str, int]) -> list[int]:
     return [lookup[c] for c in text if c in lookup]
 
 
-def greedy_decode(probs: np.ndarray, charset: str) -> str:
-    """Best path: the likeliest label per step, repeats collapsed, blanks dropped."""
-    best = probs.argmax(axis=-1)
-    keep = np.flatnonzero((best != 0) & np.append(True, best[1:] != best[:-1]))
-    return "".join(charset[best[i] - 1] for i in keep)
-
-
 def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Batches of lines of similar width (little padding), in random order."""
     order = np.argsort(widths, kind="stable")
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def make_batch(images: list[np.ndarray], labels: list[list[int]] | None = None, label_width: int = 0):
-    width = max(img.shape[1] for img in images)
-    width += -width % DOWNSAMPLE
-    x = np.zeros((len(images), LINE_HEIGHT, width, 1), np.float32)
-    for i, img in enumerate(images):
-        x[i, :, : img.shape[1], 0] = img
-    if labels is None:
-        return x
-    y = np.zeros((len(labels), max(label_width, 1, *(len(lab) for lab in labels))), np.int32)
-    for i, lab in enumerate(labels):
-        y[i, : len(lab)] = lab
-    return x, y
 
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -221,7 +188,7 @@ def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: i
         probs = model.predict(make_batch([images[i] for i in rows]), verbose=0)
         for i, p in zip(rows, probs):
             steps = -(-images[i].shape[1] // DOWNSAMPLE)
-            predicted[i] = greedy_decode(p[:steps], charset)
+            predicted[i] = best_path(p[:steps], charset)
     truth = "\n".join(s.text for s in samples)
     hypothesis = "\n".join(predicted)
     words_t, words_h = [s.text.split() for s in samples], [p.split() for p in predicted]

@@ -1,0 +1,191 @@
+"""The line engine at inference: whole text lines read by the CTC line model, in width-bucketed batches.
+
+For each line the segmenter found, the page's grey image is cropped around it and read without
+cutting it into characters. Best-path decoding gives the text; each character's run of CTC steps
+gives its columns, so characters and words get boxes on the page (the PDF text layer stays aligned)
+and each character keeps its top-k readings at its most confident step, the lattice the corrector
+chooses from. `--engine auto` reads every line with both engines and keeps, per line, the reading
+whose characters are the more confident; the CSV says which engine read each line.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from hcrbatch.config import RecognizeConfig
+from hcrbatch.elements import BBox, Char, Line, PageResult, Word
+from hcrbatch.errors import ModelError
+from hcrbatch.modelstore import ModelManifest, load_manifest, manifest_path
+from hcrbatch.preprocess import CleanPage
+from hcrbatch.segment import Segmentation
+
+log = logging.getLogger(__name__)
+
+LINE_HEIGHT = 64  # the line model's input height
+DOWNSAMPLE = 4  # input columns per output step
+LINE_PAD = 0.25  # of the line's height, added above and below the segmenter's box (ascenders, descenders)
+
+
+def normalize_line(gray: np.ndarray) -> np.ndarray:
+    """A line image as the network sees it: white ink on black in [0, 1], LINE_HEIGHT high, aspect kept,
+    contrast stretched between the paper's and the ink's grey."""
+    gray = np.asarray(gray, np.float32)
+    paper, ink = np.percentile(gray, 90), np.percentile(gray, 2)
+    ink_level = np.clip((paper - gray) / max(paper - ink, 1.0), 0, 1)
+    width = max(DOWNSAMPLE, int(round(gray.shape[1] * LINE_HEIGHT / gray.shape[0])))
+    return cv2.resize(ink_level, (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def make_batch(images: list[np.ndarray], labels: list[list[int]] | None = None, label_width: int = 0):
+    width = max(img.shape[1] for img in images)
+    width += -width % DOWNSAMPLE
+    x = np.zeros((len(images), LINE_HEIGHT, width, 1), np.float32)
+    for i, img in enumerate(images):
+        x[i, :, : img.shape[1], 0] = img
+    if labels is None:
+        return x
+    y = np.zeros((len(labels), max(label_width, 1, *(len(lab) for lab in labels))), np.int32)
+    for i, lab in enumerate(labels):
+        y[i, : len(lab)] = lab
+    return x, y
+
+
+@dataclass(frozen=True)
+class AlignedChar:
+    labels: tuple[str, ...]
+    probs: tuple[float, ...]
+    start: int  # first column of the normalised line image it covers
+    end: int  # one past its last column
+
+
+def align(probs: np.ndarray, charset: str, top_k: int) -> list[AlignedChar]:
+    """Best-path characters of one line with the columns of their CTC runs (blank = index 0)."""
+    best = probs.argmax(axis=-1)
+    chars = []
+    step = 0
+    while step < len(best):
+        label = best[step]
+        end = step
+        while end + 1 < len(best) and best[end + 1] == label:
+            end += 1
+        if label != 0:
+            peak = step + int(np.argmax(probs[step : end + 1, label]))
+            dist = probs[peak, 1:] / max(float(probs[peak, 1:].sum()), 1e-9)
+            top = np.argsort(-dist)[:top_k]
+            chars.append(
+                AlignedChar(
+                    tuple(charset[i] for i in top),
+                    tuple(float(dist[i]) for i in top),
+                    step * DOWNSAMPLE,
+                    (end + 1) * DOWNSAMPLE,
+                )
+            )
+        step = end + 1
+    return chars
+
+
+def best_path(probs: np.ndarray, charset: str) -> str:
+    """The likeliest label per step, repeats collapsed, blanks dropped."""
+    return "".join(c.labels[0] for c in align(probs, charset, 1))
+
+
+class LineRecognizer:
+    """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
+
+    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig) -> None:
+        import keras
+        import tensorflow as tf
+
+        self.manifest = manifest
+        self.cfg = cfg
+        try:
+            self.model = keras.models.load_model(manifest.weights, compile=False)
+        except Exception as exc:  # Keras raises many types for a damaged archive
+            raise ModelError(f"cannot load {manifest.weights}: {exc}") from exc
+        if self.model.output_shape[-1] != len(manifest.charset) + 1:
+            raise ModelError(f"{manifest.weights}: output size differs from its charset plus the CTC blank")
+        spec = tf.TensorSpec([None, LINE_HEIGHT, None, 1], tf.float32)
+        self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
+
+    @classmethod
+    def from_config(cls, cfg: RecognizeConfig) -> LineRecognizer | None:
+        """The line model `cfg` asks for; None for `--engine glyph`, or for `auto` when none is installed."""
+        manifest = line_manifest(cfg)
+        return cls(manifest, cfg) if manifest else None
+
+    def read(self, crops: list[np.ndarray]) -> list[list[AlignedChar]]:
+        """Aligned characters of each crop, in order; lines of similar width are batched together."""
+        images = [normalize_line(crop) for crop in crops]
+        out: list[list[AlignedChar]] = [[] for _ in images]
+        order = np.argsort([img.shape[1] for img in images], kind="stable")
+        per_batch = max(1, self.cfg.line_batch_size)
+        for start in range(0, len(order), per_batch):
+            rows = order[start : start + per_batch]
+            probs = self._predict(make_batch([images[i] for i in rows])).numpy()
+            for i, p in zip(rows, probs):
+                steps = -(-images[i].shape[1] // DOWNSAMPLE)
+                out[i] = align(p[:steps], self.manifest.charset, self.cfg.top_k)
+        return out
+
+
+def line_manifest(cfg: RecognizeConfig) -> ModelManifest | None:
+    if cfg.engine == "glyph":
+        return None
+    if cfg.engine == "auto" and not manifest_path(cfg.models_dir, cfg.line_model).is_file():
+        return None
+    manifest = load_manifest(cfg.models_dir, cfg.line_model)
+    if "downsample" not in manifest.extra:
+        raise ModelError(f"{manifest.weights}: not a line model (its manifest has no downsample)")
+    return manifest
+
+
+def line_crop_box(box: BBox, width: int, height: int) -> BBox:
+    pad = int(round(LINE_PAD * box.height))
+    return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
+
+
+def words_from_alignment(chars: list[AlignedChar], crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:
+    """Words (split at spaces) with page boxes: columns of the normalised line mapped back through the crop."""
+    words, current = [], []
+    for char in chars + [AlignedChar((" ",), (1.0,), 0, 0)]:
+        if char.labels[0] != " ":
+            current.append(char)
+            continue
+        if current:
+            boxes = [
+                BBox(crop.left + int(c.start / scale), crop.top, crop.left + int(np.ceil(c.end / scale)), crop.bottom)
+                for c in current
+            ]
+            elements = tuple(Char(clean.to_page(b), c.labels, c.probs) for b, c in zip(boxes, current))
+            text = "".join(c.labels[0] for c in current)
+            words.append(Word(clean.to_page(BBox.enclosing(boxes)), elements, text))
+        current = []
+    return tuple(words)
+
+
+def _line_confidence(line: Line) -> float:
+    chars = [c.confidence for w in line.words for c in w.chars]
+    return float(np.mean(chars)) if chars else 0.0
+
+
+def read_lines(
+    segmentation: Segmentation, clean: CleanPage, reader: LineRecognizer, glyph_result: PageResult, engine: str
+) -> PageResult:
+    """The page with each line read by the line engine (`line`), or by whichever engine is more
+    confident on it (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
+    height, width = clean.gray.shape
+    crops = [line_crop_box(line.bbox, width, height) for line in segmentation.lines]
+    readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
+    lines = []
+    for glyph_line, crop, chars in zip(glyph_result.lines, crops, readings):
+        words = words_from_alignment(chars, crop, LINE_HEIGHT / max(crop.height, 1), clean)
+        line_reading = Line(glyph_line.bbox, words, engine="line")
+        if engine == "line" or (words and _line_confidence(line_reading) > _line_confidence(glyph_line)):
+            lines.append(line_reading)
+        else:
+            lines.append(replace(glyph_line, engine="glyph"))
+    return replace(glyph_result, lines=tuple(lines))
