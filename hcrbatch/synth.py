@@ -118,8 +118,8 @@ class FontHand:
 
 # Where a letter sits on the line, as (height, depth below the baseline) in x-heights.
 X_HEIGHT = 0.6  # of the cap height
-TALL = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZbdfhklt")
-DESCENDING = set("gpqy")
+TALL = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZbdfhklt!?&")
+DESCENDING = set("gpqy;")
 MARKS = {".": 0.0, ",": 0.22, "'": -1.3, "-": -0.45}  # punctuation: depth below the baseline
 
 
@@ -142,7 +142,7 @@ class GlyphHand:
     def _letter(self, char: str, cap: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
         """Ink of one letter and how far it reaches below the baseline, in pixels."""
         xh = cap * X_HEIGHT
-        if char in MARKS and char not in self.glyphs:
+        if char in MARKS:  # dots and dashes: a glyph image has lost their size, so they are drawn
             return _mark(char, cap, rng), MARKS[char] * xh
         stack = self.glyphs[char]
         image = stack[int(rng.integers(0, len(stack)))]
@@ -156,6 +156,10 @@ class GlyphHand:
             height, depth = cap * 0.85, 0.0
         elif char in TALL:
             height, depth = cap * (0.85 if char == "t" else 1.0), 0.0
+        elif char in "()/":
+            height, depth = cap * 1.15, xh * 0.25
+        elif char == '"':
+            height, depth = cap * 0.35, -cap * 0.65
         else:
             height, depth = xh, 0.0
         height *= rng.uniform(0.93, 1.07)
