@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hcrbatch.errors import ModelError
 
 REQUIRED_KEYS = ("name", "version", "charset", "input_size", "normalisation", "training_data", "metrics")
@@ -27,6 +29,12 @@ class ModelManifest:
     weights: Path = Path()
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def log_prior_weights(self) -> np.ndarray:
+        """Per class (charset order), what to add to the network's log-probabilities to restore the real
+        data's class frequencies; zeros unless training topped classes up with generated rows."""
+        corrections = self.extra.get("prior_correction", {})
+        return np.array([float(corrections.get(c, 0.0)) for c in self.charset])
+
     def digest(self) -> str:
         """Content hash of the weights, so a retrained model invalidates earlier outputs."""
         h = hashlib.sha256()
@@ -34,6 +42,14 @@ class ModelManifest:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()[:16]
+
+
+def adjust_priors(probs: np.ndarray, log_weights: np.ndarray) -> np.ndarray:
+    """Re-weigh each row's class probabilities by exp(log_weights) and renormalise."""
+    if not log_weights.any():
+        return probs
+    weighted = probs * np.exp(log_weights)[None, :]
+    return weighted / weighted.sum(axis=1, keepdims=True)
 
 
 def manifest_path(models_dir: Path, name: str) -> Path:

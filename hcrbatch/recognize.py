@@ -16,7 +16,7 @@ from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.glyphs import normalize_batch
-from hcrbatch.modelstore import ModelManifest, load_manifest
+from hcrbatch.modelstore import ModelManifest, adjust_priors, load_manifest
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation
 
@@ -48,6 +48,7 @@ class CharRecognizer:
             )
         if tuple(self.model.input_shape[1:3]) != tuple(manifest.input_size):
             raise ModelError(f"{manifest.weights} input {self.model.input_shape} differs from manifest")
+        self.log_weights = manifest.log_prior_weights()
         height, width = manifest.input_size
         spec = tf.TensorSpec([None, height, width, 1], tf.float32)
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
@@ -64,7 +65,9 @@ class CharRecognizer:
             self._predict(batch[start : start + self.cfg.batch_size]).numpy()
             for start in range(0, len(batch), self.cfg.batch_size)
         ]
-        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.manifest.charset)), np.float32)
+        if not chunks:
+            return np.zeros((0, len(self.manifest.charset)), np.float32)
+        return adjust_priors(np.concatenate(chunks), self.log_weights)
 
     def classify(self, glyphs: list[np.ndarray]) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
         """Top-k (labels, probabilities) for each glyph image, in order; an empty list gives []."""

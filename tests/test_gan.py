@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from conftest import LABELLED_CLASSES
 from hcrbatch.cli import cli
 from hcrbatch.errors import ExitCode
+from hcrbatch.modelstore import adjust_priors
+from hcrbatch.train.charcnn import prior_correction
 from hcrbatch.train.datasets import decode_label, read_labelled_folder
 from hcrbatch.train.gan import GlyphGenerator, build_discriminator, build_generator, top_up_counts
 
@@ -114,3 +116,13 @@ def test_sampling_a_character_the_generator_lacks_is_a_usage_error(tiny_gan, tmp
     models, _ = tiny_gan
     result = invoke("gan", "sample", "--out", tmp_path, "--chars", "Az", "--models-dir", models, "--model", "tinygan")
     assert result.exit_code == ExitCode.USAGE and "cannot write 'z'" in result.output
+
+
+def test_prior_correction_gives_back_the_real_class_frequencies():
+    real = np.array(["a"] * 30 + ["b"] * 10, dtype=object)
+    topped = np.concatenate([real, np.array(["b"] * 20, dtype=object)])
+    corrections = prior_correction(real, topped)
+    assert corrections == pytest.approx({"a": np.log(0.75 / 0.5), "b": np.log(0.25 / 0.5)}, abs=1e-3)
+    # a glyph the network finds equally likely either way is, by the real frequencies, three times an "a"
+    adjusted = adjust_priors(np.array([[0.5, 0.5]]), np.array([corrections["a"], corrections["b"]]))
+    np.testing.assert_allclose(adjusted, [[0.75, 0.25]], atol=1e-3)

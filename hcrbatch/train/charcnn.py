@@ -14,7 +14,7 @@ from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.glyphs import INPUT_SIZE
 from hcrbatch.metrics import accuracy, merged_accuracy
-from hcrbatch.modelstore import model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import adjust_priors, model_version, save_keras_model, write_manifest
 from hcrbatch.train.datasets import (
     GlyphSet,
     emnist_splits,
@@ -59,7 +59,7 @@ def build_model(n_classes: int):
     return keras.Model(inputs, outputs, name="charcnn")
 
 
-def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str], dict[str, str]]:
+def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str], dict[str, set[str]]]:
     """Return (train, test, description of the data, where each class came from).
     Only ByClass rows are held out when present."""
     train_parts, test_parts, described = [], [], []
@@ -110,17 +110,11 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
             for c in set(fonts.labels):
                 origins.setdefault(c, set()).add("handwriting fonts")
             described.append(f"{fonts.source}: {cfg.font_samples} renderings per class")
-    if cfg.balance == "gan":
-        generated = gan_top_up(train, cfg)
-        if len(generated):
-            train = GlyphSet.concat([train, generated], "train")
-            for c in set(generated.labels):
-                origins.setdefault(c, set()).add("GAN")
-            described.append(
-                f"{generated.source}: {len(generated)} generated glyphs topping up {len(set(generated.labels))} classes"
-            )
-    class_sources = {c: " + ".join(sorted(o)) for c, o in origins.items()}
-    return train, GlyphSet.concat(test_parts, "test"), described, class_sources
+    return train, GlyphSet.concat(test_parts, "test"), described, origins
+
+
+def describe_sources(origins: dict[str, set[str]], charset: str) -> dict[str, str]:
+    return {c: " + ".join(sorted(origins.get(c, ()))) for c in charset}
 
 
 def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
@@ -135,16 +129,36 @@ def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
     return generator.glyph_set(wanted, cfg.seed)
 
 
+def prior_correction(real: np.ndarray, trained: np.ndarray) -> dict[str, float]:
+    """log(real share / trained share) per class that generated rows changed: added to the network's
+    log-probabilities, it gives back the class frequencies of the real data (logit adjustment, Menon
+    et al. 2021), so topping up rare classes teaches their shapes without making them likelier."""
+    real_labels, real_counts = np.unique(real, return_counts=True)
+    all_labels, all_counts = np.unique(trained, return_counts=True)
+    real_share = dict(zip(real_labels, real_counts / real_counts.sum()))
+    all_share = dict(zip(all_labels, all_counts / all_counts.sum()))
+    floor = 0.5 / len(real)  # a class with no real rows keeps a small prior rather than none
+    return {
+        str(c): round(float(np.log(max(real_share.get(c, 0.0), floor) / all_share[c])), 4)
+        for c in all_labels
+        if abs(np.log(max(real_share.get(c, 0.0), floor) / all_share[c])) > 1e-3
+    }
+
+
 def ordered_charset(labels: set[str]) -> str:
     """Digits, capitals, small letters, then any other character by code point."""
     known = [c for c in BASE_CHARSET if c in labels]
     return "".join(known + sorted(labels - set(BASE_CHARSET)))
 
 
-def evaluate(model, images: np.ndarray, labels: np.ndarray, charset: str) -> dict[str, float]:
+def evaluate(
+    model, images: np.ndarray, labels: np.ndarray, charset: str, log_weights: np.ndarray | None = None
+) -> dict[str, float]:
     if not len(labels):
         return {}
     probs = model.predict(images[..., None], batch_size=1024, verbose=0)
+    if log_weights is not None:
+        probs = adjust_priors(probs, log_weights)
     predicted = [charset[i] for i in probs.argmax(axis=1)]
     truth = list(labels)
     digits = [i for i, t in enumerate(truth) if t.isdigit()]
@@ -168,8 +182,21 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     started = time.time()
-    train, test, described, class_sources = load_training_data(cfg)
+    train, test, described, origins = load_training_data(cfg)
+    real_labels = train.labels
+    if cfg.balance == "gan":
+        generated = gan_top_up(train, cfg)
+        if len(generated):
+            train = GlyphSet.concat([train, generated], "train")
+            for c in set(generated.labels):
+                origins.setdefault(c, set()).add("GAN")
+            described.append(
+                f"{generated.source}: {len(generated)} generated glyphs topping up {len(set(generated.labels))} "
+                "classes; prior_correction restores the real class frequencies"
+            )
+    corrections = prior_correction(real_labels, train.labels) if cfg.balance == "gan" else {}
     charset = ordered_charset(set(train.labels) | set(test.labels))
+    log_weights = np.array([corrections.get(c, 0.0) for c in charset])
     lookup = {c: i for i, c in enumerate(charset)}
     y_train = np.array([lookup[c] for c in train.labels], np.int32)
     order = np.random.default_rng(cfg.seed).permutation(len(train))
@@ -203,7 +230,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         callbacks=callbacks,
         verbose=verbose,
     )
-    metrics = evaluate(model, test.images, test.labels, charset)
+    metrics = evaluate(model, test.images, test.labels, charset, log_weights)
     log.info("held-out metrics: %s", metrics)
 
     weights = save_keras_model(model, cfg.models_dir, cfg.name)
@@ -216,7 +243,8 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "input_size": [INPUT_SIZE, INPUT_SIZE],
         "normalisation": "hcrbatch.glyphs.normalize_glyph: white ink on black, ink box 24 px, mass-centred in 28x28, stroke width ~2.6 px",
         "training_data": described,
-        "class_sources": {c: class_sources.get(c, "") for c in charset},
+        "class_sources": describe_sources(origins, charset),
+        **({"prior_correction": corrections} if corrections else {}),
         "epochs_run": len(history.history["loss"]),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,

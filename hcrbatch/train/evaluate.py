@@ -14,7 +14,7 @@ from hcrbatch.atomic import atomic_output
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.metrics import accuracy, balanced_merge, confusion_pairs, merged_accuracy
-from hcrbatch.modelstore import load_manifest
+from hcrbatch.modelstore import adjust_priors, load_manifest
 from hcrbatch.train.datasets import GlyphSet, emnist_splits, held_out_split, read_emnist_split, read_labelled_folder
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ def evaluate_model(data: Path, models_dir: Path, name: str) -> Evaluation:
     seed = int(manifest.extra.get("split_seed", TrainConfig.split_seed))
     glyphs = evaluation_data(data, seed, TrainConfig.test_fraction)
     model = keras.models.load_model(manifest.weights, compile=False)
-    probs = model.predict(glyphs.images[..., None], batch_size=1024, verbose=0)
+    probs = adjust_priors(
+        model.predict(glyphs.images[..., None], batch_size=1024, verbose=0), manifest.log_prior_weights()
+    )
     predicted = [manifest.charset[i] for i in probs.argmax(axis=1)]
     return Evaluation(list(glyphs.labels), predicted, manifest.charset)
 

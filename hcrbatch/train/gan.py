@@ -198,11 +198,11 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
     """Train the GAN (resuming from `work_dir` if interrupted), save the generator and its manifest."""
     import keras
 
-    from hcrbatch.train.charcnn import load_training_data, ordered_charset
+    from hcrbatch.train.charcnn import describe_sources, load_training_data, ordered_charset
 
     keras.utils.set_random_seed(cfg.seed)
     started = time.time()
-    train, _, described, class_sources = load_training_data(cfg.data_config())
+    train, _, described, origins = load_training_data(cfg.data_config())
     charset = ordered_charset(set(train.labels))
     log.info("GAN: %d training glyphs, %d classes", len(train), len(charset))
     work = Path(cfg.work_dir) / cfg.name
@@ -256,7 +256,7 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
         "latent_dim": LATENT_DIM,
         "normalisation": "outputs what hcrbatch.glyphs.normalize_glyph makes: white ink on black, 28x28, [0, 1]",
         "training_data": described,
-        "class_sources": {c: class_sources.get(c, "") for c in charset},
+        "class_sources": describe_sources(origins, charset),
         "epochs": cfg.epochs,
         "steps_per_epoch": cfg.steps_per_epoch,
         "batch_size": cfg.batch_size,
