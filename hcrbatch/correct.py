@@ -33,20 +33,30 @@ class NullCorrector:
         return page
 
 
-ALTERNATIVE_CUT_PRIOR = math.log(0.1)  # a path through another cut must earn it: the segmenter's cut is likelier
+ALTERNATIVE_CUT_PRIOR = math.log(0.01)  # a path through another cut must earn it: the segmenter's cut is likelier
 
 
 def lattice_paths(word: Word, beam: int) -> list[tuple[float, str]]:
-    """The `beam` most probable spellings of the word by visual evidence alone: (log p, text).
+    """The most probable spellings of the word by visual evidence alone, best first: (log p, text).
 
     The lattice runs over glyph positions: each glyph is a step with its top-k labels, and each
     other cut the segmenter offered (`Word.alternatives`) is a step over the glyphs it replaces,
-    at a fixed prior cost. A spelling reached by several paths keeps its best score.
+    at a fixed prior cost. The segmenter's own cut keeps a beam of its own, so that other cuts add
+    spellings without pushing out any it would have offered alone. A spelling reached by several
+    paths keeps its best score.
     """
+    best: dict[str, float] = {}
+    for alternatives in ((), word.alternatives) if word.alternatives else ((),):
+        for score, text in _beam(word, alternatives, beam):
+            best[text] = max(score, best.get(text, -math.inf))
+    return sorted(((score, text) for text, score in best.items()), reverse=True)
+
+
+def _beam(word: Word, alternatives: tuple, beam: int) -> list[tuple[float, str]]:
     steps: dict[int, list[tuple[int, tuple[Char, ...], float]]] = {}
     for i, char in enumerate(word.chars):
         steps.setdefault(i, []).append((i + 1, (char,), 0.0))
-    for alt in word.alternatives:
+    for alt in alternatives:
         if 0 <= alt.start < alt.end <= len(word.chars) and alt.chars:
             steps.setdefault(alt.start, []).append((alt.end, alt.chars, ALTERNATIVE_CUT_PRIOR))
     reached: dict[int, list[tuple[float, str]]] = {0: [(0.0, "")]}
@@ -64,10 +74,7 @@ def lattice_paths(word: Word, beam: int) -> list[tuple[float, str]]:
                     ),
                 )
             reached.setdefault(end, []).extend(extended)
-    best: dict[str, float] = {}
-    for score, text in reached.get(len(word.chars), [(0.0, "")]):
-        best[text] = max(score, best.get(text, -math.inf))
-    return heapq.nlargest(beam, ((score, text) for text, score in best.items()))
+    return reached.get(len(word.chars), [(0.0, "")])
 
 
 def case_prior(text: str) -> float:

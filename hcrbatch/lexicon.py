@@ -62,9 +62,16 @@ class WordModel:
             raise ConfigError(f"--lang {lang}: wordfreq has no word list for it")
         self.lang = lang
         self.log_unknown = math.log(p_unknown)
-        self._frequency = functools.lru_cache(maxsize=200_000)(lambda word: word_frequency(word, lang))
+        self._frequency = functools.lru_cache(maxsize=200_000)(self._single_word_frequency)
         words = {w: math.sqrt(word_frequency(w, lang)) for w in top_n_list(lang, n_words) if w.isalpha()}
         self.ngram = CharNgram(words)
+
+    def _single_word_frequency(self, word: str) -> float:
+        """wordfreq's frequency of `word` if it is one word: wordfreq splits "kmm&ws" or "2:hp" into
+        tokens and returns the frequency of the phrase, which would make a symbol look like a word."""
+        from wordfreq import tokenize, word_frequency
+
+        return word_frequency(word, self.lang) if tokenize(word, self.lang) == [word] else 0.0
 
     def log_prob(self, word: str) -> float:
         """Log-probability of a word as written (case-insensitive); punctuation around it is ignored."""

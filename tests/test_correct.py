@@ -151,3 +151,11 @@ def test_character_ngram_is_a_distribution_that_prefers_the_language():
     alphabet = "acrt"
     total = sum(math.exp(model.log_prob("".join(p))) for n in range(1, 4) for p in product(alphabet, repeat=n))
     assert 0.5 < total <= 1.0
+
+
+def test_a_symbol_inside_a_word_does_not_make_it_a_known_phrase():
+    # wordfreq alone reads "kmm&ws" as the phrase "kmm ws", far likelier than the string itself
+    model = LEXICON.model
+    assert model.log_prob("kmm&ws") < model.log_prob("kmmws")
+    assert model.log_prob("2:hp") < model.log_prob("thp")
+    assert model.log_prob("don't") > model.log_prob("dont'")
