@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--gan-epochs", type=int, default=15)
     parser.add_argument("--balance-to", type=int, default=0)
     parser.add_argument("--gan", help="use this generator from models/ instead of training one on the same rows")
+    parser.add_argument("--judge", action="store_true",
+                        help="keep only generated glyphs the base model (same rows) reads as their class")  # fmt: skip
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     from hcrbatch.config import DEFAULT_MODELS_DIR
@@ -79,13 +81,15 @@ def main() -> None:
                                 "--name", gan_name, "--models-dir", models)  # fmt: skip
         gan_note = f"GAN trained on the same {limit} rows ({args.gan_epochs} epochs)"
     results = {}
-    top_up = "gan-top-up" + (f"-to{args.balance_to}" if args.balance_to else "") + f"-{gan_name}"
+    top_up = "gan-top-up" + (f"-to{args.balance_to}" if args.balance_to else "") + ("-judged" if args.judge else "")
+    top_up += f"-{gan_name}"
     for name, extra in (
         (f"base-{args.epochs}", []),
         (f"{top_up}-{args.epochs}", ["--balance", "gan", "--gan", gan_name]),
     ):
         if extra:
             extra += ["--balance-to", args.balance_to] if args.balance_to else []
+            extra += ["--gan-judge", f"base-{args.epochs}"] if args.judge else []
             if gan_models != models:  # `hcrbatch train` looks for the generator in its --models-dir
                 models.mkdir(parents=True, exist_ok=True)
                 for suffix in (".json", ".keras"):

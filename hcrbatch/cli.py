@@ -263,6 +263,7 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
 )
 @click.option("--balance-to", type=click.IntRange(0), default=0, help="Rows per class after top-up (0: the mean).")
 @click.option("--gan", "gan_name", default=TrainConfig.gan, show_default=True, help="Generator used by --balance gan.")
+@click.option("--gan-judge", default="", help="Keep only generated glyphs this character model reads as their class.")
 @click.option(
     "--patience",
     type=click.IntRange(0),
@@ -273,13 +274,13 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
 @with_logging
 @click.pass_context
 def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit, balance,
-          balance_to, gan_name, patience, quiet, verbose, log_file) -> None:  # fmt: skip
+          balance_to, gan_name, gan_judge, patience, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = TrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
         batch_size=batch_size, seed=seed, font_samples=font_samples, transposed=transposed, limit=limit,
-        balance=balance, balance_to=balance_to, gan=gan_name, patience=patience,
+        balance=balance, balance_to=balance_to, gan=gan_name, gan_judge=gan_judge, patience=patience,
     )  # fmt: skip
 
     def action() -> int:

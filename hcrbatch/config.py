@@ -112,6 +112,7 @@ class TrainConfig:
     balance: Literal["none", "gan"] = "none"  # "gan": top up classes under `balance_to` with generated glyphs
     balance_to: int = 0  # rows per class after top-up; 0: the mean count per class
     gan: str = "chargan"  # generator in models_dir used by balance="gan"
+    gan_judge: str = ""  # a character model in models_dir that must read a generated glyph as its class
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,15 @@ def test_train_balance_gan_tops_up_from_the_generator(labelled_folder, tiny_gan,
     # 27 rows per class remain after the 10 % hold-out; 13 generated ones bring each to 40
     assert any("gan:tinygan: 130 generated glyphs" in line for line in manifest["training_data"])
 
+    # a judge keeps only the generated glyphs it reads as their class: a barely trained GAN's are few
+    result = invoke("train", "--data", labelled_folder, "--epochs", 1, "--font-samples", 0, "--name", "judged",
+                    "--models-dir", models, "--work-dir", tmp_path / "w2", "--balance", "gan", "--gan", "tinygan",
+                    "--balance-to", 40, "--gan-judge", "balanced", "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    described = json.loads((models / "judged.json").read_text())["training_data"]
+    kept = [int(line.split(": ")[1].split()[0]) for line in described if line.startswith("gan:tinygan")]
+    assert kept == [] or kept[0] < 130
+
 
 def test_sampling_from_a_model_that_is_not_a_generator_is_a_model_error(tiny_models_dir, tmp_path):
     result = invoke("gan", "sample", "--out", tmp_path, "--models-dir", tiny_models_dir, "--model", "tiny")

@@ -13,8 +13,8 @@ import numpy as np
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.glyphs import INPUT_SIZE
-from hcrbatch.metrics import accuracy, merged_accuracy
-from hcrbatch.modelstore import adjust_priors, model_version, save_keras_model, write_manifest
+from hcrbatch.metrics import accuracy, balanced_merge, merged_accuracy
+from hcrbatch.modelstore import adjust_priors, load_manifest, model_version, save_keras_model, write_manifest
 from hcrbatch.train.datasets import (
     GlyphSet,
     emnist_splits,
@@ -126,7 +126,28 @@ def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
     target = cfg.balance_to or int(round(counts.mean()))
     wanted = top_up_counts(train.labels, generator.charset, target)
     log.info("GAN top-up to %d rows per class: %d glyphs for %d classes", target, sum(wanted.values()), len(wanted))
-    return generator.glyph_set(wanted, cfg.seed)
+    glyphs = generator.glyph_set(
+        wanted, cfg.seed, judge_acceptance(cfg.models_dir, cfg.gan_judge) if cfg.gan_judge else None
+    )
+    log.info("GAN top-up: %d of %d glyphs kept", len(glyphs), sum(wanted.values()))
+    return glyphs
+
+
+def judge_acceptance(models_dir: Path, name: str):
+    """A filter keeping generated glyphs that character model `name` reads as their class, up to
+    EMNIST-Balanced's case merges (o and O look alike: the line's geometry tells them apart, not the glyph)."""
+    import keras
+
+    manifest = load_manifest(models_dir, name)
+    model = keras.models.load_model(manifest.weights, compile=False)
+    weights = manifest.log_prior_weights()
+
+    def accept(images: np.ndarray, char: str) -> np.ndarray:
+        probs = adjust_priors(model.predict(images[..., None], batch_size=1024, verbose=0), weights)
+        read = [balanced_merge(manifest.charset[i]) for i in probs.argmax(axis=1)]
+        return np.array([r == balanced_merge(char) for r in read], bool)
+
+    return accept
 
 
 def prior_correction(real: np.ndarray, trained: np.ndarray) -> dict[str, float]:

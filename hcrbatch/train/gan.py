@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -328,13 +329,17 @@ class GlyphGenerator:
         """`per_class` uint8 images (white ink on black) of every character: what `synth.GlyphHand` writes with."""
         return {c: (images * 255).astype(np.uint8) for c, images in self.sample(self.charset, per_class, seed).items()}
 
-    def glyph_set(self, wanted: dict[str, int], seed: int) -> GlyphSet:
-        """A GlyphSet with `wanted[c]` generated images of each character c."""
+    def glyph_set(self, wanted: dict[str, int], seed: int, accept: Callable | None = None) -> GlyphSet:
+        """A GlyphSet with `wanted[c]` generated images of each character c. With `accept(images, c)`
+        (a boolean mask), three times as many are drawn and only accepted ones kept, up to the count."""
         images, labels = [], []
         for i, (char, count) in enumerate(sorted(wanted.items())):
-            if count > 0:
-                images.append(self.sample(char, count, seed + i)[char])
-                labels.extend([char] * count)
+            if count <= 0:
+                continue
+            drawn = self.sample(char, count * (3 if accept else 1), seed + i)[char]
+            kept = drawn[accept(drawn, char)][:count] if accept else drawn
+            images.append(kept)
+            labels.extend([char] * len(kept))
         if not images:
             return GlyphSet.concat([], f"gan:{self.manifest.name}")
         return GlyphSet(np.concatenate(images), np.array(labels, dtype=object), f"gan:{self.manifest.name}")
