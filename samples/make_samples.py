@@ -1,11 +1,14 @@
-"""Make the demo documents in samples/ from Debian's handwriting fonts (no third-party scans).
+"""Make the demo documents in samples/: written by the project's own GAN and by Debian's handwriting
+fonts (no third-party scans).
 
     apt-get install fonts-sjfonts fonts-breip
     python samples/make_samples.py
 
-Writes a two-page PDF, a PNG and a two-page TIFF, each with `<name>.gt.txt` (ground-truth text,
-pages separated by a form feed) and `<name>.gt.json` (line and word boxes in pixels) beside it.
-Deterministic: the same fonts give the same files.
+Writes a two-page PDF, a PNG and a two-page TIFF in handwriting fonts, and a two-page PDF of receipts
+hand-printed with characters from the shipped GAN generator (models/chargan), each with
+`<name>.gt.txt` (ground-truth text, pages separated by a form feed) and `<name>.gt.json` (line and
+word boxes in pixels; character boxes too for the GAN document) beside it. Deterministic: the same
+fonts and generator give the same files.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from PIL import Image
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from hcrbatch.synth import FontHand, SyntheticPage, render_page
+from hcrbatch.config import DEFAULT_MODELS_DIR
+from hcrbatch.synth import FontHand, GlyphHand, Hand, SyntheticPage, render_page
+from hcrbatch.train.gan import GlyphGenerator
 
 HERE = Path(__file__).resolve().parent
 FONTS = "/usr/share/fonts/truetype"
@@ -68,18 +73,37 @@ REGISTER = [
         "witnesses Robert Hill and Jane Wood",
     ],
 ]
+RECEIPTS = [
+    [
+        "Received of Mr. Thomas Hill",
+        "the sum of 12 pounds 6 shillings",
+        "for the rent of the mill field,",
+        "due on 25 March 1887.",
+        "Signed: A. Baker",
+    ],
+    [
+        "Bought at the fair: 3 cows, 2 calves",
+        "and 40 sheep (ewes) for 96 pounds.",
+        "Paid in full on 2 April - is the",
+        "barn roof mended yet?",
+    ],
+]
 
 
-def make_pages(text: list[list[str]], font: str, seed: int, inches: tuple[float, float]) -> list[SyntheticPage]:
+def make_pages(text: list[list[str]], hand: Hand, seed: int, inches: tuple[float, float]) -> list[SyntheticPage]:
     """One page per list of paragraphs; refuses to write a sample whose text did not fit."""
     rng = np.random.default_rng(seed)
     pages = []
     for paragraphs in text:
-        page = render_page(paragraphs, FontHand(f"{FONTS}/{font}", LETTER_SIZE), rng, dpi=DPI, page_inches=inches)
+        page = render_page(paragraphs, hand, rng, dpi=DPI, page_inches=inches)
         if page.text.split() != " ".join(paragraphs).split():
             raise SystemExit(f"text does not fit on a {inches} page: {paragraphs[0]!r}...")
         pages.append(page)
     return pages
+
+
+def font_hand(font: str) -> FontHand:
+    return FontHand(f"{FONTS}/{font}", LETTER_SIZE)
 
 
 def write_truth(path: Path, pages: list[SyntheticPage]) -> None:
@@ -103,23 +127,30 @@ def write_pdf(path: Path, pages: list[SyntheticPage]) -> None:
 
 
 def main() -> None:
-    letter = make_pages(LETTER, "breip/breipfont.ttf", seed=1, inches=(7.0, 6.5))
+    letter = make_pages(LETTER, font_hand("breip/breipfont.ttf"), seed=1, inches=(7.0, 6.5))
     out = HERE / "letters" / "harvest-letter.pdf"
     out.parent.mkdir(exist_ok=True)
     write_pdf(out, letter)
     write_truth(out, letter)
 
-    note = make_pages(NOTE, "sjfonts/Delphine.ttf", seed=2, inches=(6.0, 4.5))
+    note = make_pages(NOTE, font_hand("sjfonts/Delphine.ttf"), seed=2, inches=(6.0, 4.5))
     out = HERE / "school-order.png"
     Image.fromarray(note[0].pixels).save(out, dpi=(DPI, DPI), optimize=True)
     write_truth(out, note)
 
-    register = make_pages(REGISTER, "breip/Breip.ttf", seed=3, inches=(7.0, 5.5))
+    register = make_pages(REGISTER, font_hand("breip/Breip.ttf"), seed=3, inches=(7.0, 5.5))
     out = HERE / "registers" / "parish-register.tif"
     out.parent.mkdir(exist_ok=True)
     images = [Image.fromarray(p.pixels) for p in register]
     images[0].save(out, save_all=True, append_images=images[1:], compression="tiff_adobe_deflate", dpi=(DPI, DPI))
     write_truth(out, register)
+
+    bank = GlyphGenerator.load(DEFAULT_MODELS_DIR, "chargan").glyph_bank(per_class=40, seed=4)
+    receipts = make_pages(RECEIPTS, GlyphHand(bank, cap_height=int(0.15 * DPI)), seed=4, inches=(7.0, 5.0))
+    out = HERE / "receipts" / "estate-receipts.pdf"
+    out.parent.mkdir(exist_ok=True)
+    write_pdf(out, receipts)
+    write_truth(out, receipts)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ from hcrbatch.cli import cli
 from hcrbatch.metrics import cer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-MAX_CER = 0.15  # after correction; measured 0.00-0.06 (benchmarks/RESULTS.md)
+# CER after correction, with room above what benchmarks/RESULTS.md measured: the font-written samples
+# read at 0.00-0.02, the GAN's hand (a harder one) at 0.22
+MAX_CER = {"letters/harvest-letter.pdf": 0.1, "school-order.png": 0.1, "registers/parish-register.tif": 0.1,
+           "receipts/estate-receipts.pdf": 0.3}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def input_sizes(path: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rel", ["letters/harvest-letter.pdf", "school-order.png", "registers/parish-register.tif"])
+@pytest.mark.parametrize("rel", sorted(MAX_CER))
 def test_sample_outputs_match_their_inputs_and_truth(demo_out, rel):
     stem = demo_out / rel
     pdf = stem.with_suffix(".pdf")
@@ -47,11 +50,11 @@ def test_sample_outputs_match_their_inputs_and_truth(demo_out, rel):
     words = pd.read_csv(stem.with_suffix(".csv"), keep_default_na=False)
     assert text.split() == [unquote(w) for w in words["text"]]
     truth = (SAMPLES / rel).with_suffix(".gt.txt").read_text(encoding="utf-8")
-    assert cer(truth, stem.with_suffix(".txt").read_text(encoding="utf-8")) <= MAX_CER
+    assert cer(truth, stem.with_suffix(".txt").read_text(encoding="utf-8")) <= MAX_CER[rel]
 
 
 @pytest.mark.slow
 def test_demo_report_is_all_ok(demo_out):
     report = pd.read_csv(demo_out / "hcrbatch-report.csv")
-    assert list(report["status"]) == ["ok", "ok", "ok"]
+    assert list(report["status"]) == ["ok"] * len(MAX_CER)
     assert report["mean_confidence"].between(0.3, 1.0).all()
