@@ -1,6 +1,7 @@
 """CER and WER before and after correction, and the cost of each corrector per line.
 
-    .venv/bin/python benchmarks/correction.py [--pages 20] [--seed 1] [--llm] [--record]
+    .venv/bin/python benchmarks/correction.py [--pages 20] [--seed 1] [--llm] [--hand fonts|emnist|gan]
+        [--text labels.tsv] [--no-cut-alternatives] [--record]
 
 Pages come from benchmarks/make_pages.py (hand-printed, real English text, known truth). Every page
 is recognised once; then each corrector (none, lexicon, and with --llm the LLM) corrects the same
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from hcrbatch.config import Config, CorrectConfig
+from hcrbatch.config import Config, CorrectConfig, SegmentConfig
 from hcrbatch.correct import make_corrector
 from hcrbatch.ingest import iter_pages
 from hcrbatch.metrics import edit_distance, normalise_text
@@ -30,9 +31,10 @@ from make_pages import make_pages  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
-def recognised_pages(folder: Path) -> list[tuple[str, object]]:
+def recognised_pages(folder: Path, cut_alternatives: bool = True) -> list[tuple[str, object]]:
     """(truth text, raw PageResult) for every page of every document in the folder."""
-    cfg = Config(folder, folder / "unused", correct=CorrectConfig(method="none"))
+    segment = SegmentConfig(cut_alternatives=cut_alternatives)
+    cfg = Config(folder, folder / "unused", segment=segment, correct=CorrectConfig(method="none"))
     processor = build_processor(cfg, settings="benchmark")
     out = []
     for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name):
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--llm", action="store_true", help="also the LLM corrector (needs the llm extra)")
     parser.add_argument("--text", type=Path, help="real text for the pages (see make_pages.py --text)")
     parser.add_argument("--hand", choices=["fonts", "emnist", "gan"], default="fonts", help="see make_pages.py")
+    parser.add_argument("--no-cut-alternatives", action="store_true", help="the segmenter's cut only (an ablation)")
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     folder = (
@@ -62,7 +65,7 @@ def main() -> None:
     )
     if not folder.exists():
         make_pages(folder, args.pages, args.seed, text=args.text, hand=args.hand)
-    pages = recognised_pages(folder)
+    pages = recognised_pages(folder, not args.no_cut_alternatives)
     lines = sum(len(p.lines) for _, p in pages)
     methods = ["none", "lexicon"] + (["llm"] if args.llm else [])
     per_page: dict[str, list[tuple[int, int, int, int]]] = {}
@@ -94,6 +97,7 @@ def main() -> None:
         command = f"python benchmarks/correction.py --pages {args.pages} --seed {args.seed}"
         command += (" --llm" if args.llm else "") + (f" --hand {args.hand}" if args.hand != "fonts" else "")
         command += f" --text {args.text}" if args.text else ""
+        command += " --no-cut-alternatives" if args.no_cut_alternatives else ""
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(f"\n`{command}` on {dt.date.today()}, {machine}; {len(pages)} pages, {lines} lines:\n\n{table}\n")
 
