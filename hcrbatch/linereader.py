@@ -19,7 +19,7 @@ import numpy as np
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
-from hcrbatch.modelstore import ModelManifest, load_manifest, manifest_path
+from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation
 
@@ -97,15 +97,11 @@ class LineRecognizer:
     """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
 
     def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig) -> None:
-        import keras
         import tensorflow as tf
 
         self.manifest = manifest
         self.cfg = cfg
-        try:
-            self.model = keras.models.load_model(manifest.weights, compile=False)
-        except Exception as exc:  # Keras raises many types for a damaged archive
-            raise ModelError(f"cannot load {manifest.weights}: {exc}") from exc
+        self.model = load_keras_model(manifest)
         if self.model.output_shape[-1] != len(manifest.charset) + 1:
             raise ModelError(f"{manifest.weights}: output size differs from its charset plus the CTC blank")
         spec = tf.TensorSpec([None, LINE_HEIGHT, None, 1], tf.float32)

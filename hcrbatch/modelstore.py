@@ -87,6 +87,16 @@ def load_manifest(models_dir: Path, name: str) -> ModelManifest:
     )
 
 
+def load_keras_model(manifest: ModelManifest):
+    """The Keras model behind a manifest; a damaged archive becomes a ModelError (exit 4)."""
+    import keras
+
+    try:
+        return keras.models.load_model(manifest.weights, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise ModelError(f"cannot load {manifest.weights}: {exc}") from exc
+
+
 def save_keras_model(model, models_dir: Path, name: str) -> Path:
     """Save `<models_dir>/<name>.keras` atomically; Keras insists on the suffix, so the temp file has it too."""
     from hcrbatch.atomic import atomic_path

@@ -34,9 +34,9 @@ from hcrbatch.errors import (
     OutputNotWritableError,
 )
 from hcrbatch.ingest import count_pages, iter_pages
+from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
-from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
 from hcrbatch.recognize import CharRecognizer, recognize_page
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import write_batch_report, write_document_csv

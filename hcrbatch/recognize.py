@@ -16,7 +16,7 @@ from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.glyphs import normalize_batch
-from hcrbatch.modelstore import ModelManifest, adjust_priors, load_manifest
+from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation
 
@@ -33,14 +33,10 @@ class CharRecognizer:
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
             tf.config.threading.set_inter_op_parallelism_threads(1)
-        import keras
 
         self.manifest = manifest
         self.cfg = cfg
-        try:
-            self.model = keras.models.load_model(manifest.weights, compile=False)
-        except Exception as exc:  # Keras raises many types for a damaged archive
-            raise ModelError(f"cannot load {manifest.weights}: {exc}") from exc
+        self.model = load_keras_model(manifest)
         classes = self.model.output_shape[-1]
         if classes != len(manifest.charset):
             raise ModelError(

@@ -14,7 +14,14 @@ from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.glyphs import INPUT_SIZE
 from hcrbatch.metrics import accuracy, balanced_merge, merged_accuracy
-from hcrbatch.modelstore import adjust_priors, load_manifest, model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import (
+    adjust_priors,
+    load_keras_model,
+    load_manifest,
+    model_version,
+    save_keras_model,
+    write_manifest,
+)
 from hcrbatch.train.datasets import (
     GlyphSet,
     emnist_splits,
@@ -136,10 +143,8 @@ def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
 def judge_acceptance(models_dir: Path, name: str):
     """A filter keeping generated glyphs that character model `name` reads as their class, up to
     EMNIST-Balanced's case merges (o and O look alike: the line's geometry tells them apart, not the glyph)."""
-    import keras
-
     manifest = load_manifest(models_dir, name)
-    model = keras.models.load_model(manifest.weights, compile=False)
+    model = load_keras_model(manifest)
     weights = manifest.log_prior_weights()
 
     def accept(images: np.ndarray, char: str) -> np.ndarray:

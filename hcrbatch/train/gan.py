@@ -33,7 +33,14 @@ from hcrbatch.atomic import atomic_path, atomic_write_bytes
 from hcrbatch.config import GanConfig
 from hcrbatch.errors import ConfigError, ModelError
 from hcrbatch.glyphs import INPUT_SIZE, normalize_glyph
-from hcrbatch.modelstore import ModelManifest, load_manifest, model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import (
+    ModelManifest,
+    load_keras_model,
+    load_manifest,
+    model_version,
+    save_keras_model,
+    write_manifest,
+)
 from hcrbatch.train.datasets import GlyphSet, encode_label
 
 log = logging.getLogger(__name__)
@@ -303,13 +310,10 @@ class GlyphGenerator:
 
     @classmethod
     def load(cls, models_dir: Path, name: str) -> GlyphGenerator:
-        import keras
-
         manifest = load_manifest(models_dir, name)
         if "latent_dim" not in manifest.extra:
             raise ModelError(f"{manifest.weights}: not a GAN generator (its manifest has no latent_dim)")
-        model = keras.models.load_model(manifest.weights, compile=False)
-        return cls(manifest, model)
+        return cls(manifest, load_keras_model(manifest))
 
     @property
     def charset(self) -> str:
