@@ -57,7 +57,7 @@ def finish(ctx: click.Context, action: Callable[[], int]) -> None:
         log.error("%s", exc)
         code = exc.exit_code
     except KeyboardInterrupt:
-        log.error("interrupted; finished files are kept, a re-run resumes the rest")
+        log.error("interrupted; what was finished is kept, and the same command resumes from there")
         code = ExitCode.INTERRUPTED
     ctx.exit(int(code))
 
