@@ -114,18 +114,24 @@ class LineRecognizer:
         return cls(manifest, cfg) if manifest else None
 
     def read(self, crops: list[np.ndarray]) -> list[list[AlignedChar]]:
-        """Aligned characters of each crop, in order; lines of similar width are batched together."""
+        """Aligned characters of each crop, in order."""
         images = [normalize_line(crop) for crop in crops]
-        out: list[list[AlignedChar]] = [[] for _ in images]
-        order = np.argsort([img.shape[1] for img in images], kind="stable")
-        per_batch = max(1, self.cfg.line_batch_size)
-        for start in range(0, len(order), per_batch):
-            rows = order[start : start + per_batch]
-            probs = self._predict(make_batch([images[i] for i in rows])).numpy()
-            for i, p in zip(rows, probs):
-                steps = -(-images[i].shape[1] // DOWNSAMPLE)
-                out[i] = align(p[:steps], self.manifest.charset, self.cfg.top_k)
-        return out
+        return [
+            align(probs, self.manifest.charset, self.cfg.top_k)
+            for probs in line_probabilities(self._predict, images, self.cfg.line_batch_size)
+        ]
+
+
+def line_probabilities(predict, images: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
+    """Per-step CTC probabilities of each normalised line, in order, its padding cut off; lines of
+    similar width are batched together, so little of each batch is padding."""
+    out: list[np.ndarray] = [np.zeros((0, 0))] * len(images)
+    order = np.argsort([img.shape[1] for img in images], kind="stable")
+    for start in range(0, len(order), max(1, batch_size)):
+        rows = order[start : start + max(1, batch_size)]
+        for i, probs in zip(rows, np.asarray(predict(make_batch([images[i] for i in rows])))):
+            out[i] = probs[: -(-images[i].shape[1] // DOWNSAMPLE)]
+    return out
 
 
 def line_manifest(cfg: RecognizeConfig) -> ModelManifest | None:

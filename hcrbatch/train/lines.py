@@ -14,6 +14,7 @@ name before its last `_`), never by line, so no page is both trained and tested 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import time
@@ -26,8 +27,8 @@ import numpy as np
 
 from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
-from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, make_batch, normalize_line
-from hcrbatch.metrics import cer
+from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalize_line
+from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import model_version, save_keras_model, write_manifest
 
 log = logging.getLogger(__name__)
@@ -177,28 +178,21 @@ def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool):
 
 
 def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: int = 32) -> dict[str, float]:
-    """Character and word error rates of best-path decoding over the samples."""
+    """Character and word error rates of best-path decoding: edits summed over the lines, divided by
+    the length of the truth (line by line, so each edit distance stays the size of a line)."""
     if not samples:
         return {}
     images = [normalize_line(s.image) for s in samples]
-    order = np.argsort([img.shape[1] for img in images])
-    predicted = [""] * len(samples)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        probs = model.predict(make_batch([images[i] for i in rows]), verbose=0)
-        for i, p in zip(rows, probs):
-            steps = -(-images[i].shape[1] // DOWNSAMPLE)
-            predicted[i] = best_path(p[:steps], charset)
-    truth = "\n".join(s.text for s in samples)
-    hypothesis = "\n".join(predicted)
-    words_t, words_h = [s.text.split() for s in samples], [p.split() for p in predicted]
-    from hcrbatch.metrics import edit_distance
-
-    word_errors = sum(edit_distance(t, h) for t, h in zip(words_t, words_h))
+    probabilities = line_probabilities(functools.partial(model.predict, verbose=0), images, batch_size)
+    predicted = [best_path(p, charset) for p in probabilities]
+    truths = [normalise_text(s.text) for s in samples]
+    hypotheses = [normalise_text(p) for p in predicted]
+    char_errors = sum(edit_distance(t, h) for t, h in zip(truths, hypotheses))
+    word_errors = sum(edit_distance(t.split(), h.split()) for t, h in zip(truths, hypotheses))
     return {
         "lines": len(samples),
-        "cer": round(cer(truth, hypothesis), 4),
-        "wer": round(word_errors / max(1, sum(len(t) for t in words_t)), 4),
+        "cer": round(char_errors / max(1, sum(len(t) for t in truths)), 4),
+        "wer": round(word_errors / max(1, sum(len(t.split()) for t in truths)), 4),
     }
 
 
@@ -268,7 +262,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "charset": charset,
         "input_size": [LINE_HEIGHT, 0],
         "downsample": DOWNSAMPLE,
-        "normalisation": "hcrbatch.train.lines.normalize_line: ink white on black in [0, 1], 64 px high, aspect kept",
+        "normalisation": "hcrbatch.linereader.normalize_line: ink white on black in [0, 1], 64 px high, aspect kept",
         "training_data": described,
         "epochs_run": len(history.history.get("loss", [])),
         "epochs_max": cfg.epochs,
