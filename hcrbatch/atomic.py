@@ -11,12 +11,13 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path beside `path` for a writer that wants a file name (a subprocess); on
-    success fsync it and rename it over `path`, else delete it."""
+    success fsync it and rename it over `path`, else delete it. `suffix` ends the temp name, for
+    writers that insist on one (Keras: `.keras`, `.weights.h5`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + suffix, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
     os.close(fd)
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,14 +97,12 @@ def load_keras_model(manifest: ModelManifest):
 
 
 def save_keras_model(model, models_dir: Path, name: str) -> Path:
-    """Save `<models_dir>/<name>.keras` atomically; Keras insists on the suffix, so the temp file has it too."""
+    """Save `<models_dir>/<name>.keras` atomically."""
     from hcrbatch.atomic import atomic_path
 
     weights = Path(models_dir) / f"{name}.keras"
-    with atomic_path(weights) as tmp:
-        keras_tmp = tmp.with_name(tmp.name + ".keras")
-        model.save(keras_tmp)
-        os.replace(keras_tmp, tmp)
+    with atomic_path(weights, suffix=".keras") as tmp:
+        model.save(tmp)
     return weights
 
 

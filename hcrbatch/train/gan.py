@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,7 +193,7 @@ def generate(generator, labels: np.ndarray, seed: int, batch_size: int = 1024) -
     out = [
         generator(
             [noise[i : i + batch_size].astype(np.float32), labels[i : i + batch_size].astype(np.int32)], training=False
-        )  # fmt: skip
+        )
         for i in range(0, len(labels), batch_size)
     ]
     if not out:
@@ -234,10 +233,8 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
         """Checkpoint (weights and both optimizers) and a sample grid after every epoch."""
 
         def on_epoch_end(self, epoch, logs=None):
-            with atomic_path(checkpoint) as tmp:
-                keras_tmp = tmp.with_name(tmp.name + ".weights.h5")
-                gan.save_weights(keras_tmp)
-                os.replace(keras_tmp, tmp)
+            with atomic_path(checkpoint, suffix=".weights.h5") as tmp:
+                gan.save_weights(tmp)
             atomic_write_bytes(checkpoint.with_suffix(".epoch"), str(epoch + 1).encode())
             path = work / "grids" / f"epoch-{epoch + 1:03d}.png"
             write_png(path, sample_grid(generator, charset, 10, cfg.seed))
