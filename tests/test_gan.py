@@ -48,7 +48,8 @@ def test_top_up_counts_fill_each_class_to_the_target():
 @pytest.mark.slow
 def test_gan_train_writes_generator_manifest_grid_and_checkpoint(tiny_gan):
     models, work = tiny_gan
-    manifest = json.loads((models / "tinygan.json").read_text())
+    text = (models / "tinygan.json").read_text()
+    manifest = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
     assert sorted(manifest["charset"]) == sorted(LABELLED_CLASSES)
     assert manifest["latent_dim"] == 64 and "hinge loss" in manifest["design"]
     grid = cv2.imread(str(work / "tinygan" / "grids" / "epoch-001.png"), cv2.IMREAD_GRAYSCALE)

@@ -291,7 +291,7 @@ def _last_losses(history_csv: Path) -> dict[str, float]:
     if not history_csv.is_file():
         return {}
     last = pd.read_csv(history_csv).iloc[-1]
-    return {k: round(float(v), 4) for k, v in last.items() if k != "epoch"}
+    return {k: round(float(v), 4) for k, v in last.items() if k != "epoch" and pd.notna(v)}  # NaN is no JSON
 
 
 def _format(logs) -> str:
