@@ -164,11 +164,8 @@ def prior_correction(real: np.ndarray, trained: np.ndarray) -> dict[str, float]:
     real_share = dict(zip(real_labels, real_counts / real_counts.sum()))
     all_share = dict(zip(all_labels, all_counts / all_counts.sum()))
     floor = 0.5 / len(real)  # a class with no real rows keeps a small prior rather than none
-    return {
-        str(c): round(float(np.log(max(real_share.get(c, 0.0), floor) / all_share[c])), 4)
-        for c in all_labels
-        if abs(np.log(max(real_share.get(c, 0.0), floor) / all_share[c])) > 1e-3
-    }
+    ratios = {str(c): float(np.log(max(real_share.get(c, 0.0), floor) / all_share[c])) for c in all_labels}
+    return {c: round(r, 4) for c, r in ratios.items() if abs(r) > 1e-3}
 
 
 def ordered_charset(labels: set[str]) -> str:
@@ -177,14 +174,10 @@ def ordered_charset(labels: set[str]) -> str:
     return "".join(known + sorted(labels - set(BASE_CHARSET)))
 
 
-def evaluate(
-    model, images: np.ndarray, labels: np.ndarray, charset: str, log_weights: np.ndarray | None = None
-) -> dict[str, float]:
+def evaluate(model, images: np.ndarray, labels: np.ndarray, charset: str, log_weights: np.ndarray) -> dict[str, float]:
     if not len(labels):
         return {}
-    probs = model.predict(images[..., None], batch_size=1024, verbose=0)
-    if log_weights is not None:
-        probs = adjust_priors(probs, log_weights)
+    probs = adjust_priors(model.predict(images[..., None], batch_size=1024, verbose=0), log_weights)
     predicted = [charset[i] for i in probs.argmax(axis=1)]
     truth = list(labels)
     digits = [i for i, t in enumerate(truth) if t.isdigit()]
