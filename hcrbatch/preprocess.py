@@ -6,6 +6,7 @@ back to the original page's pixels, which is where the PDF text layer and the CS
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -20,11 +21,20 @@ SKEW_WORK_WIDTH = 1000  # skew is estimated on a copy this wide: enough for 0.1Â
 @dataclass(frozen=True, eq=False)
 class CleanPage:
     ink: np.ndarray  # uint8, 255 = ink, in the deskewed frame
-    gray: np.ndarray  # uint8, contrast-normalised page in the deskewed frame (paper light): what the line engine reads
+    source_gray: np.ndarray  # uint8, contrast-normalised page in the original frame (paper light)
     skew_degrees: float  # the page's text was rotated by this much (counter-clockwise positive)
     to_clean: np.ndarray  # 2Ã—3 affine: original page pixels -> deskewed frame
     page_width: int
     page_height: int
+
+    @functools.cached_property
+    def gray(self) -> np.ndarray:
+        """The grey page in the deskewed frame, what the line engine reads; rotated only when asked
+        for, since the glyph engine alone never needs it."""
+        if self.skew_degrees == 0.0:
+            return self.source_gray
+        height, width = self.ink.shape
+        return cv2.warpAffine(self.source_gray, self.to_clean, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
 
     def to_page(self, box: BBox) -> BBox:
         """The smallest original-page box holding `box` of the deskewed frame."""
@@ -115,5 +125,4 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
         return CleanPage(ink, gray, 0.0, identity, page.width, page.height)
     matrix, new_w, new_h = rotation_keeping_corners(page.width, page.height, angle)
     rotated = cv2.warpAffine(ink, matrix, (new_w, new_h), flags=cv2.INTER_NEAREST)
-    rotated_gray = cv2.warpAffine(gray, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderValue=255)
-    return CleanPage(rotated, rotated_gray, angle, matrix, page.width, page.height)
+    return CleanPage(rotated, gray, angle, matrix, page.width, page.height)

@@ -42,3 +42,11 @@ def test_specks_are_removed_and_text_kept():
     clean = preprocess(PageImage(None, 0, pixels, 300.0), PreprocessConfig(deskew=False))
     assert clean.ink[400:, :].sum() == 0
     assert clean.ink[:300, :].sum() > 0
+
+
+@pytest.mark.parametrize("angle", [0.0, 4.0])
+def test_grey_page_lies_in_the_deskewed_frame_of_the_ink(angle):
+    clean = preprocess(PageImage(None, 0, draw_page(["HELLO WORLD", "the quick fox"], angle=angle), 300.0),
+                       PreprocessConfig())  # fmt: skip
+    assert clean.gray.shape == clean.ink.shape and clean.gray.dtype == np.uint8
+    assert np.median(clean.gray[clean.ink > 0]) < 80 and np.median(clean.gray[clean.ink == 0]) > 200
