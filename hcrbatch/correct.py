@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from hcrbatch.config import CorrectConfig
-from hcrbatch.elements import Char, Line, PageResult, Word
+from hcrbatch.elements import Char, PageResult, Word
 
 
 class Corrector(Protocol):
@@ -122,7 +122,7 @@ class LexiconCorrector:
         return replace(word, text=best, corrected_by=self.name)
 
     def correct_page(self, page: PageResult) -> PageResult:
-        lines = tuple(Line(line.bbox, tuple(self.correct_word(w) for w in line.words)) for line in page.lines)
+        lines = tuple(replace(line, words=tuple(self.correct_word(w) for w in line.words)) for line in page.lines)
         return replace(page, lines=lines)
 
 

@@ -202,7 +202,7 @@ class LlmCorrector:
             chosen = self.choose(context[-CONTEXT_CHARS:], candidates) if candidates else ()
             best_by_lexicon = candidates[0][1] if candidates else ()
             words = tuple(self._word(w, text, lex) for w, text, lex in zip(line.words, chosen, best_by_lexicon))
-            lines.append(Line(line.bbox, words))
+            lines.append(replace(line, words=words))
             context += ("\n" if context else "") + " ".join(chosen)
         return replace(page, lines=tuple(lines))
 

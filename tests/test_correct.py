@@ -31,6 +31,13 @@ def test_planted_substitution_is_fixed_from_the_second_choice():
     assert (fixed.text, fixed.raw_text, fixed.corrected_by) == ("hello", "he1lo", "lexicon")
 
 
+def test_correction_keeps_which_engine_read_the_line():
+    word = word_from([[("h", 0.9)], [("e", 0.9)], [("1", 0.6), ("l", 0.35)], [("l", 0.9)], [("o", 0.9)]])
+    page = PageResult(0, 10, 10, 300.0, 0.0, (Line(BOX, (word,), engine="line"),))
+    corrected = LEXICON.correct_page(page).lines[0]
+    assert (corrected.text, corrected.engine) == ("hello", "line")
+
+
 def test_two_glyphs_read_as_one_letter_when_the_word_says_so():
     # "tirne": the segmenter cut an "m" in two; its other cut reads "m"
     word = word_from([[("t", 0.9)], [("i", 0.9)], [("r", 0.8)], [("n", 0.8)], [("e", 0.9)]],

@@ -5,6 +5,7 @@ any model: finite scores, prefix reuse giving the same numbers as a cold start, 
 the lattice's candidates, confident lines skipping the LLM. A slow test runs the shipped SmolLM2.
 """
 
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -130,9 +131,10 @@ def test_llm_corrector_only_chooses_among_the_lattice(tiny_gguf, lexicon):
         plain("1887"),
     )
     page = page_of(line, line)
+    page = replace(page, lines=(page.lines[0], replace(page.lines[1], engine="line")))
     out = corrector.correct_page(page)
     for before, after in zip(page.lines, out.lines):
-        assert after.words[2].text == "1887"
+        assert after.words[2].text == "1887" and after.engine == before.engine
         for w_in, w_out in zip(before.words, after.words):
             assert len(w_out.text) == len(w_in.chars)
             assert all(ch in c.labels for ch, c in zip(w_out.text, w_in.chars))
