@@ -40,9 +40,12 @@ def normalize_line(gray: np.ndarray) -> np.ndarray:
     return cv2.resize(ink_level, (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
-def make_batch(images: list[np.ndarray], labels: list[list[int]] | None = None, label_width: int = 0):
+def make_batch(
+    images: list[np.ndarray], labels: list[list[int]] | None = None, label_width: int = 0, pad_to: int = DOWNSAMPLE
+):
+    """Images padded to a common width (a multiple of `pad_to`); with labels, also labels padded by 0."""
     width = max(img.shape[1] for img in images)
-    width += -width % DOWNSAMPLE
+    width += -width % pad_to
     x = np.zeros((len(images), LINE_HEIGHT, width, 1), np.float32)
     for i, img in enumerate(images):
         x[i, :, : img.shape[1], 0] = img

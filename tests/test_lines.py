@@ -16,7 +16,7 @@ from hcrbatch.elements import BBox, PageImage
 from hcrbatch.errors import ExitCode
 from hcrbatch.linereader import LINE_HEIGHT, AlignedChar, align, best_path, normalize_line, words_from_alignment
 from hcrbatch.preprocess import preprocess
-from hcrbatch.train.lines import LineSample, build_line_model, read_line_folder, split_by_page
+from hcrbatch.train.lines import LineSample, build_line_model, ctc_loss, read_line_folder, split_by_page
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "it"]
 
@@ -52,6 +52,17 @@ def test_held_out_set_is_whole_pages_of_every_folder():
     assert not {s.page for s in train} & {s.page for s in test}
     assert sorted({s.page.split("/")[0] for s in test}) == ["a", "b"] and len(test) == 2 * 2 * 3
     assert split_by_page(samples, 0.1, seed=0)[1] == test
+
+
+def test_ctc_loss_equals_keras_reference_with_zero_padded_labels():
+    import keras
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(12), size=(3, 20)).astype(np.float32)
+    labels = np.array([[3, 3, 5, 0, 0], [1, 2, 3, 4, 5], [7, 0, 0, 0, 0]], np.int32)
+    lengths = (labels > 0).sum(axis=1)
+    reference = keras.ops.ctc_loss(labels, np.log(probs + 1e-8), lengths, np.full(3, 20), mask_index=0)
+    np.testing.assert_allclose(np.asarray(ctc_loss(labels, probs)), np.asarray(reference), rtol=1e-4)
 
 
 def test_normalised_line_is_white_ink_at_the_model_height():
