@@ -53,7 +53,8 @@ def page_to_json(page: PageResult) -> str:
                 {"bbox": _box_list(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
                  "chars": _chars_to_json(w.chars),
                  "alternatives": [{"start": a.start, "end": a.end, "chars": _chars_to_json(a.chars)}
-                                  for a in w.alternatives]}
+                                  for a in w.alternatives],
+                 "spellings": [list(sp) for sp in w.spellings]}
                 for w in line.words]}
             for line in page.lines
         ],
@@ -73,6 +74,7 @@ def page_from_json(text: str) -> PageResult:
                     w["text"],
                     w["corrected_by"],
                     tuple(Alternative(a["start"], a["end"], _chars_from_json(a["chars"])) for a in w["alternatives"]),
+                    tuple((text, score) for text, score in w["spellings"]),
                 )
                 for w in line["words"]
             ),

@@ -43,8 +43,10 @@ def lattice_paths(word: Word, beam: int) -> list[tuple[float, str]]:
     other cut the segmenter offered (`Word.alternatives`) is a step over the glyphs it replaces,
     at a fixed prior cost. The segmenter's own cut keeps a beam of its own, so that other cuts add
     spellings without pushing out any it would have offered alone. A spelling reached by several
-    paths keeps its best score.
+    paths keeps its best score. A word the line engine read brings its own spellings (its CTC beam).
     """
+    if word.spellings:
+        return sorted(((score, text) for text, score in word.spellings), reverse=True)[:beam]
     best: dict[str, float] = {}
     for alternatives in ((), word.alternatives) if word.alternatives else ((),):
         for score, text in _beam(word, alternatives, beam):

@@ -141,6 +141,9 @@ class Word:
     text: str  # after correction
     corrected_by: str = ""  # name of the corrector that changed it, "" when unchanged
     alternatives: tuple[Alternative, ...] = ()  # other segmentations a corrector may choose
+    # whole-word readings (text, visual log-probability), best first: the line engine's CTC beam
+    # search, which may add or drop letters, so a corrector chooses among these instead of `chars`
+    spellings: tuple[tuple[str, float], ...] = ()
 
     @property
     def raw_text(self) -> str:

@@ -11,7 +11,7 @@ whose characters are the more confident; the CSV says which engine read each lin
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 LINE_HEIGHT = 64  # the line model's input height
 DOWNSAMPLE = 4  # input columns per output step
 LINE_PAD = 0.25  # of the line's height, added above and below the segmenter's box (ascenders, descenders)
+BEAM_WIDTH = 16  # CTC beam search over each word's steps
+SPELLINGS = 8  # spellings of each word offered to the corrector
 
 
 def normalize_line(gray: np.ndarray) -> np.ndarray:
@@ -91,9 +93,66 @@ def align(probs: np.ndarray, charset: str, top_k: int) -> list[AlignedChar]:
     return chars
 
 
+@dataclass(frozen=True)
+class LineReading:
+    chars: list[AlignedChar]  # best path
+    words: int  # how many words the best path has
+    spellings: list[tuple[tuple[str, float], ...]] = field(default_factory=list)  # per word, best first
+
+
 def best_path(probs: np.ndarray, charset: str) -> str:
     """The likeliest label per step, repeats collapsed, blanks dropped."""
     return "".join(c.labels[0] for c in align(probs, charset, 1))
+
+
+def word_spans(chars: list[AlignedChar], steps: int) -> list[tuple[int, int]]:
+    """The CTC steps of each word of the best path (words split at spaces): from the end of the
+    space before it to the start of the space after it, so its edges may be read otherwise too."""
+    spans, start, inside = [], 0, False
+    for char in chars:
+        if char.labels[0] == " ":
+            if inside:
+                spans.append((start, char.start // DOWNSAMPLE))
+            start, inside = char.end // DOWNSAMPLE, False
+        else:
+            inside = True
+    if inside:
+        spans.append((start, steps))
+    return spans
+
+
+def word_spellings(
+    segments: list[np.ndarray], charset: str, count: int = SPELLINGS
+) -> list[tuple[tuple[str, float], ...]]:
+    """The `count` likeliest spellings of each word segment (its CTC probabilities) with their log
+    probability, best first, by TensorFlow's CTC prefix beam search: every spelling is a reading of
+    the network's own output, which the corrector may then weigh by the language. Spellings with a
+    space are left out: a word stays one word."""
+    import tensorflow as tf
+
+    if not segments:
+        return []
+    longest = max(len(seg) for seg in segments)
+    # TensorFlow's decoder wants time-major logits with the blank last; log-probabilities are logits
+    logits = np.zeros((longest, len(segments), segments[0].shape[1]), np.float32)
+    for i, seg in enumerate(segments):
+        log_probs = np.log(seg + 1e-9)
+        logits[: len(seg), i] = np.concatenate([log_probs[:, 1:], log_probs[:, :1]], axis=1)
+    decoded, scores = tf.nn.ctc_beam_search_decoder(
+        logits, np.array([len(seg) for seg in segments], np.int32), beam_width=BEAM_WIDTH, top_paths=count
+    )
+    texts: list[list[str]] = [[""] * count for _ in segments]
+    for path, sparse in enumerate(decoded):
+        for (row, _), label in zip(sparse.indices.numpy(), sparse.values.numpy()):
+            texts[row][path] += charset[label]
+    out = []
+    for row_texts, row_scores in zip(texts, scores.numpy()):
+        found: dict[str, float] = {}
+        for text, score in zip(row_texts, row_scores):
+            if text and " " not in text and np.isfinite(score) and text not in found:
+                found[text] = round(float(score), 4)
+        out.append(tuple(found.items()))
+    return out
 
 
 class LineRecognizer:
@@ -116,13 +175,17 @@ class LineRecognizer:
         manifest = line_manifest(cfg)
         return cls(manifest, cfg) if manifest else None
 
-    def read(self, crops: list[np.ndarray]) -> list[list[AlignedChar]]:
-        """Aligned characters of each crop, in order."""
+    def read(self, crops: list[np.ndarray]) -> list[LineReading]:
+        """Each crop's best-path characters and its words' beam-searched spellings, in order."""
         images = [normalize_line(crop) for crop in crops]
-        return [
-            align(probs, self.manifest.charset, self.cfg.top_k)
-            for probs in line_probabilities(self._predict, images, self.cfg.line_batch_size)
-        ]
+        readings, segments = [], []
+        for probs in line_probabilities(self._predict, images, self.cfg.line_batch_size):
+            chars = align(probs, self.manifest.charset, self.cfg.top_k)
+            spans = word_spans(chars, len(probs))
+            segments += [probs[start:end] for start, end in spans]
+            readings.append(LineReading(chars, len(spans)))
+        spellings = iter(word_spellings(segments, self.manifest.charset))
+        return [replace(r, spellings=[next(spellings) for _ in range(r.words)]) for r in readings]
 
 
 def line_probabilities(predict, images: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
@@ -153,10 +216,11 @@ def line_crop_box(box: BBox, width: int, height: int) -> BBox:
     return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
 
 
-def words_from_alignment(chars: list[AlignedChar], crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:
+def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:
     """Words (split at spaces) with page boxes: columns of the normalised line mapped back through the crop."""
     words, current = [], []
-    for char in chars + [AlignedChar((" ",), (1.0,), 0, 0)]:
+    spellings = iter(reading.spellings)
+    for char in reading.chars + [AlignedChar((" ",), (1.0,), 0, 0)]:
         if char.labels[0] != " ":
             current.append(char)
             continue
@@ -167,7 +231,7 @@ def words_from_alignment(chars: list[AlignedChar], crop: BBox, scale: float, cle
             ]
             elements = tuple(Char(clean.to_page(b), c.labels, c.probs) for b, c in zip(boxes, current))
             text = "".join(c.labels[0] for c in current)
-            words.append(Word(clean.to_page(BBox.enclosing(boxes)), elements, text))
+            words.append(Word(clean.to_page(BBox.enclosing(boxes)), elements, text, spellings=next(spellings, ())))
         current = []
     return tuple(words)
 
@@ -186,8 +250,8 @@ def read_lines(
     crops = [line_crop_box(line.bbox, width, height) for line in segmentation.lines]
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     lines = []
-    for glyph_line, crop, chars in zip(glyph_result.lines, crops, readings):
-        words = words_from_alignment(chars, crop, LINE_HEIGHT / max(crop.height, 1), clean)
+    for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings):
+        words = words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean)
         line_reading = Line(glyph_line.bbox, words, engine="line")
         if engine == "line" or (words and _line_confidence(line_reading) > _line_confidence(glyph_line)):
             lines.append(line_reading)

@@ -9,5 +9,7 @@ def test_a_page_survives_its_checkpoint_unchanged():
     r, n = Char(BBox(10, 5, 19, 20), ("r",), (0.8,)), Char(BBox(20, 5, 30, 20), ("n", "u"), (0.6, 0.3))
     word = Word(BBox(0, 0, 40, 20), (Char(BBox(0, 5, 9, 20), ("a",), (0.9,)), m), "am", "lexicon",
                 (Alternative(1, 2, (r, n)),))  # fmt: skip
-    page = PageResult(2, 800, 600, 300.0, 0.4, (Line(BBox(0, 0, 40, 20), (word,)),))
+    cursive = Word(BBox(50, 0, 90, 20), (Char(BBox(50, 5, 60, 20), ("o",), (0.6,)),), "on", "lexicon",
+                   spellings=(("o", -0.5), ("on", -1.2)))  # fmt: skip
+    page = PageResult(2, 800, 600, 300.0, 0.4, (Line(BBox(0, 0, 40, 20), (word,)), Line(BBox(50, 0, 90, 20), (cursive,), "line")))  # fmt: skip
     assert page_from_json(page_to_json(page)) == page

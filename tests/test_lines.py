@@ -1,5 +1,6 @@
 """The CTC line recognizer's data, decoding and `hcrbatch train-lines`, on lines the tests render."""
 
+import itertools
 import json
 import shutil
 
@@ -14,7 +15,18 @@ from hcrbatch.cli import cli
 from hcrbatch.config import PreprocessConfig
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.errors import ExitCode
-from hcrbatch.linereader import LINE_HEIGHT, AlignedChar, align, best_path, normalize_line, words_from_alignment
+from hcrbatch.correct import LexiconCorrector
+from hcrbatch.linereader import (
+    LINE_HEIGHT,
+    AlignedChar,
+    LineReading,
+    align,
+    best_path,
+    normalize_line,
+    word_spans,
+    word_spellings,
+    words_from_alignment,
+)
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.lines import LineSample, build_line_model, ctc_loss, read_line_folder, split_by_page
 
@@ -115,12 +127,55 @@ def test_words_from_alignment_lie_inside_the_line_in_order():
     crop = BBox(100, 50, 700, 146)  # a line 96 px high: the model's columns are 1.5 crop pixels
     chars = [AlignedChar(("a",), (0.9,), 8, 16), AlignedChar(("b",), (0.8,), 20, 28),
              AlignedChar((" ",), (0.9,), 40, 44), AlignedChar(("c",), (0.7,), 100, 112)]  # fmt: skip
-    words = words_from_alignment(chars, crop, LINE_HEIGHT / crop.height, clean)
-    assert [w.text for w in words] == ["ab", "c"]
+    reading = LineReading(chars, 2, [(("ab", -0.1), ("ah", -2.0)), (("c", -0.3),)])
+    words = words_from_alignment(reading, crop, LINE_HEIGHT / crop.height, clean)
+    assert [w.text for w in words] == ["ab", "c"] and words[0].spellings == (("ab", -0.1), ("ah", -2.0))
     boxes = [c.bbox for w in words for c in w.chars]
     assert boxes[0] == BBox(112, 50, 124, 146) and boxes[2] == BBox(250, 50, 268, 146)
     assert all(crop.left <= b.left < b.right <= crop.right and (b.top, b.bottom) == (50, 146) for b in boxes)
     assert [b.left for b in boxes] == sorted(b.left for b in boxes)
+
+
+def test_word_spans_run_from_space_to_space():
+    chars = [AlignedChar(("a",), (0.9,), 4, 8), AlignedChar((" ",), (0.9,), 16, 24),
+             AlignedChar(("b",), (0.9,), 28, 32), AlignedChar(("c",), (0.9,), 36, 40)]  # fmt: skip
+    assert word_spans(chars, steps=14) == [(0, 4), (6, 14)]
+
+
+def exact_ctc_distribution(probs: np.ndarray, charset: str) -> dict[str, float]:
+    """P(text) summed over every path of the CTC output: brute force, for a few steps only."""
+    totals: dict[str, float] = {}
+    for path in itertools.product(range(probs.shape[1]), repeat=len(probs)):
+        labels = [k for i, k in enumerate(path) if k and (i == 0 or path[i - 1] != k)]
+        text = "".join(charset[k - 1] for k in labels)
+        totals[text] = totals.get(text, 0.0) + float(np.prod(probs[np.arange(len(probs)), path]))
+    return totals
+
+
+def test_word_spellings_are_the_likeliest_readings_of_the_ctc_output():
+    rng = np.random.default_rng(3)
+    charset = "lo"
+    segments = [rng.dirichlet(np.ones(3) * 0.7, size=5) for _ in range(3)]
+    for segment, spellings in zip(segments, word_spellings(segments, charset, count=4)):
+        exact = exact_ctc_distribution(segment, charset)
+        best = sorted((t for t in exact if t), key=exact.get, reverse=True)[:4]
+        assert [t for t, _ in spellings] == best
+        for text, log_p in spellings:
+            assert log_p == pytest.approx(np.log(exact[text]), abs=1e-3)
+
+
+def test_lexicon_chooses_a_beam_spelling_with_a_letter_the_best_path_missed():
+    charset = "ehlo"
+    blank, e, h, l, o = np.eye(5)
+    between = 0.45 * blank + 0.55 * l  # an "l" more likely than a blank here: the best path reads one "l"
+    steps = np.array([h, e, l, between, l, o]) * 0.97 + 0.006
+    (spellings,) = word_spellings([steps], charset)
+    assert spellings[0][0] == "helo" and "hello" in dict(spellings)
+    reading = LineReading(align(steps, charset, 3), 1, [spellings])
+    clean = preprocess(PageImage(None, 0, np.full((200, 300), 240, np.uint8), 300.0), PreprocessConfig(deskew=False))
+    (word,) = words_from_alignment(reading, BBox(0, 0, 30, 64), 1.0, clean)
+    corrected = LexiconCorrector("en").correct_word(word)
+    assert (corrected.raw_text, corrected.text, corrected.corrected_by) == ("helo", "hello", "lexicon")
 
 
 @pytest.fixture(scope="module")
