@@ -312,16 +312,18 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
 @click.option("--seed", type=int, default=LineTrainConfig.seed, show_default=True)
 @click.option("--patience", type=click.IntRange(0), default=LineTrainConfig.patience, show_default=True,
               help="Epochs without progress before stopping early (0: never).")  # fmt: skip
+@click.option("--schedule", type=click.Choice(["cosine", "plateau"]), default=LineTrainConfig.schedule,
+              show_default=True, help="Learning rate: cosine decay to zero over --epochs, or cut on a plateau.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training lines.")
 @with_logging
 @click.pass_context
-def train_lines(ctx, data, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, limit, quiet, verbose,
-                log_file) -> None:  # fmt: skip
+def train_lines(ctx, data, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, schedule, limit, quiet,
+                verbose, log_file) -> None:  # fmt: skip
     """Train the CTC line recognizer on transcribed line images; hold out 10 % of the pages."""
     setup_logging(verbose, quiet, log_file)
     cfg = LineTrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, head=head, epochs=epochs,
-        batch_size=batch_size, seed=seed, patience=patience, limit=limit,
+        batch_size=batch_size, seed=seed, patience=patience, schedule=schedule, limit=limit,
     )  # fmt: skip
 
     def action() -> int:

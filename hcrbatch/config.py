@@ -154,4 +154,7 @@ class LineTrainConfig:
     split_seed: int = 0  # which pages are held out: fixed, so every line model is tested on the same pages
     test_fraction: float = 0.1
     patience: int = 8
+    # cosine: the learning rate falls to zero over `epochs` (the most of a fixed budget);
+    # plateau: cut by 0.3 after patience/2 epochs without progress
+    schedule: Literal["cosine", "plateau"] = "cosine"
     limit: int = 0  # use at most this many training lines (0 = all), for quick runs

@@ -254,19 +254,22 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
 
     work = Path(cfg.work_dir) / cfg.name
     work.mkdir(parents=True, exist_ok=True)
+    batches = line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True)
+    learning_rate = cfg.learning_rate
+    if cfg.schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * len(batches))
     model = build_line_model(len(charset), cfg.head)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate, clipnorm=5.0), loss=ctc_loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(work / "backup")),
         keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
     ]
     if cfg.patience:
-        callbacks += [
-            keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience // 2)),
-        ]
+        callbacks.append(keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True))
+    if cfg.patience and cfg.schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience // 2)))
     history = model.fit(
-        line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True),
+        batches,
         validation_data=line_batches(val, lookup, cfg.batch_size, cfg.seed, augmented=False),
         epochs=cfg.epochs,
         callbacks=callbacks,
@@ -283,6 +286,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "version": model_version(),
         "kind": "line recognizer (CNN + CTC)",
         "head": cfg.head,
+        "learning_rate": {"initial": cfg.learning_rate, "schedule": cfg.schedule, "batch_size": cfg.batch_size},
         "weights": weights.name,
         "charset": charset,
         "input_size": [LINE_HEIGHT, 0],
