@@ -81,6 +81,14 @@ def _typical_height(comps: list[_Component]) -> float:
     return float(np.median(big)) if big else float(np.median([c.bbox.height for c in comps]))
 
 
+# Rows whose smoothed ink is under this share of a full line's are gaps between lines: low enough
+# that a short line (a date, a signature, a page number) is still a line of its own; the slivers
+# this lets through are joined to their line by _merge_slivers.
+LINE_INK = 0.03
+SLIVER_MASS = 0.25  # of the median line's ink: less is a sliver, not a line
+SLIVER_GAP = 1.0  # of the character height: a sliver this close to a line belongs to it
+
+
 def _line_bands(ink: np.ndarray, char_height: float) -> list[tuple[int, int]]:
     """Row ranges of text lines from the smoothed horizontal ink profile; tall bands are split."""
     profile = (ink > 0).sum(axis=1).astype(np.float64)
@@ -88,7 +96,7 @@ def _line_bands(ink: np.ndarray, char_height: float) -> list[tuple[int, int]]:
     smooth = np.convolve(profile, np.ones(window) / window, mode="same")
     if smooth.max() <= 0:
         return []
-    threshold = 0.08 * np.percentile(smooth[smooth > 0], 90)
+    threshold = LINE_INK * np.percentile(smooth[smooth > 0], 90)
     above = smooth > threshold
     bands, start = [], None
     for row, on in enumerate(np.append(above, False)):
@@ -98,7 +106,32 @@ def _line_bands(ink: np.ndarray, char_height: float) -> list[tuple[int, int]]:
             bands.append((start, row))
             start = None
     bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
-    return _split_tall_bands(bands, smooth, char_height)
+    return _merge_slivers(_split_tall_bands(bands, smooth, char_height), profile, char_height)
+
+
+def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+    """Join a band with little ink that nearly touches a neighbour to that neighbour: on cursive
+    pages the loops of ascenders and descenders, dots and specks between two lines leave slivers
+    of profile that are not lines of their own. A short line standing apart (a page number) stays."""
+    bands = list(bands)
+    while len(bands) > 1:
+        mass = [float(profile[a:b].sum()) for a, b in bands]
+        typical = float(np.median(mass))
+        merged = False
+        for i in sorted(range(len(bands)), key=mass.__getitem__):
+            if mass[i] >= SLIVER_MASS * typical:
+                break
+            gaps = [(bands[i][0] - bands[j][1], j) for j in (i - 1,) if j >= 0]
+            gaps += [(bands[j][0] - bands[i][1], j) for j in (i + 1,) if j < len(bands)]
+            gap, j = min(gaps)
+            if gap <= SLIVER_GAP * char_height:
+                lo, hi = min(i, j), max(i, j)
+                bands[lo : hi + 1] = [(bands[lo][0], bands[hi][1])]
+                merged = True
+                break
+        if not merged:
+            break
+    return bands
 
 
 def _split_tall_bands(bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:

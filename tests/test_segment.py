@@ -119,3 +119,19 @@ def test_other_cuts_can_be_turned_off():
     clean, _ = segment_lines(["mom"])
     seg = segment(clean, SegmentConfig(cut_alternatives=False))
     assert all(not w.alternatives for line in seg.lines for w in line.words)
+
+
+def test_loops_and_dots_between_cursive_lines_join_a_line_but_a_short_line_stands_alone():
+    page = np.full((900, 1200), 245, np.uint8)
+    for top in (100, 300):  # two lines of joined-up "handwriting": a wavy stroke along a baseline
+        xs = np.arange(100, 1100)
+        ys = (top + 40 + 12 * np.sin(xs / 9.0)).astype(np.int32)
+        cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
+        for x in range(150, 1050, 120):
+            cv2.ellipse(page, (x, top + 14), (8, 14), 0, 0, 360, 20, 3)  # ascender loops
+    for x in range(200, 1000, 150):  # descender tails and specks below the first line
+        cv2.line(page, (x, 185), (x + 6, 198), 20, 3)
+    cv2.putText(page, "21/95", (540, 700), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 20, 3)  # a short line: a date
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert [round(line.bbox.center_y, -2) for line in lines] == [100, 300, 700]
