@@ -1,0 +1,216 @@
+"""The line engine on real cursive: held-out Hooker and CREMMA lines and pages, against the glyph engine.
+
+    .venv/bin/python benchmarks/lines.py [--model lines] [--speed-lines 128] [--quick] [--record]
+
+Needs ../shared/data/hooker-lines and cremma-lines. The held-out set is the one `hcrbatch
+train-lines` kept out (whole pages, the split seed in the model's manifest), so none of it was
+trained on.
+
+- Line by line: each ground-truth line image through the line model; CER/WER of the best path and
+  of the lexicon's choice among each word's beam-searched spellings (`--lang en` for Hooker, `fr`
+  for CREMMA).
+- End to end: each held-out page rebuilt from its line images stacked in order on one sheet, then
+  read by the whole pipeline (binarisation, deskew, our line segmentation, recognition, lexicon
+  correction) with `--engine glyph`, `line` and `auto`; text compared in reading order, page by page.
+- Speed: lines per second through `LineRecognizer.read` (normalisation, network, alignment, beam
+  search) at batch 1 and 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hcrbatch.config import Config, CorrectConfig, LineTrainConfig, PreprocessConfig, RecognizeConfig
+from hcrbatch.correct import LexiconCorrector
+from hcrbatch.elements import BBox, PageImage
+from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignment
+from hcrbatch.metrics import edit_distance, normalise_text
+from hcrbatch.modelstore import load_manifest
+from hcrbatch.pipeline import build_processor
+from hcrbatch.preprocess import preprocess
+from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+FOLDERS = {"hooker-lines": "en", "cremma-lines": "fr"}
+
+
+class Errors:
+    """Character and word edits summed over texts, over the truth's length (a micro-average)."""
+
+    def __init__(self) -> None:
+        self.char_edits = self.chars = self.word_edits = self.words = 0
+
+    def add(self, truth: str, hypothesis: str) -> None:
+        truth, hypothesis = normalise_text(truth), normalise_text(hypothesis)
+        self.char_edits += edit_distance(truth, hypothesis)
+        self.chars += len(truth)
+        self.word_edits += edit_distance(truth.split(), hypothesis.split())
+        self.words += len(truth.split())
+
+    def __str__(self) -> str:
+        return f"{self.char_edits / max(self.chars, 1):.2%} | {self.word_edits / max(self.words, 1):.2%}"
+
+
+def held_out_lines(split_seed: int) -> dict[str, list[LineSample]]:
+    samples = [s for folder in FOLDERS for s in read_line_folder(DATA / folder)]
+    _, test = split_by_page(samples, LineTrainConfig.test_fraction, split_seed)
+    return {folder: [s for s in test if s.page.startswith(folder + "/")] for folder in FOLDERS}
+
+
+def line_level(reader: LineRecognizer, samples: list[LineSample], lang: str) -> tuple[Errors, Errors]:
+    """(best path, lexicon over the beam) errors over ground-truth line images."""
+    lexicon = LexiconCorrector(lang)
+    blank = preprocess(PageImage(None, 0, np.full((64, 64), 255, np.uint8), 300.0), PreprocessConfig(deskew=False))
+    best, corrected = Errors(), Errors()
+    for sample, reading in zip(samples, reader.read([s.image for s in samples])):
+        height, width = sample.image.shape
+        words = words_from_alignment(reading, BBox(0, 0, width, height), LINE_HEIGHT / height, blank)
+        best.add(sample.text, " ".join(w.raw_text for w in words))
+        corrected.add(sample.text, " ".join(lexicon.correct_word(w).text for w in words))
+    return best, corrected
+
+
+def without_neighbours(image: np.ndarray) -> np.ndarray:
+    """The line image with the cut-off strokes of the lines above and below painted out: ink that
+    touches the top or bottom edge and does not reach the middle row. Stacked as they are, those
+    strokes would appear twice on the rebuilt page (once whole in their own line's image)."""
+    _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    height, middle = image.shape[0], image.shape[0] // 2
+    out = image.copy()
+    paper = int(np.percentile(image, 90))
+    for i in range(1, count):
+        top, bottom = stats[i, cv2.CC_STAT_TOP], stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT]
+        if (top == 0 and bottom <= middle) or (bottom == height and top > middle):
+            out[cv2.dilate((labels == i).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0] = paper
+    return out
+
+
+def page_from_lines(lines: list[LineSample], index: int) -> tuple[PageImage, list[tuple[int, int]]]:
+    """The page's line images (neighbours' strokes painted out) stacked in order on one sheet of
+    their paper's grey, and the rows (top, bottom) each line image covers."""
+    width = max(s.image.shape[1] for s in lines) + 200
+    paper = int(np.median([np.percentile(s.image, 90) for s in lines]))
+    sheet = np.full((sum(s.image.shape[0] for s in lines) + 200, width), paper, np.uint8)
+    top, bands = 100, []
+    for s in lines:
+        sheet[top : top + s.image.shape[0], 100 : 100 + s.image.shape[1]] = without_neighbours(s.image)
+        bands.append((top, top + s.image.shape[0]))
+        top += s.image.shape[0]
+    return PageImage(None, index, sheet, 300.0), bands
+
+
+class LineCounts:
+    """Line segmentation against the known line bands: a band is found when exactly one segmented
+    line has its centre in it; precision over segmented lines, recall over bands."""
+
+    def __init__(self) -> None:
+        self.found = self.segmented = self.bands = 0
+
+    def add(self, bands: list[tuple[int, int]], centres: list[float]) -> None:
+        self.found += sum(sum(top <= c < bottom for c in centres) == 1 for top, bottom in bands)
+        self.segmented += len(centres)
+        self.bands += len(bands)
+
+    def __str__(self) -> str:
+        precision, recall = self.found / max(self.segmented, 1), self.found / max(self.bands, 1)
+        return f"{precision:.3f} | {recall:.3f} | {2 * precision * recall / max(precision + recall, 1e-9):.3f}"
+
+
+def end_to_end(samples: list[LineSample], lang: str, model: str) -> tuple[dict[str, tuple[Errors, Errors]], LineCounts]:
+    """Per engine: (raw, corrected) errors over pages rebuilt from the held-out lines; and how well
+    the segmenter found those lines."""
+    pages: dict[str, list[LineSample]] = {}
+    for s in samples:
+        pages.setdefault(s.page, []).append(s)
+    out, counts = {}, LineCounts()
+    for engine in ("glyph", "line", "auto"):
+        cfg = Config(
+            Path("."),
+            Path("unused"),
+            recognize=RecognizeConfig(engine=engine, line_model=model),
+            correct=CorrectConfig(lang=lang),
+        )
+        processor = build_processor(cfg, settings="benchmark")
+        raw, corrected = Errors(), Errors()
+        for index, lines in enumerate(pages.values()):
+            page, bands = page_from_lines(lines, index)
+            result = processor.read_page(page)
+            if engine == "glyph":
+                counts.add(bands, [line.bbox.center_y for line in result.lines])
+            truth = "\n".join(s.text for s in lines)
+            raw.add(truth, " ".join(w.raw_text for w in result.words))
+            corrected.add(truth, result.text)
+        out[engine] = (raw, corrected)
+    return out, counts
+
+
+def lines_per_second(reader: LineRecognizer, images: list[np.ndarray], batch: int) -> float:
+    reader.cfg = RecognizeConfig(line_batch_size=batch, top_k=reader.cfg.top_k)
+    reader.read(images[: max(batch, 4)])  # warm up: trace the network once
+    started = time.perf_counter()
+    reader.read(images)
+    return len(images) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="lines")
+    parser.add_argument("--speed-lines", type=int, default=128, help="lines timed at each batch size")
+    parser.add_argument("--quick", action="store_true", help="two held-out pages of each: a check that all runs")
+    parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    manifest = load_manifest(RecognizeConfig().models_dir, args.model)
+    reader = LineRecognizer(manifest, RecognizeConfig(line_batch_size=64))
+    held = held_out_lines(int(manifest.extra.get("split_seed", 0)))
+    if args.quick:
+        for folder, samples in held.items():
+            keep = sorted({s.page for s in samples})[:2]
+            held[folder] = [s for s in samples if s.page in keep]
+
+    rows = ["| data | lines | best path CER | WER | lexicon over the beam CER | WER |", "|---|---|---|---|---|---|"]
+    for folder, lang in FOLDERS.items():
+        best, corrected = line_level(reader, held[folder], lang)
+        rows.append(f"| {folder} (held-out pages) | {len(held[folder])} | {best} | {corrected} |")
+    line_table = "\n".join(rows)
+    print(line_table, flush=True)
+
+    rows = ["| data | pages | engine | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|---|---|"]
+    segmentation = ["| data | line precision | recall | F1 |", "|---|---|---|---|"]
+    for folder, lang in FOLDERS.items():
+        pages = len({s.page for s in held[folder]})
+        errors, counts = end_to_end(held[folder], lang, args.model)
+        for engine, (raw, corrected) in errors.items():
+            rows.append(f"| {folder} | {pages} | {engine} | {raw} | {corrected} |")
+        segmentation.append(f"| {folder} | {counts} |")
+    page_table = "\n".join(rows) + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
+    print(page_table, flush=True)
+
+    images = [s.image for folder in FOLDERS for s in held[folder]][: args.speed_lines]
+    speed = {batch: lines_per_second(reader, images, batch) for batch in (1, 64)}
+    speed_line = ", ".join(f"batch {b}: {v:.1f} lines/s" for b, v in speed.items())
+    print(speed_line)
+    if args.record:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        command = f"python benchmarks/lines.py --model {args.model} --speed-lines {args.speed_lines}"
+        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
+            fh.write(
+                f"\n`{command}` on {dt.date.today()}, {machine}:\n\nLine by line (ground-truth line images):\n\n"
+                f"{line_table}\n\nEnd to end (pages rebuilt from the held-out lines, our segmentation):\n\n"
+                f"{page_table}\n\nSpeed ({len(images)} held-out lines, mean width "
+                f"{np.mean([i.shape[1] * LINE_HEIGHT / i.shape[0] for i in images]):.0f} px at 64 px high): "
+                f"{speed_line}\n"
+            )
+
+
+if __name__ == "__main__":
+    main()
