@@ -1,6 +1,6 @@
 """The line engine on real cursive: held-out Hooker and CREMMA lines and pages, against the glyph engine.
 
-    .venv/bin/python benchmarks/lines.py [--model lines] [--speed-lines 128] [--quick] [--record]
+    .venv/bin/python benchmarks/lines.py [--model lines] [--printed 20] [--speed-lines 128] [--quick] [--record]
 
 Needs ../shared/data/hooker-lines and cremma-lines. The held-out set is the one `hcrbatch
 train-lines` kept out (whole pages, the split seed in the model's manifest), so none of it was
@@ -12,6 +12,8 @@ trained on.
 - End to end: each held-out page rebuilt from its line images stacked in order on one sheet, then
   read by the whole pipeline (binarisation, deskew, our line segmentation, recognition, lexicon
   correction) with `--engine glyph`, `line` and `auto`; text compared in reading order, page by page.
+  The same for the hand-printed pages of benchmarks/run.py (held-out EMNIST writers), where `auto`
+  must not lose to the glyph engine.
 - Speed: lines per second through `LineRecognizer.read` (normalisation, network, alignment, beam
   search) at batch 1 and 64.
 """
@@ -22,15 +24,17 @@ import argparse
 import datetime as dt
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from hcrbatch.config import Config, CorrectConfig, LineTrainConfig, PreprocessConfig, RecognizeConfig
+from hcrbatch.config import Config, CorrectConfig, IngestConfig, LineTrainConfig, PreprocessConfig, RecognizeConfig
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.elements import BBox, PageImage
+from hcrbatch.ingest import iter_pages
 from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignment
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest
@@ -39,6 +43,9 @@ from hcrbatch.preprocess import preprocess
 from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from make_pages import make_pages  # noqa: E402
+
 DATA = HERE.parent.parent / "shared" / "data"
 FOLDERS = {"hooker-lines": "en", "cremma-lines": "fr"}
 
@@ -126,12 +133,29 @@ class LineCounts:
         return f"{precision:.3f} | {recall:.3f} | {2 * precision * recall / max(precision + recall, 1e-9):.3f}"
 
 
-def end_to_end(samples: list[LineSample], lang: str, model: str) -> tuple[dict[str, tuple[Errors, Errors]], LineCounts]:
-    """Per engine: (raw, corrected) errors over pages rebuilt from the held-out lines; and how well
-    the segmenter found those lines."""
+def rebuilt_pages(samples: list[LineSample]) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
+    """(truth, page, line bands) for each page the held-out lines come from."""
     pages: dict[str, list[LineSample]] = {}
     for s in samples:
         pages.setdefault(s.page, []).append(s)
+    return [("\n".join(s.text for s in lines), *page_from_lines(lines, i)) for i, lines in enumerate(pages.values())]
+
+
+def printed_pages(pages: int) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
+    """(truth, page, no bands) for the hand-printed pages of benchmarks/run.py (held-out EMNIST writers)."""
+    folder = HERE / "data" / f"emnist-{pages}p-seed0"
+    if not folder.exists():
+        make_pages(folder, pages, 0, pages_per_doc=5, hand="emnist")
+    out = []
+    for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix == ".pdf"):
+        truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")
+        out += [(truth, page, []) for truth, page in zip(truths, iter_pages(doc, IngestConfig()))]
+    return out
+
+
+def end_to_end(pages, lang: str, model: str) -> tuple[dict[str, tuple[Errors, Errors]], LineCounts]:
+    """Per engine: (raw, corrected) errors over the pages; and how well the segmenter found the
+    lines where their bands are known."""
     out, counts = {}, LineCounts()
     for engine in ("glyph", "line", "auto"):
         cfg = Config(
@@ -142,12 +166,10 @@ def end_to_end(samples: list[LineSample], lang: str, model: str) -> tuple[dict[s
         )
         processor = build_processor(cfg, settings="benchmark")
         raw, corrected = Errors(), Errors()
-        for index, lines in enumerate(pages.values()):
-            page, bands = page_from_lines(lines, index)
+        for truth, page, bands in pages:
             result = processor.read_page(page)
-            if engine == "glyph":
+            if engine == "glyph" and bands:
                 counts.add(bands, [line.bbox.center_y for line in result.lines])
-            truth = "\n".join(s.text for s in lines)
             raw.add(truth, " ".join(w.raw_text for w in result.words))
             corrected.add(truth, result.text)
         out[engine] = (raw, corrected)
@@ -166,6 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="lines")
     parser.add_argument("--speed-lines", type=int, default=128, help="lines timed at each batch size")
+    parser.add_argument("--printed", type=int, default=20, help="hand-printed pages (benchmarks/run.py's) to read")
     parser.add_argument("--quick", action="store_true", help="two held-out pages of each: a check that all runs")
     parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -176,6 +199,7 @@ def main() -> None:
         for folder, samples in held.items():
             keep = sorted({s.page for s in samples})[:2]
             held[folder] = [s for s in samples if s.page in keep]
+        args.printed = 3
 
     rows = ["| data | lines | best path CER | WER | lexicon over the beam CER | WER |", "|---|---|---|---|---|---|"]
     for folder, lang in FOLDERS.items():
@@ -186,12 +210,14 @@ def main() -> None:
 
     rows = ["| data | pages | engine | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|---|---|"]
     segmentation = ["| data | line precision | recall | F1 |", "|---|---|---|---|"]
-    for folder, lang in FOLDERS.items():
-        pages = len({s.page for s in held[folder]})
-        errors, counts = end_to_end(held[folder], lang, args.model)
+    sets = {f"{folder} (rebuilt)": (rebuilt_pages(held[folder]), lang) for folder, lang in FOLDERS.items()}
+    sets[f"hand-printed, run.py's {args.printed} pages"] = (printed_pages(args.printed), "en")
+    for name, (pages, lang) in sets.items():
+        errors, counts = end_to_end(pages, lang, args.model)
         for engine, (raw, corrected) in errors.items():
-            rows.append(f"| {folder} | {pages} | {engine} | {raw} | {corrected} |")
-        segmentation.append(f"| {folder} | {counts} |")
+            rows.append(f"| {name} | {len(pages)} | {engine} | {raw} | {corrected} |")
+        if counts.bands:
+            segmentation.append(f"| {name} | {counts} |")
     page_table = "\n".join(rows) + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
     print(page_table, flush=True)
 
@@ -201,7 +227,9 @@ def main() -> None:
     print(speed_line)
     if args.record:
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        command = f"python benchmarks/lines.py --model {args.model} --speed-lines {args.speed_lines}"
+        command = (
+            f"python benchmarks/lines.py --model {args.model} --speed-lines {args.speed_lines} --printed {args.printed}"
+        )
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(
                 f"\n`{command}` on {dt.date.today()}, {machine}:\n\nLine by line (ground-truth line images):\n\n"
