@@ -65,7 +65,8 @@ class LineScorer:
             raise ModelError(f"cannot load the GGUF model {path}: {exc}") from exc
         self.n_ctx = n_ctx
         self.max_candidates = max_candidates
-        params = self.llm.context_params
+        # a copy of the Llama's context settings (threads, attention), so its own stay as it made them
+        params = llama_cpp.llama_context_params.from_buffer_copy(self.llm.context_params)
         params.n_ctx = n_ctx
         params.n_batch = params.n_ubatch = n_ctx
         params.n_seq_max = max_candidates + 1
