@@ -3,7 +3,8 @@
 For each line the segmenter found, the page's grey image is cropped around it and read without
 cutting it into characters. Best-path decoding gives the text; each character's run of CTC steps
 gives its columns, so characters and words get boxes on the page (the PDF text layer stays aligned)
-and each character keeps its top-k readings at its most confident step, the lattice the corrector
+and each character keeps its top-k readings at its most confident step (its confidence in the CSV).
+Each word's likeliest spellings, by a CTC beam search over its steps, are what the corrector
 chooses from. `--engine auto` reads every line with both engines and keeps, per line, the reading
 whose characters are the more confident; the CSV says which engine read each line.
 """
