@@ -36,7 +36,6 @@ from hcrbatch.correct import LexiconCorrector
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.ingest import iter_pages
 from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignment
-from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
@@ -45,26 +44,14 @@ from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from make_pages import make_pages  # noqa: E402
+from run import ErrorCount  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data"
 FOLDERS = {"hooker-lines": "en", "cremma-lines": "fr"}
 
 
-class Errors:
-    """Character and word edits summed over texts, over the truth's length (a micro-average)."""
-
-    def __init__(self) -> None:
-        self.char_edits = self.chars = self.word_edits = self.words = 0
-
-    def add(self, truth: str, hypothesis: str) -> None:
-        truth, hypothesis = normalise_text(truth), normalise_text(hypothesis)
-        self.char_edits += edit_distance(truth, hypothesis)
-        self.chars += len(truth)
-        self.word_edits += edit_distance(truth.split(), hypothesis.split())
-        self.words += len(truth.split())
-
-    def __str__(self) -> str:
-        return f"{self.char_edits / max(self.chars, 1):.2%} | {self.word_edits / max(self.words, 1):.2%}"
+def rates(errors: ErrorCount) -> str:
+    return f"{errors.cer:.2%} | {errors.wer:.2%}"
 
 
 def held_out_lines(split_seed: int) -> dict[str, list[LineSample]]:
@@ -73,11 +60,11 @@ def held_out_lines(split_seed: int) -> dict[str, list[LineSample]]:
     return {folder: [s for s in test if s.page.startswith(folder + "/")] for folder in FOLDERS}
 
 
-def line_level(reader: LineRecognizer, samples: list[LineSample], lang: str) -> tuple[Errors, Errors]:
+def line_level(reader: LineRecognizer, samples: list[LineSample], lang: str) -> tuple[ErrorCount, ErrorCount]:
     """(best path, lexicon over the beam) errors over ground-truth line images."""
     lexicon = LexiconCorrector(lang)
     blank = preprocess(PageImage(None, 0, np.full((64, 64), 255, np.uint8), 300.0), PreprocessConfig(deskew=False))
-    best, corrected = Errors(), Errors()
+    best, corrected = ErrorCount(), ErrorCount()
     for sample, reading in zip(samples, reader.read([s.image for s in samples])):
         height, width = sample.image.shape
         words = words_from_alignment(reading, BBox(0, 0, width, height), LINE_HEIGHT / height, blank)
@@ -153,7 +140,7 @@ def printed_pages(pages: int) -> list[tuple[str, PageImage, list[tuple[int, int]
     return out
 
 
-def end_to_end(pages, lang: str, model: str) -> tuple[dict[str, tuple[Errors, Errors]], LineCounts]:
+def end_to_end(pages, lang: str, model: str) -> tuple[dict[str, tuple[ErrorCount, ErrorCount]], LineCounts]:
     """Per engine: (raw, corrected) errors over the pages; and how well the segmenter found the
     lines where their bands are known."""
     out, counts = {}, LineCounts()
@@ -165,7 +152,7 @@ def end_to_end(pages, lang: str, model: str) -> tuple[dict[str, tuple[Errors, Er
             correct=CorrectConfig(lang=lang),
         )
         processor = build_processor(cfg, settings="benchmark")
-        raw, corrected = Errors(), Errors()
+        raw, corrected = ErrorCount(), ErrorCount()
         for truth, page, bands in pages:
             result = processor.read_page(page)
             if engine == "glyph" and bands:
@@ -204,7 +191,7 @@ def main() -> None:
     rows = ["| data | lines | best path CER | WER | lexicon over the beam CER | WER |", "|---|---|---|---|---|---|"]
     for folder, lang in FOLDERS.items():
         best, corrected = line_level(reader, held[folder], lang)
-        rows.append(f"| {folder} (held-out pages) | {len(held[folder])} | {best} | {corrected} |")
+        rows.append(f"| {folder} (held-out pages) | {len(held[folder])} | {rates(best)} | {rates(corrected)} |")
     line_table = "\n".join(rows)
     print(line_table, flush=True)
 
@@ -215,7 +202,7 @@ def main() -> None:
     for name, (pages, lang) in sets.items():
         errors, counts = end_to_end(pages, lang, args.model)
         for engine, (raw, corrected) in errors.items():
-            rows.append(f"| {name} | {len(pages)} | {engine} | {raw} | {corrected} |")
+            rows.append(f"| {name} | {len(pages)} | {engine} | {rates(raw)} | {rates(corrected)} |")
         if counts.bands:
             segmentation.append(f"| {name} | {counts} |")
     page_table = "\n".join(rows) + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
