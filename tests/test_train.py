@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from hcrbatch.cli import cli
 from conftest import LABELLED_CLASSES as CLASSES
 from hcrbatch.train.datasets import read_labelled_folder
+from hcrbatch.train.evaluate import Evaluation
 
 
 def train(folder, tmp_path, name):
@@ -23,6 +24,22 @@ def test_labelled_folder_reader_decodes_unsafe_labels(labelled_folder):
     glyphs = read_labelled_folder(labelled_folder)
     assert set(glyphs.labels) == set(CLASSES)
     assert glyphs.images.shape == (300, 28, 28) and glyphs.images.max() <= 1.0
+
+
+def test_digits_alone_are_read_among_the_ten_digits_only():
+    charset = "01Ol"
+    probs = np.array(
+        [
+            [0.3, 0.1, 0.5, 0.1],  # a 0 read as O; among digits, 0
+            [0.1, 0.3, 0.1, 0.5],  # a 1 read as l; among digits, 1
+            [0.1, 0.6, 0.2, 0.1],  # a 0 read as 1 either way
+            [0.1, 0.1, 0.7, 0.1],  # an O, right
+        ]
+    )
+    summary = Evaluation.from_probabilities(["0", "1", "0", "O"], probs, charset).summary()
+    assert summary["accuracy_62"] == 0.25
+    assert summary["accuracy_digits"] == 0.0
+    assert summary["accuracy_digits_alone"] == pytest.approx(2 / 3)
 
 
 @pytest.mark.slow
@@ -41,6 +58,7 @@ def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_
                                       "--models-dir", str(tmp_path / "models"), "--out", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "accuracy_62:" in result.output and "accuracy_47_balanced_merge:" in result.output
+    assert "accuracy_digits_alone:" in result.output
     per_class = pd.read_csv(out / "per_class.csv", keep_default_na=False)
     assert sorted(per_class["class"]) == sorted(CLASSES) and (per_class["count"] == 30).all()
     assert cv2.imread(str(out / "confusion_matrix.png")) is not None

@@ -13,7 +13,7 @@ import numpy as np
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.glyphs import INPUT_SIZE
-from hcrbatch.metrics import accuracy, balanced_merge, merged_accuracy
+from hcrbatch.metrics import balanced_merge
 from hcrbatch.modelstore import (
     adjust_priors,
     load_keras_model,
@@ -29,6 +29,7 @@ from hcrbatch.train.datasets import (
     read_emnist_split,
     read_labelled_folder,
 )
+from hcrbatch.train.evaluate import Evaluation
 from hcrbatch.train.fonts import render_font_glyphs
 
 log = logging.getLogger(__name__)
@@ -178,17 +179,8 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, charset: str, log_we
     if not len(labels):
         return {}
     probs = adjust_priors(model.predict(images[..., None], batch_size=1024, verbose=0), log_weights)
-    predicted = [charset[i] for i in probs.argmax(axis=1)]
-    truth = list(labels)
-    digits = [i for i, t in enumerate(truth) if t.isdigit()]
-    return {
-        "test_rows": len(truth),
-        "accuracy_62": round(accuracy(truth, predicted), 4),
-        "accuracy_47_balanced_merge": round(merged_accuracy(truth, predicted), 4),
-        "accuracy_digits": round(accuracy([truth[i] for i in digits], [predicted[i] for i in digits]), 4)
-        if digits
-        else None,
-    }
+    summary = Evaluation.from_probabilities(list(labels), probs, charset).summary()
+    return {"test_rows": summary.pop("rows")} | {k: None if np.isnan(v) else round(v, 4) for k, v in summary.items()}
 
 
 def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
