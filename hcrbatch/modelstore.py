@@ -106,6 +106,12 @@ def save_keras_model(model, models_dir: Path, name: str) -> Path:
     return weights
 
 
+def epochs_done(model, steps_per_epoch: int) -> int:
+    """Epochs the model has been trained for, counted by its optimizer's steps: a run resumed from
+    a backup counts the epochs before the interruption too (Keras's history holds only its own)."""
+    return int(np.asarray(model.optimizer.iterations)) // max(1, steps_per_epoch)
+
+
 def model_version() -> str:
     """The package version plus the day of training, e.g. 0.1.0+20261124."""
     from hcrbatch import __version__

@@ -178,6 +178,21 @@ def test_lexicon_chooses_a_beam_spelling_with_a_letter_the_best_path_missed():
     assert (corrected.raw_text, corrected.text, corrected.corrected_by) == ("helo", "hello", "lexicon")
 
 
+@pytest.mark.slow
+def test_resumed_training_counts_the_epochs_before_the_interruption(line_folder, tmp_path, monkeypatch):
+    import keras
+
+    # a run killed after its first epoch: the backup Keras deletes at the end of training stays
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_train_end", lambda self, logs=None: None)
+    argv = ["train-lines", "--data", str(line_folder), "--batch-size", "8",
+            "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
+    assert CliRunner().invoke(cli, [*argv, "--epochs", "1"], catch_exceptions=False).exit_code == 0
+    assert CliRunner().invoke(cli, [*argv, "--epochs", "2"], catch_exceptions=False).exit_code == 0
+    manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
+    assert manifest["epochs_run"] == 2
+    assert len(pd.read_csv(tmp_path / "work" / "lines" / "history.csv")) == 2
+
+
 @pytest.fixture(scope="module")
 def line_models(line_folder, tiny_models_dir, tmp_path_factory):
     """The tiny character model beside a line model trained for a few epochs on the rendered lines."""

@@ -16,6 +16,7 @@ from hcrbatch.glyphs import INPUT_SIZE
 from hcrbatch.metrics import balanced_merge
 from hcrbatch.modelstore import (
     adjust_priors,
+    epochs_done,
     load_keras_model,
     load_manifest,
     model_version,
@@ -232,7 +233,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
             keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
             keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience - 1)),
         ]
-    history = model.fit(
+    model.fit(
         train.images[fit_idx, ..., None],
         y_train[fit_idx],
         validation_data=(train.images[val_idx, ..., None], y_train[val_idx]),
@@ -256,7 +257,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "training_data": described,
         "class_sources": describe_sources(origins, charset),
         **({"prior_correction": corrections} if corrections else {}),
-        "epochs_run": len(history.history["loss"]),
+        "epochs_run": epochs_done(model, -(-len(fit_idx) // cfg.batch_size)),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
         "split_seed": cfg.split_seed,

@@ -29,7 +29,7 @@ from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalize_line
 from hcrbatch.metrics import edit_distance, normalise_text
-from hcrbatch.modelstore import model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import epochs_done, model_version, save_keras_model, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         callbacks.append(keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True))
     if cfg.patience and cfg.schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience // 2)))
-    history = model.fit(
+    model.fit(
         batches,
         validation_data=line_batches(val, lookup, cfg.batch_size, cfg.seed, augmented=False),
         epochs=cfg.epochs,
@@ -293,7 +293,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "downsample": DOWNSAMPLE,
         "normalisation": "hcrbatch.linereader.normalize_line: ink white on black in [0, 1], 64 px high, aspect kept",
         "training_data": described,
-        "epochs_run": len(history.history.get("loss", [])),
+        "epochs_run": epochs_done(model, len(batches)),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
         "split_seed": cfg.split_seed,
