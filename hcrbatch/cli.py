@@ -255,6 +255,12 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
 @click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
 @click.option(
+    "--elastic-alpha",
+    type=click.FloatRange(0),
+    default=TrainConfig.elastic_alpha,
+    help="Also distort every training glyph elastically with this strength in px (Simard et al. 2003 used 34; 0: off).",
+)
+@click.option(
     "--balance",
     type=click.Choice(["none", "gan"]),
     default="none",
@@ -273,14 +279,15 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
 )
 @with_logging
 @click.pass_context
-def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit, balance,
-          balance_to, gan_name, gan_judge, patience, quiet, verbose, log_file) -> None:  # fmt: skip
+def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit,
+          elastic_alpha, balance, balance_to, gan_name, gan_judge, patience, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = TrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
         batch_size=batch_size, seed=seed, font_samples=font_samples, transposed=transposed, limit=limit,
-        balance=balance, balance_to=balance_to, gan=gan_name, gan_judge=gan_judge, patience=patience,
+        elastic_alpha=elastic_alpha, balance=balance, balance_to=balance_to, gan=gan_name, gan_judge=gan_judge,
+        patience=patience,
     )  # fmt: skip
 
     def action() -> int:

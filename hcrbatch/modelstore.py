@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +112,39 @@ def epochs_done(model, steps_per_epoch: int) -> int:
     """Epochs the model has been trained for, counted by its optimizer's steps: a run resumed from
     a backup counts the epochs before the interruption too (Keras's history holds only its own)."""
     return int(np.asarray(model.optimizer.iterations)) // max(1, steps_per_epoch)
+
+
+class TrainingClock:
+    """Seconds a model's training has taken, across resumed runs.
+
+    Each finished epoch writes the running total into Keras's `BackupAndRestore` folder, which Keras
+    deletes when training ends: a resumed run starts from the interrupted runs' total, a fresh run
+    from zero. Time spent in an epoch that never finished is lost with that epoch.
+    """
+
+    FILE = "training-seconds.json"
+
+    def __init__(self, backup_dir: Path, now: Callable[[], float] = time.time):
+        self._file = Path(backup_dir) / self.FILE
+        self._now = now
+        self._started = now()
+        self._earlier = json.loads(self._file.read_text())["seconds"] if self._file.is_file() else 0.0
+
+    @property
+    def seconds(self) -> float:
+        return round(self._earlier + self._now() - self._started, 1)
+
+    def save(self) -> None:
+        from hcrbatch.atomic import atomic_write_text
+
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self._file, json.dumps({"seconds": self.seconds}) + "\n")
+
+    def callback(self):
+        """A Keras callback saving the total after every epoch; list it after `BackupAndRestore`."""
+        import keras
+
+        return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: self.save())
 
 
 def model_version() -> str:

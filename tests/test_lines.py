@@ -27,6 +27,7 @@ from hcrbatch.linereader import (
     word_spellings,
     words_from_alignment,
 )
+from hcrbatch.modelstore import TrainingClock
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.lines import LineSample, build_line_model, ctc_loss, read_line_folder, split_by_page
 
@@ -179,7 +180,7 @@ def test_lexicon_chooses_a_beam_spelling_with_a_letter_the_best_path_missed():
 
 
 @pytest.mark.slow
-def test_resumed_training_counts_the_epochs_before_the_interruption(line_folder, tmp_path, monkeypatch):
+def test_resumed_training_counts_the_epochs_and_seconds_before_the_interruption(line_folder, tmp_path, monkeypatch):
     import keras
 
     # a run killed after its first epoch: the backup Keras deletes at the end of training stays
@@ -187,9 +188,13 @@ def test_resumed_training_counts_the_epochs_before_the_interruption(line_folder,
     argv = ["train-lines", "--data", str(line_folder), "--batch-size", "8",
             "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
     assert CliRunner().invoke(cli, [*argv, "--epochs", "1"], catch_exceptions=False).exit_code == 0
+    interrupted_seconds = json.loads((tmp_path / "work" / "lines" / "backup" / TrainingClock.FILE).read_text())[
+        "seconds"
+    ]
     assert CliRunner().invoke(cli, [*argv, "--epochs", "2"], catch_exceptions=False).exit_code == 0
     manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
     assert manifest["epochs_run"] == 2
+    assert manifest["training_seconds"] > interrupted_seconds
     assert len(pd.read_csv(tmp_path / "work" / "lines" / "history.csv")) == 2
 
 

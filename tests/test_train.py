@@ -10,12 +10,14 @@ from click.testing import CliRunner
 
 from hcrbatch.cli import cli
 from conftest import LABELLED_CLASSES as CLASSES
+from hcrbatch.modelstore import TrainingClock
+from hcrbatch.train.charcnn import elastic_distort
 from hcrbatch.train.datasets import read_labelled_folder
 from hcrbatch.train.evaluate import Evaluation
 
 
-def train(folder, tmp_path, name):
-    argv = ["train", "--data", str(folder), "--epochs", "1", "--font-samples", "0", "--name", name,
+def train(folder, tmp_path, name, *options):
+    argv = ["train", "--data", str(folder), "--epochs", "1", "--font-samples", "0", "--name", name, *options,
             "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "--seed", "3", "-q"]  # fmt: skip
     return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
@@ -42,11 +44,23 @@ def test_digits_alone_are_read_among_the_ten_digits_only():
     assert summary["accuracy_digits_alone"] == pytest.approx(2 / 3)
 
 
+def test_training_clock_adds_the_interrupted_runs_time_until_the_backup_is_deleted(tmp_path):
+    now = iter([100.0, 160.0, 500.0, 530.0, 900.0, 905.0]).__next__
+    first = TrainingClock(tmp_path / "backup", now=now)
+    first.save()  # an epoch ended 60 s in; then the run was killed
+    resumed = TrainingClock(tmp_path / "backup", now=now)
+    assert resumed.seconds == 90.0
+    (tmp_path / "backup" / TrainingClock.FILE).unlink()  # Keras deletes the backup when training ends
+    assert TrainingClock(tmp_path / "backup", now=now).seconds == 5.0
+
+
 @pytest.mark.slow
-def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_path):
-    result = train(labelled_folder, tmp_path, "tiny")
+@pytest.mark.parametrize("elastic", [False, True])
+def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_path, elastic):
+    result = train(labelled_folder, tmp_path, "tiny", *(["--elastic-alpha", "34"] if elastic else []))
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "models" / "tiny.json").read_text())
+    assert ("elastic distortion" in manifest["augmentation"]) == elastic
     assert sorted(manifest["charset"]) == sorted(CLASSES)
     assert manifest["seed"] == 3 and manifest["epochs_run"] == 1
     assert set(manifest["class_sources"].values()) == {"labelled images"}
@@ -62,6 +76,25 @@ def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_
     per_class = pd.read_csv(out / "per_class.csv", keep_default_na=False)
     assert sorted(per_class["class"]) == sorted(CLASSES) and (per_class["count"] == 30).all()
     assert cv2.imread(str(out / "confusion_matrix.png")) is not None
+
+
+def test_elastic_distortion_moves_ink_smoothly_and_independently_in_x_and_y():
+    ys, xs = np.mgrid[0:28, 0:28].astype(np.float32)
+    positions = (xs / 27)[None]  # an "image" whose pixels hold their own column
+    once = elastic_distort(positions, np.random.default_rng(5), alpha=34)
+    assert np.array_equal(once, elastic_distort(positions, np.random.default_rng(5), alpha=34))
+    moved = (once - positions)[0, 6:22, 6:22] * 27  # in pixels, away from the black border fill
+    assert 0.3 < np.abs(moved).mean() < 4.0
+    assert np.abs(np.diff(moved, axis=1)).mean() < 0.25 * np.abs(moved).mean()  # neighbours move together
+
+    blobs = np.zeros((300, 28, 28), np.float32)
+    blobs[:, 11:17, 11:17] = 1.0
+    distorted = elastic_distort(blobs, np.random.default_rng(6), alpha=34)
+    mass = distorted.sum(axis=(1, 2))
+    shift_x = (distorted * xs).sum(axis=(1, 2)) / mass - 13.5
+    shift_y = (distorted * ys).sum(axis=(1, 2)) / mass - 13.5
+    assert np.abs(shift_x).mean() > 0.3 and np.abs(shift_y).mean() > 0.3
+    assert abs(np.corrcoef(shift_x, shift_y)[0, 1]) < 0.2  # not along one diagonal, as Keras's layer moves ink
 
 
 @pytest.mark.slow

@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import logging
 import math
-import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalize_line
 from hcrbatch.metrics import edit_distance, normalise_text
-from hcrbatch.modelstore import epochs_done, model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import TrainingClock, epochs_done, model_version, save_keras_model, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +228,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     keras.utils.set_random_seed(cfg.seed)
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
-    started = time.time()
+    clock = TrainingClock(Path(cfg.work_dir) / cfg.name / "backup")  # before the data: reading it is part of the time
     samples, described = [], []
     for folder in cfg.data:
         part = read_line_folder(Path(folder))
@@ -262,6 +261,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(work / "backup")),
+        clock.callback(),
         keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
     ]
     if cfg.patience:
@@ -297,7 +297,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
         "split_seed": cfg.split_seed,
-        "training_seconds": round(time.time() - started, 1),
+        "training_seconds": clock.seconds,
         "metrics": metrics,
         "date": dt.date.today().isoformat(),
     }
