@@ -31,7 +31,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hcrbatch.config import Config, CorrectConfig, IngestConfig, LineTrainConfig, PreprocessConfig, RecognizeConfig
+from hcrbatch.config import (
+    Config,
+    CorrectConfig,
+    IngestConfig,
+    LineTrainConfig,
+    PreprocessConfig,
+    RecognizeConfig,
+    SUPPORTED_SUFFIXES,
+)
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.ingest import iter_pages
@@ -134,7 +142,7 @@ def printed_pages(pages: int) -> list[tuple[str, PageImage, list[tuple[int, int]
     if not folder.exists():
         make_pages(folder, pages, 0, pages_per_doc=5, hand="emnist")
     out = []
-    for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix == ".pdf"):
+    for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix in SUPPORTED_SUFFIXES):
         truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")
         out += [(truth, page, []) for truth, page in zip(truths, iter_pages(doc, IngestConfig()))]
     return out

@@ -5,8 +5,9 @@ cutting it into characters. Best-path decoding gives the text; each character's 
 gives its columns, so characters and words get boxes on the page (the PDF text layer stays aligned)
 and each character keeps its top-k readings at its most confident step (its confidence in the CSV).
 Each word's likeliest spellings, by a CTC beam search over its steps, are what the corrector
-chooses from. `--engine auto` reads every line with both engines and keeps, per line, the reading
-whose characters are the more confident; the CSV says which engine read each line.
+chooses from. `--engine auto` reads every line with both engines and keeps, per line, the line
+engine's reading unless the glyph engine is sure of its own and surer than the line engine by a
+margin (`AutoRule`); the CSV says which engine read each line.
 """
 
 from __future__ import annotations
@@ -156,6 +157,22 @@ def word_spellings(
     return out
 
 
+@dataclass(frozen=True)
+class AutoRule:
+    """When `--engine auto` takes a line from the line engine: when the glyph engine is unsure of
+    its reading (mean character confidence under `glyph_unsure`) or not surer than the line engine
+    by more than `glyph_margin`. The glyph engine is confidently wrong on joined-up script, so plain
+    "the more confident wins" keeps too many of its misreadings; the thresholds depend on how both
+    models are calibrated, so they live in the line model's manifest ("auto"), tuned by
+    benchmarks/auto_rule.py. Without them: the more confident engine wins."""
+
+    glyph_unsure: float = 0.0
+    glyph_margin: float = 0.0
+
+    def prefers_line(self, glyph_confidence: float, line_confidence: float) -> bool:
+        return glyph_confidence < self.glyph_unsure or line_confidence > glyph_confidence - self.glyph_margin
+
+
 class LineRecognizer:
     """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
 
@@ -164,6 +181,10 @@ class LineRecognizer:
 
         self.manifest = manifest
         self.cfg = cfg
+        try:
+            self.auto = AutoRule(**manifest.extra.get("auto", {}))
+        except TypeError as exc:
+            raise ModelError(f"{manifest.weights}: bad 'auto' thresholds in its manifest: {exc}") from exc
         self.model = load_keras_model(manifest)
         if self.model.output_shape[-1] != len(manifest.charset) + 1:
             raise ModelError(f"{manifest.weights}: output size differs from its charset plus the CTC blank")
@@ -245,8 +266,8 @@ def _line_confidence(line: Line) -> float:
 def read_lines(
     segmentation: Segmentation, clean: CleanPage, reader: LineRecognizer, glyph_result: PageResult, engine: str
 ) -> PageResult:
-    """The page with each line read by the line engine (`line`), or by whichever engine is more
-    confident on it (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
+    """The page with each line read by the line engine (`line`), or by the engine the model's
+    `AutoRule` prefers (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
     height, width = clean.gray.shape
     crops = [line_crop_box(line.bbox, width, height) for line in segmentation.lines]
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
@@ -254,7 +275,9 @@ def read_lines(
     for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings):
         words = words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean)
         line_reading = Line(glyph_line.bbox, words, engine="line")
-        if engine == "line" or (words and _line_confidence(line_reading) > _line_confidence(glyph_line)):
+        if engine == "line" or (
+            words and reader.auto.prefers_line(_line_confidence(glyph_line), _line_confidence(line_reading))
+        ):
             lines.append(line_reading)
         else:
             lines.append(replace(glyph_line, engine="glyph"))

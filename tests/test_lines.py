@@ -12,13 +12,15 @@ from click.testing import CliRunner
 
 from conftest import write_png
 from hcrbatch.cli import cli
-from hcrbatch.config import PreprocessConfig
+from hcrbatch.config import PreprocessConfig, RecognizeConfig
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.errors import ExitCode
+from hcrbatch.errors import ExitCode, ModelError
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.linereader import (
     LINE_HEIGHT,
     AlignedChar,
+    AutoRule,
+    LineRecognizer,
     LineReading,
     align,
     best_path,
@@ -27,7 +29,7 @@ from hcrbatch.linereader import (
     word_spellings,
     words_from_alignment,
 )
-from hcrbatch.modelstore import TrainingClock
+from hcrbatch.modelstore import ModelManifest, TrainingClock
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.lines import LineSample, build_line_model, ctc_loss, read_line_folder, split_by_page
 
@@ -231,3 +233,18 @@ def test_run_reads_lines_with_the_line_engine(line_models, tmp_path, engine):
 def test_engine_line_without_a_line_model_is_a_model_error(run_cli, sample_folder, tmp_path):
     result = run_cli(sample_folder, tmp_path / "out", "--engine", "line")
     assert result.exit_code == ExitCode.MODEL_INVALID
+
+
+def test_auto_takes_the_line_engine_unless_the_glyph_engine_is_sure_and_surer_by_the_margin():
+    rule = AutoRule(glyph_unsure=0.7, glyph_margin=0.15)
+    assert rule.prefers_line(0.65, 0.1)  # the glyph engine is unsure of its reading
+    assert rule.prefers_line(0.85, 0.75)  # surer, but not by the margin
+    assert not rule.prefers_line(0.85, 0.65)
+    assert AutoRule().prefers_line(0.5, 0.51) and not AutoRule().prefers_line(0.5, 0.5)  # no thresholds: likelier wins
+
+
+def test_bad_auto_thresholds_in_a_line_manifest_are_a_model_error(tmp_path):
+    manifest = ModelManifest("lines", "1", "ab", (64, 0), "n", (), weights=tmp_path / "lines.keras",
+                             extra={"downsample": 4, "auto": {"glyph_unsur": 0.7}})  # fmt: skip
+    with pytest.raises(ModelError, match="auto"):
+        LineRecognizer(manifest, RecognizeConfig())

@@ -220,6 +220,14 @@ def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: i
     }
 
 
+def validation_split(train: list[LineSample], seed: int) -> tuple[list[LineSample], list[LineSample]]:
+    """(fit, validation): a seeded 5 % of the training lines that only watch the loss, never trained
+    on; benchmarks/auto_rule.py tunes `--engine auto` on them."""
+    order = np.random.default_rng(seed).permutation(len(train))
+    n_val = max(1, len(train) // 20)
+    return [train[i] for i in order[n_val:]], [train[i] for i in order[:n_val]]
+
+
 def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     """Train (resuming from `work_dir`), evaluate on the held-out pages, save the model and manifest."""
     import keras
@@ -243,12 +251,9 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         train = [train[i] for i in sorted(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])]
     charset = "".join(sorted({c for s in train for c in s.text}))
     lookup = {c: i + 1 for i, c in enumerate(charset)}
-    order = np.random.default_rng(cfg.seed).permutation(len(train))
-    n_val = max(1, len(train) // 20)
-    val = [train[i] for i in order[:n_val]]
-    fit = [train[i] for i in order[n_val:]]
+    fit, val = validation_split(train, cfg.seed)
     log.info(
-        "line model: %d train, %d validation, %d test lines; %d characters", len(fit), n_val, len(test), len(charset)
+        "line model: %d train, %d validation, %d test lines; %d characters", len(fit), len(val), len(test), len(charset)
     )
 
     work = Path(cfg.work_dir) / cfg.name

@@ -1,0 +1,199 @@
+"""Tune `--engine auto`: when should a line's reading come from the line engine rather than the glyph engine?
+
+    .venv/bin/python benchmarks/auto_rule.py [--model lines] [--write] [--record]
+
+The rule (`hcrbatch.linereader.AutoRule`): take the line engine's reading when the glyph engine is
+unsure (its mean character confidence under `glyph_unsure`) or not surer than the line engine by
+more than `glyph_margin`. Every pair on a grid is scored by raw CER (no correction) on tuning pages
+that no benchmark figure uses:
+- cursive: pages rebuilt from the line model's *validation* lines (`validation_split`: seen only to
+  watch the loss, never trained on; the held-out test pages of benchmarks/lines.py stay unseen);
+- hand-printed: EMNIST-hand pages with seed 3 and font-hand pages with seed 3 (benchmarks/run.py
+  and lines.py read seed 0).
+Chosen: the lowest cursive CER among pairs whose printed CER is no worse than the glyph engine's
+alone, for both kinds of printed page. `--write` stores it in `models/<model>.json` under "auto".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hcrbatch.config import SUPPORTED_SUFFIXES, Config, IngestConfig, LineTrainConfig, RecognizeConfig
+from hcrbatch.ingest import iter_pages
+from hcrbatch.linereader import AutoRule, read_lines
+from hcrbatch.metrics import edit_distance, normalise_text
+from hcrbatch.modelstore import load_manifest, write_manifest
+from hcrbatch.pipeline import build_processor
+from hcrbatch.preprocess import preprocess
+from hcrbatch.recognize import recognize_page
+from hcrbatch.segment import segment
+from hcrbatch.train.lines import read_line_folder, split_by_page, validation_split
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from lines import DATA, FOLDERS, page_from_lines  # noqa: E402
+from make_pages import make_pages  # noqa: E402
+
+UNSURE = (0.0, 0.6, 0.65, 0.7, 0.72, 0.74, 0.76, 0.78, 0.8)
+MARGIN = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+@dataclass
+class LinePair:
+    """One segmented line as both engines read it (raw text and mean character confidence)."""
+
+    glyph_confidence: float
+    line_confidence: float
+    glyph_text: str
+    line_text: str
+
+
+@dataclass
+class TuningPage:
+    kind: str
+    truths: list[str]  # cursive: one per line band; printed: the page's text
+    bands: list[tuple[int, int]]
+    lines: list[LinePair] | None = None
+    centres: list[float] | None = None
+
+
+def cursive_pages(split_seed: int, seed: int) -> list[TuningPage]:
+    samples = [s for folder in FOLDERS for s in read_line_folder(DATA / folder)]
+    train, _ = split_by_page(samples, LineTrainConfig.test_fraction, split_seed)
+    _, validation = validation_split(train, seed)
+    by_page: dict[str, list] = {}
+    for s in validation:
+        by_page.setdefault(s.page, []).append(s)
+    pages = []
+    for i, lines in enumerate(by_page.values()):
+        page, bands = page_from_lines(lines, i)
+        pages.append((TuningPage("cursive", [s.text for s in lines], bands), page))
+    return pages
+
+
+def printed_pages(kind: str, hand: str, count: int) -> list[tuple[TuningPage, object]]:
+    folder = HERE / "data" / f"{hand}-{count}p-seed3"
+    if not folder.exists():
+        make_pages(folder, count, 3, pages_per_doc=count // 2, hand=hand)
+    out = []
+    for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix in SUPPORTED_SUFFIXES):
+        truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")
+        out += [(TuningPage(kind, [truth], []), page) for truth, page in zip(truths, iter_pages(doc, IngestConfig()))]
+    return out
+
+
+def read_both(processor, tuning: TuningPage, page) -> TuningPage:
+    clean = preprocess(page, processor.cfg.preprocess)
+    seg = segment(clean, processor.cfg.segment)
+    glyph = recognize_page(seg, clean, processor.recognizer, page.index, page.dpi)
+    line = read_lines(seg, clean, processor.line_reader, glyph, "line")
+
+    def confidence(line) -> float:
+        chars = [c.confidence for w in line.words for c in w.chars]
+        return float(np.mean(chars)) if chars else 0.0
+
+    tuning.lines = [
+        LinePair(
+            confidence(g), confidence(r), " ".join(w.raw_text for w in g.words), " ".join(w.raw_text for w in r.words)
+        )
+        for g, r in zip(glyph.lines, line.lines)
+    ]
+    tuning.centres = [g.bbox.center_y for g in glyph.lines]
+    return tuning
+
+
+def errors(tuning: TuningPage, rule: AutoRule | None, engine: str = "") -> tuple[int, int]:
+    """(character errors, truth length) with `rule` choosing each line, or one engine throughout."""
+
+    def chosen(pair: LinePair) -> str:
+        use_line = engine == "line" or (
+            not engine and pair.line_text and rule.prefers_line(pair.glyph_confidence, pair.line_confidence)
+        )
+        return pair.line_text if use_line else pair.glyph_text
+
+    if tuning.kind != "cursive":
+        truth = normalise_text(tuning.truths[0])
+        return edit_distance(truth, normalise_text("\n".join(chosen(p) for p in tuning.lines))), len(truth)
+    wrong = total = 0  # line by line: each band's truth against the one line found in it, if one is
+    for (top, bottom), truth in zip(tuning.bands, tuning.truths):
+        found = [p for p, c in zip(tuning.lines, tuning.centres) if top <= c < bottom]
+        truth = normalise_text(truth)
+        wrong += edit_distance(truth, normalise_text(chosen(found[0]) if len(found) == 1 else ""))
+        total += len(truth)
+    return wrong, total
+
+
+def cer(pages: list[TuningPage], kind: str, **how) -> float:
+    counts = [errors(p, **how) for p in pages if p.kind == kind]
+    return sum(e for e, _ in counts) / max(1, sum(n for _, n in counts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="lines")
+    parser.add_argument("--write", action="store_true", help="store the chosen rule in the line model's manifest")
+    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    manifest = load_manifest(RecognizeConfig().models_dir, args.model)
+    processor = build_processor(
+        Config(Path("."), Path("unused"), recognize=RecognizeConfig(engine="line", line_model=args.model)),
+        settings="benchmark",
+    )
+    sources = cursive_pages(int(manifest.extra.get("split_seed", 0)), int(manifest.extra.get("seed", 0)))
+    sources += printed_pages("printed (EMNIST hands)", "emnist", 10) + printed_pages("printed (fonts)", "fonts", 6)
+    pages = [read_both(processor, tuning, page) for tuning, page in sources]
+    kinds = list(dict.fromkeys(p.kind for p in pages))
+
+    header = "| choice | " + " | ".join(f"{k} CER" for k in kinds) + " |"
+    rows = [header, "|---" * (len(kinds) + 1) + "|"]
+    for engine in ("glyph", "line"):
+        rows.append(
+            f"| {engine} engine alone | "
+            + " | ".join(f"{cer(pages, k, rule=None, engine=engine):.2%}" for k in kinds)
+            + " |"
+        )
+    glyph_alone = {k: cer(pages, k, rule=None, engine="glyph") for k in kinds}
+    scored = {}
+    for unsure, margin in itertools.product(UNSURE, MARGIN):
+        rule = AutoRule(unsure, margin)
+        scored[rule] = {k: cer(pages, k, rule=rule) for k in kinds}
+    fair = [r for r, s in scored.items() if all(s[k] <= glyph_alone[k] + 1e-9 for k in kinds if k != "cursive")]
+    best = min(fair, key=lambda r: (scored[r]["cursive"], r.glyph_unsure, r.glyph_margin))
+    for label, rule in (
+        ("more confident wins (0, 0)", AutoRule()),
+        (f"chosen ({best.glyph_unsure:g}, {best.glyph_margin:g})", best),
+    ):
+        rows.append(f"| auto, {label} | " + " | ".join(f"{scored[rule][k]:.2%}" for k in kinds) + " |")
+    lines_read = {k: sum(len(p.lines) for p in pages if p.kind == k) for k in kinds}
+    table = "\n".join(rows)
+    summary = (
+        f"Tuning pages: {', '.join(f'{k}: {sum(p.kind == k for p in pages)} pages, {lines_read[k]} lines' for k in kinds)}; "
+        f"{len(scored)} pairs (glyph_unsure, glyph_margin) tried, {len(fair)} keep printed pages no worse than the glyph engine."
+    )
+    print(table, summary, sep="\n\n")
+    if args.write:
+        path = RecognizeConfig().models_dir / f"{args.model}.json"
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw["auto"] = {"glyph_unsure": best.glyph_unsure, "glyph_margin": best.glyph_margin}
+        raw["auto_tuning"] = f"benchmarks/auto_rule.py on {dt.date.today()}: {summary}"
+        write_manifest(RecognizeConfig().models_dir, raw)
+        print(f"wrote {path}")
+    if args.record:
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
+            fh.write(f"\n`python benchmarks/auto_rule.py --model {args.model}` on {dt.date.today()}, {machine} "
+                     f"(raw CER, no correction):\n\n{table}\n\n{summary}\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
