@@ -5,10 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EMNIST ?= ../shared/data/emnist
+LINES ?= ../shared/data
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/hcrbatch/wheels
 
-.PHONY: demo test install install-llm system-deps llama-wheel model gan samples clean
+.PHONY: demo test install install-llm system-deps llama-wheel model lines gan samples clean
 
 system-deps:
 	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || \
@@ -42,6 +43,12 @@ test: system-deps $(BIN)/activate llama-wheel
 model: install
 	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court
 	$(BIN)/hcrbatch train --data $(EMNIST) --log-file .train/charcnn.log
+
+# Rebuild the shipped line model (about 80 min on 2 CPU cores), then tune --engine auto for it.
+lines: install
+	$(SUDO) apt-get install -y -qq fonts-breip fonts-sjfonts
+	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --epochs 14 --log-file .train/lines.log
+	$(BIN)/python benchmarks/auto_rule.py --write
 
 # Rebuild the shipped GAN generator (about 35 min on 2 CPU cores).
 gan: install

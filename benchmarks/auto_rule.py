@@ -2,16 +2,19 @@
 
     .venv/bin/python benchmarks/auto_rule.py [--model lines] [--write] [--record]
 
-The rule (`hcrbatch.linereader.AutoRule`): take the line engine's reading when the glyph engine is
-unsure (its mean character confidence under `glyph_unsure`) or not surer than the line engine by
-more than `glyph_margin`. Every pair on a grid is scored by raw CER (no correction) on tuning pages
-that no benchmark figure uses:
+The rule (`hcrbatch.linereader.AutoRule`): a page is the line engine's when the median over its
+lines of (line - glyph mean character confidence) exceeds `page_margin`; there the glyph engine
+keeps only lines it is surer of by more than `glyph_margin`; elsewhere the more confident engine
+wins each line. Every pair on a grid is scored by raw CER (no correction) on tuning pages that no
+benchmark figure uses:
 - cursive: pages rebuilt from the line model's *validation* lines (`validation_split`: seen only to
   watch the loss, never trained on; the held-out test pages of benchmarks/lines.py stay unseen);
-- hand-printed: EMNIST-hand pages with seed 3 and font-hand pages with seed 3 (benchmarks/run.py
-  and lines.py read seed 0).
-Chosen: the lowest cursive CER among pairs whose printed CER is no worse than the glyph engine's
-alone, for both kinds of printed page. `--write` stores it in `models/<model>.json` under "auto".
+- hand-printed: EMNIST-hand, font-hand and GAN-hand pages with seed 3 (benchmarks/run.py and
+  lines.py read seed 0; the GAN's hand is the one the glyph engine is least sure of).
+Chosen: the lowest cursive CER among pairs that leave every kind of printed page no worse than the
+glyph engine alone and keep every printed tuning page's median at least SAFETY below `page_margin`
+(a printed page that crosses it would be read by the wrong engine throughout). `--write` stores it
+in `models/<model>.json` under "auto".
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ sys.path.insert(0, str(HERE))
 from lines import DATA, FOLDERS, page_from_lines  # noqa: E402
 from make_pages import make_pages  # noqa: E402
 
-UNSURE = (0.0, 0.6, 0.65, 0.7, 0.72, 0.74, 0.76, 0.78, 0.8)
-MARGIN = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
+GLYPH_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0)
+SAFETY = 0.05
 
 
 @dataclass
@@ -114,21 +118,21 @@ def read_both(processor, tuning: TuningPage, page) -> TuningPage:
 
 def errors(tuning: TuningPage, rule: AutoRule | None, engine: str = "") -> tuple[int, int]:
     """(character errors, truth length) with `rule` choosing each line, or one engine throughout."""
-
-    def chosen(pair: LinePair) -> str:
-        use_line = engine == "line" or (
-            not engine and pair.line_text and rule.prefers_line(pair.glyph_confidence, pair.line_confidence)
-        )
-        return pair.line_text if use_line else pair.glyph_text
-
+    pairs = tuning.lines
+    takes = (
+        [engine == "line"] * len(pairs)
+        if engine
+        else rule.takes_line([(p.glyph_confidence, p.line_confidence) for p in pairs])
+    )
+    texts = [p.line_text if take and p.line_text else p.glyph_text for p, take in zip(pairs, takes)]
     if tuning.kind != "cursive":
         truth = normalise_text(tuning.truths[0])
-        return edit_distance(truth, normalise_text("\n".join(chosen(p) for p in tuning.lines))), len(truth)
+        return edit_distance(truth, normalise_text("\n".join(texts))), len(truth)
     wrong = total = 0  # line by line: each band's truth against the one line found in it, if one is
     for (top, bottom), truth in zip(tuning.bands, tuning.truths):
-        found = [p for p, c in zip(tuning.lines, tuning.centres) if top <= c < bottom]
+        found = [i for i, c in enumerate(tuning.centres) if top <= c < bottom]
         truth = normalise_text(truth)
-        wrong += edit_distance(truth, normalise_text(chosen(found[0]) if len(found) == 1 else ""))
+        wrong += edit_distance(truth, normalise_text(texts[found[0]] if len(found) == 1 else ""))
         total += len(truth)
     return wrong, total
 
@@ -151,6 +155,7 @@ def main() -> None:
     )
     sources = cursive_pages(int(manifest.extra.get("split_seed", 0)), int(manifest.extra.get("seed", 0)))
     sources += printed_pages("printed (EMNIST hands)", "emnist", 10) + printed_pages("printed (fonts)", "fonts", 6)
+    sources += printed_pages("printed (GAN hand)", "gan", 6)
     pages = [read_both(processor, tuning, page) for tuning, page in sources]
     kinds = list(dict.fromkeys(p.kind for p in pages))
 
@@ -163,28 +168,39 @@ def main() -> None:
             + " |"
         )
     glyph_alone = {k: cer(pages, k, rule=None, engine="glyph") for k in kinds}
+    printed_medians = [
+        float(np.median([p.line_confidence - p.glyph_confidence for p in page.lines]))
+        for page in pages
+        if page.kind != "cursive" and page.lines
+    ]
     scored = {}
-    for unsure, margin in itertools.product(UNSURE, MARGIN):
-        rule = AutoRule(unsure, margin)
+    for page_margin, glyph_margin in itertools.product(PAGE_MARGIN, GLYPH_MARGIN):
+        rule = AutoRule(page_margin, glyph_margin)
         scored[rule] = {k: cer(pages, k, rule=rule) for k in kinds}
-    fair = [r for r, s in scored.items() if all(s[k] <= glyph_alone[k] + 1e-9 for k in kinds if k != "cursive")]
-    best = min(fair, key=lambda r: (scored[r]["cursive"], r.glyph_unsure, r.glyph_margin))
+    fair = [
+        r
+        for r, s in scored.items()
+        if all(s[k] <= glyph_alone[k] + 1e-9 for k in kinds if k != "cursive")
+        and max(printed_medians) <= r.page_margin - SAFETY
+    ]
+    best = min(fair, key=lambda r: (scored[r]["cursive"], r.page_margin, r.glyph_margin))
     for label, rule in (
-        ("more confident wins (0, 0)", AutoRule()),
-        (f"chosen ({best.glyph_unsure:g}, {best.glyph_margin:g})", best),
+        ("without thresholds (the more confident wins each line)", AutoRule()),
+        (f"chosen (page_margin {best.page_margin:g}, glyph_margin {best.glyph_margin:g})", best),
     ):
         rows.append(f"| auto, {label} | " + " | ".join(f"{scored[rule][k]:.2%}" for k in kinds) + " |")
     lines_read = {k: sum(len(p.lines) for p in pages if p.kind == k) for k in kinds}
     table = "\n".join(rows)
     summary = (
         f"Tuning pages: {', '.join(f'{k}: {sum(p.kind == k for p in pages)} pages, {lines_read[k]} lines' for k in kinds)}; "
-        f"{len(scored)} pairs (glyph_unsure, glyph_margin) tried, {len(fair)} keep printed pages no worse than the glyph engine."
+        f"{len(scored)} pairs (page_margin, glyph_margin) tried, {len(fair)} keep printed pages no worse than the glyph "
+        f"engine and their medians (at most {max(printed_medians):.3f}) {SAFETY} below page_margin."
     )
     print(table, summary, sep="\n\n")
     if args.write:
         path = RecognizeConfig().models_dir / f"{args.model}.json"
         raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["auto"] = {"glyph_unsure": best.glyph_unsure, "glyph_margin": best.glyph_margin}
+        raw["auto"] = {"page_margin": best.page_margin, "glyph_margin": best.glyph_margin}
         raw["auto_tuning"] = f"benchmarks/auto_rule.py on {dt.date.today()}: {summary}"
         write_manifest(RecognizeConfig().models_dir, raw)
         print(f"wrote {path}")

@@ -1,6 +1,6 @@
 """Time `hcrbatch run` over a generated folder: pages per minute and peak memory.
 
-    .venv/bin/python benchmarks/throughput.py --pages 40 [--workers N] [--record]
+    .venv/bin/python benchmarks/throughput.py --pages 40 [--workers N] [--engine auto|glyph|line] [--record]
 
 Pages come from benchmarks/make_pages.py (hand-printed letter-size pages of English text as
 multi-page PDF, multi-page TIFF and PNG; apt-get install fonts-breip fonts-sjfonts). Generated data
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pages-per-doc", type=int, default=5, help="pages per PDF/TIFF document")
+    parser.add_argument("--engine", default="auto", choices=["auto", "glyph", "line"], help="hcrbatch run --engine")
     parser.add_argument("--record", action="store_true", help="append the result to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
@@ -79,7 +80,8 @@ def main() -> None:
         make_pages(data, args.pages, args.seed, args.pages_per_doc)
     out = HERE / "out" / data.name
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "hcrbatch", "run", str(data), str(out), "--workers", str(args.workers), "-q"]
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(data), str(out), "--workers", str(args.workers), "-q",
+           "--engine", args.engine]  # fmt: skip
     seconds, peak, code = timed_run(cmd)
     report = pd.read_csv(out / "hcrbatch-report.csv")
     pages = int(report["pages"].sum())
@@ -92,6 +94,7 @@ def main() -> None:
     if args.record:
         command = f"python benchmarks/throughput.py --pages {args.pages} --workers {args.workers}"
         command += f" --pages-per-doc {args.pages_per_doc}" if args.pages_per_doc != 5 else ""
+        command += f" --engine {args.engine}" if args.engine != "auto" else ""
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
             fh.write(f"\n`{command}` on {machine}:\n\n")

@@ -127,7 +127,7 @@ def cli() -> None:
     default=RecognizeConfig.engine,
     show_default=True,
     help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
-    "auto: both, per line the line engine unless the glyph engine is sure and surer by a margin "
+    "auto: both; the line engine on pages whose lines favour it, elsewhere the more confident per line "
     "(glyph alone when no line model is installed).",
 )
 @click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name.")

@@ -41,7 +41,7 @@ class RecognizeConfig:
     batch_size: int = 1024
     top_k: int = 5
     # glyph: characters cut and classified; line: whole lines through the CTC line model;
-    # auto: both, per line the one the line model's AutoRule prefers (glyph alone when no line model is installed)
+    # auto: both, chosen by the line model's AutoRule (glyph alone when no line model is installed)
     engine: Literal["auto", "glyph", "line"] = "auto"
     line_model: str = "lines"
     line_batch_size: int = 32

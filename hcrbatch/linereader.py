@@ -5,9 +5,10 @@ cutting it into characters. Best-path decoding gives the text; each character's 
 gives its columns, so characters and words get boxes on the page (the PDF text layer stays aligned)
 and each character keeps its top-k readings at its most confident step (its confidence in the CSV).
 Each word's likeliest spellings, by a CTC beam search over its steps, are what the corrector
-chooses from. `--engine auto` reads every line with both engines and keeps, per line, the line
-engine's reading unless the glyph engine is sure of its own and surer than the line engine by a
-margin (`AutoRule`); the CSV says which engine read each line.
+chooses from. `--engine auto` reads every line with both engines; on a page whose lines the line
+engine reads with more confidence (relative to the glyph engine) it keeps the line engine's
+readings, elsewhere the more confident one per line (`AutoRule`); the CSV says which engine read
+each line.
 """
 
 from __future__ import annotations
@@ -159,18 +160,28 @@ def word_spellings(
 
 @dataclass(frozen=True)
 class AutoRule:
-    """When `--engine auto` takes a line from the line engine: when the glyph engine is unsure of
-    its reading (mean character confidence under `glyph_unsure`) or not surer than the line engine
-    by more than `glyph_margin`. The glyph engine is confidently wrong on joined-up script, so plain
-    "the more confident wins" keeps too many of its misreadings; the thresholds depend on how both
-    models are calibrated, so they live in the line model's manifest ("auto"), tuned by
-    benchmarks/auto_rule.py. Without them: the more confident engine wins."""
+    """Which lines `--engine auto` takes from the line engine, given each line's mean character
+    confidence under both engines, (glyph, line).
 
-    glyph_unsure: float = 0.0
+    A page is written one way, so the page decides first: it is the line engine's page when the
+    median over its lines of (line - glyph confidence) exceeds `page_margin`; there the glyph
+    engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the more
+    confident engine wins each line. Why not that everywhere: the glyph engine is confidently wrong
+    on joined-up script, and line by line its confidence cannot tell cursive from a hard hand-printed
+    hand, while a page's lines together can. The thresholds depend on how the two models are
+    calibrated, so they live in the line model's manifest ("auto"), tuned by benchmarks/auto_rule.py;
+    without them no page is the line engine's (`page_margin` 1.0).
+    """
+
+    page_margin: float = 1.0
     glyph_margin: float = 0.0
 
-    def prefers_line(self, glyph_confidence: float, line_confidence: float) -> bool:
-        return glyph_confidence < self.glyph_unsure or line_confidence > glyph_confidence - self.glyph_margin
+    def takes_line(self, confidences: list[tuple[float, float]]) -> list[bool]:
+        if not confidences:
+            return []
+        line_page = float(np.median([line - glyph for glyph, line in confidences])) > self.page_margin
+        margin = self.glyph_margin if line_page else 0.0
+        return [line > glyph - margin for glyph, line in confidences]
 
 
 class LineRecognizer:
@@ -271,14 +282,19 @@ def read_lines(
     height, width = clean.gray.shape
     crops = [line_crop_box(line.bbox, width, height) for line in segmentation.lines]
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
-    lines = []
-    for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings):
-        words = words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean)
-        line_reading = Line(glyph_line.bbox, words, engine="line")
-        if engine == "line" or (
-            words and reader.auto.prefers_line(_line_confidence(glyph_line), _line_confidence(line_reading))
-        ):
-            lines.append(line_reading)
-        else:
-            lines.append(replace(glyph_line, engine="glyph"))
+    line_readings = [
+        Line(
+            glyph_line.bbox,
+            words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean),
+            engine="line",
+        )
+        for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings)
+    ]
+    takes_line = reader.auto.takes_line(
+        [(_line_confidence(g), _line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)]
+    )
+    lines = [
+        r if engine == "line" or (take and r.words) else replace(g, engine="glyph")
+        for g, r, take in zip(glyph_result.lines, line_readings, takes_line)
+    ]
     return replace(glyph_result, lines=tuple(lines))

@@ -235,16 +235,18 @@ def test_engine_line_without_a_line_model_is_a_model_error(run_cli, sample_folde
     assert result.exit_code == ExitCode.MODEL_INVALID
 
 
-def test_auto_takes_the_line_engine_unless_the_glyph_engine_is_sure_and_surer_by_the_margin():
-    rule = AutoRule(glyph_unsure=0.7, glyph_margin=0.15)
-    assert rule.prefers_line(0.65, 0.1)  # the glyph engine is unsure of its reading
-    assert rule.prefers_line(0.85, 0.75)  # surer, but not by the margin
-    assert not rule.prefers_line(0.85, 0.65)
-    assert AutoRule().prefers_line(0.5, 0.51) and not AutoRule().prefers_line(0.5, 0.5)  # no thresholds: likelier wins
+def test_auto_gives_a_page_to_the_line_engine_when_its_lines_say_so_and_otherwise_decides_line_by_line():
+    rule = AutoRule(page_margin=-0.2, glyph_margin=0.4)
+    cursive = [(0.62, 0.70), (0.70, 0.55), (0.90, 0.45)]  # median line - glyph: -0.15
+    assert rule.takes_line(cursive) == [True, True, False]  # the glyph engine keeps only a line it is far surer of
+    printed = [(0.85, 0.50), (0.80, 0.52), (0.60, 0.65)]  # median: -0.28
+    assert rule.takes_line(printed) == [False, False, True]  # the more confident wins each line
+    assert AutoRule().takes_line(cursive) == [True, False, False]  # no thresholds: never the line engine's page
+    assert rule.takes_line([]) == []
 
 
 def test_bad_auto_thresholds_in_a_line_manifest_are_a_model_error(tmp_path):
     manifest = ModelManifest("lines", "1", "ab", (64, 0), "n", (), weights=tmp_path / "lines.keras",
-                             extra={"downsample": 4, "auto": {"glyph_unsur": 0.7}})  # fmt: skip
+                             extra={"downsample": 4, "auto": {"page_margn": -0.2}})  # fmt: skip
     with pytest.raises(ModelError, match="auto"):
         LineRecognizer(manifest, RecognizeConfig())
