@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hcrbatch.config import SUPPORTED_SUFFIXES, Config, IngestConfig, LineTrainConfig, RecognizeConfig
-from hcrbatch.ingest import iter_pages
-from hcrbatch.linereader import AutoRule, read_lines
+from hcrbatch.config import Config, LineTrainConfig, RecognizeConfig
+from hcrbatch.elements import PageImage
+from hcrbatch.linereader import AutoRule, line_confidence, read_lines
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest, write_manifest
 from hcrbatch.pipeline import build_processor
@@ -44,8 +44,7 @@ from hcrbatch.train.lines import read_line_folder, split_by_page, validation_spl
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import DATA, FOLDERS, page_from_lines  # noqa: E402
-from make_pages import make_pages  # noqa: E402
+from lines import DATA, FOLDERS, page_from_lines, printed_pages  # noqa: E402
 
 PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
 GLYPH_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0)
@@ -71,7 +70,7 @@ class TuningPage:
     centres: list[float] | None = None
 
 
-def cursive_pages(split_seed: int, seed: int) -> list[TuningPage]:
+def cursive_pages(split_seed: int, seed: int) -> list[tuple[TuningPage, PageImage]]:
     samples = [s for folder in FOLDERS for s in read_line_folder(DATA / folder)]
     train, _ = split_by_page(samples, LineTrainConfig.test_fraction, split_seed)
     _, validation = validation_split(train, seed)
@@ -85,31 +84,26 @@ def cursive_pages(split_seed: int, seed: int) -> list[TuningPage]:
     return pages
 
 
-def printed_pages(kind: str, hand: str, count: int) -> list[tuple[TuningPage, object]]:
-    folder = HERE / "data" / f"{hand}-{count}p-seed3"
-    if not folder.exists():
-        make_pages(folder, count, 3, pages_per_doc=count // 2, hand=hand)
-    out = []
-    for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix in SUPPORTED_SUFFIXES):
-        truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")
-        out += [(TuningPage(kind, [truth], []), page) for truth, page in zip(truths, iter_pages(doc, IngestConfig()))]
-    return out
+def printed_tuning_pages(kind: str, hand: str, count: int) -> list[tuple[TuningPage, PageImage]]:
+    """Hand-printed pages of seed 3, which no benchmark figure reads."""
+    return [
+        (TuningPage(kind, [truth], []), page)
+        for truth, page, _ in printed_pages(count, seed=3, hand=hand, pages_per_doc=count // 2)
+    ]
 
 
-def read_both(processor, tuning: TuningPage, page) -> TuningPage:
+def read_both(processor, tuning: TuningPage, page: PageImage) -> TuningPage:
     clean = preprocess(page, processor.cfg.preprocess)
     seg = segment(clean, processor.cfg.segment)
     glyph = recognize_page(seg, clean, processor.recognizer, page.index, page.dpi)
     line = read_lines(seg, clean, processor.line_reader, glyph, "line")
-
-    def confidence(line) -> float:
-        chars = [c.confidence for w in line.words for c in w.chars]
-        return float(np.mean(chars)) if chars else 0.0
-
     tuning.lines = [
         LinePair(
-            confidence(g), confidence(r), " ".join(w.raw_text for w in g.words), " ".join(w.raw_text for w in r.words)
-        )
+            line_confidence(g),
+            line_confidence(r),
+            " ".join(w.raw_text for w in g.words),
+            " ".join(w.raw_text for w in r.words),
+        )  # fmt: skip
         for g, r in zip(glyph.lines, line.lines)
     ]
     tuning.centres = [g.bbox.center_y for g in glyph.lines]
@@ -154,8 +148,10 @@ def main() -> None:
         settings="benchmark",
     )
     sources = cursive_pages(int(manifest.extra.get("split_seed", 0)), int(manifest.extra.get("seed", 0)))
-    sources += printed_pages("printed (EMNIST hands)", "emnist", 10) + printed_pages("printed (fonts)", "fonts", 6)
-    sources += printed_pages("printed (GAN hand)", "gan", 6)
+    sources += printed_tuning_pages("printed (EMNIST hands)", "emnist", 10)
+    sources += printed_tuning_pages("printed (fonts)", "fonts", 6) + printed_tuning_pages(
+        "printed (GAN hand)", "gan", 6
+    )
     pages = [read_both(processor, tuning, page) for tuning, page in sources]
     kinds = list(dict.fromkeys(p.kind for p in pages))
 

@@ -136,11 +136,14 @@ def rebuilt_pages(samples: list[LineSample]) -> list[tuple[str, PageImage, list[
     return [("\n".join(s.text for s in lines), *page_from_lines(lines, i)) for i, lines in enumerate(pages.values())]
 
 
-def printed_pages(pages: int) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
-    """(truth, page, no bands) for the hand-printed pages of benchmarks/run.py (held-out EMNIST writers)."""
-    folder = HERE / "data" / f"emnist-{pages}p-seed0"
+def printed_pages(
+    pages: int, seed: int = 0, hand: str = "emnist", pages_per_doc: int = 5
+) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
+    """(truth, page, no bands) for hand-printed benchmark pages; by default benchmarks/run.py's
+    (held-out EMNIST writers, seed 0)."""
+    folder = HERE / "data" / f"{hand}-{pages}p-seed{seed}"
     if not folder.exists():
-        make_pages(folder, pages, 0, pages_per_doc=5, hand="emnist")
+        make_pages(folder, pages, seed, pages_per_doc=pages_per_doc, hand=hand)
     out = []
     for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix in SUPPORTED_SUFFIXES):
         truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")

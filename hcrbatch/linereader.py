@@ -269,7 +269,8 @@ def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: 
     return tuple(words)
 
 
-def _line_confidence(line: Line) -> float:
+def line_confidence(line: Line) -> float:
+    """Mean confidence of a line's characters: what `AutoRule` compares between the engines."""
     chars = [c.confidence for w in line.words for c in w.chars]
     return float(np.mean(chars)) if chars else 0.0
 
@@ -291,7 +292,7 @@ def read_lines(
         for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings)
     ]
     takes_line = reader.auto.takes_line(
-        [(_line_confidence(g), _line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)]
+        [(line_confidence(g), line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)]
     )
     lines = [
         r if engine == "line" or (take and r.words) else replace(g, engine="glyph")
