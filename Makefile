@@ -9,11 +9,17 @@ LINES ?= ../shared/data
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/hcrbatch/wheels
 
-.PHONY: demo test install install-llm system-deps llama-wheel model lines gan samples clean
+.PHONY: demo test install install-llm system-deps line-fonts llama-wheel model lines gan samples clean
 
 system-deps:
 	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils; }
+
+# Handwriting fonts for synthetic training lines (hcrbatch/train/synthlines.py): script and hand-printing.
+line-fonts:
+	@[ -e /usr/share/fonts/truetype/kristi/Kristi.ttf ] && [ -d /usr/share/fonts/opentype/dancingscript ] && \
+	  [ -d /usr/share/fonts/truetype/breip ] && [ -d /usr/share/fonts/truetype/sjfonts ] || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-kristi fonts-dancingscript fonts-breip fonts-sjfonts; }
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +41,7 @@ llama-wheel: $(BIN)/activate
 install-llm: install llama-wheel
 	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,llm]'
 
-test: system-deps $(BIN)/activate llama-wheel
+test: system-deps line-fonts $(BIN)/activate llama-wheel
 	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,test,llm]'
 	$(BIN)/python -m pytest
 

@@ -302,8 +302,10 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
 
 
 @cli.command(name="train-lines")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--data", "data", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of line images with labels.tsv (file<TAB>text), e.g. ../shared/data/hooker-lines; repeatable.")  # fmt: skip
+@click.option("--synthetic", type=click.IntRange(0), default=0, show_default=True,
+              help="Add this many lines rendered from handwriting fonts; alone (no --data) it pre-trains.")  # fmt: skip
 @click.option("--name", default=LineTrainConfig.name, show_default=True)
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
 @click.option(
@@ -323,15 +325,20 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
 @click.option("--schedule", type=click.Choice(["cosine", "plateau"]), default=LineTrainConfig.schedule,
               show_default=True, help="Learning rate: cosine decay to zero over --epochs, or cut on a plateau.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training lines.")
+@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=LineTrainConfig.learning_rate,
+              show_default=True, help="Initial learning rate (lower it to fine-tune from --init-from).")  # fmt: skip
+@click.option("--init-from", default="", metavar="MODEL",
+              help="Fine-tune: start from this line model in --models-dir (e.g. one pre-trained on synthetic lines).")  # fmt: skip
 @with_logging
 @click.pass_context
-def train_lines(ctx, data, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, schedule, limit, quiet,
-                verbose, log_file) -> None:  # fmt: skip
+def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, schedule,
+                limit, learning_rate, init_from, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the CTC line recognizer on transcribed line images; hold out 10 % of the pages."""
     setup_logging(verbose, quiet, log_file)
     cfg = LineTrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, head=head, epochs=epochs,
         batch_size=batch_size, seed=seed, patience=patience, schedule=schedule, limit=limit,
+        learning_rate=learning_rate, init_from=init_from, synthetic=synthetic,
     )  # fmt: skip
 
     def action() -> int:

@@ -143,7 +143,7 @@ class GanConfig:
 class LineTrainConfig:
     """Options of `hcrbatch train-lines` (the CTC line recognizer)."""
 
-    data: tuple[Path, ...]
+    data: tuple[Path, ...] = ()
     name: str = "lines"
     models_dir: Path = DEFAULT_MODELS_DIR
     work_dir: Path = Path(".train")
@@ -159,3 +159,5 @@ class LineTrainConfig:
     # plateau: cut by 0.3 after patience/2 epochs without progress
     schedule: Literal["cosine", "plateau"] = "cosine"
     limit: int = 0  # use at most this many training lines (0 = all), for quick runs
+    synthetic: int = 0  # lines rendered from handwriting fonts added to training (train/synthlines.py)
+    init_from: str = ""  # start from this trained line model in `models_dir` (fine-tuning), not from random weights

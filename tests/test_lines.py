@@ -14,7 +14,7 @@ from conftest import write_png
 from hcrbatch.cli import cli
 from hcrbatch.config import PreprocessConfig, RecognizeConfig
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.errors import ExitCode, ModelError
+from hcrbatch.errors import ConfigError, ExitCode, ModelError
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.linereader import (
     LINE_HEIGHT,
@@ -31,7 +31,15 @@ from hcrbatch.linereader import (
 )
 from hcrbatch.modelstore import ModelManifest, TrainingClock
 from hcrbatch.preprocess import preprocess
-from hcrbatch.train.lines import LineSample, build_line_model, ctc_loss, read_line_folder, split_by_page
+from hcrbatch.train.lines import (
+    LineSample,
+    build_line_model,
+    ctc_loss,
+    read_line_folder,
+    split_by_page,
+    transfer_weights,
+)
+from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, font_covers, synthetic_lines
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "it"]
 
@@ -250,3 +258,63 @@ def test_bad_auto_thresholds_in_a_line_manifest_are_a_model_error(tmp_path):
                              extra={"downsample": 4, "auto": {"page_margn": -0.2}})  # fmt: skip
     with pytest.raises(ModelError, match="auto"):
         LineRecognizer(manifest, RecognizeConfig())
+
+
+def test_synthetic_lines_are_seeded_line_crops_of_text_their_font_can_write():
+    lines = synthetic_lines(6, seed=0)
+    again = synthetic_lines(6, seed=0)
+    assert [s.text for s in lines] == [s.text for s in again]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(lines, again))
+    for line in lines:
+        assert line.image.dtype == np.uint8 and line.image.shape[0] == LINE_IMAGE_HEIGHT
+        assert line.text.strip() and line.page == "synthetic/00000"
+        # dark ink on light paper, as the real line images
+        assert np.percentile(line.image, 90) - np.percentile(line.image, 1) > 60 and np.median(line.image) > 128
+    assert len({s.text for s in lines}) == 6
+
+
+def test_font_coverage_spots_characters_the_font_lacks():
+    from PIL import ImageFont
+
+    kristi = ImageFont.truetype("/usr/share/fonts/truetype/kristi/Kristi.ttf", 48)
+    assert font_covers(kristi, "Lettre du 3 mai, é")
+    assert not font_covers(kristi, "ſ")  # the long s: no installed handwriting font has it
+
+
+def test_fine_tuning_starts_from_a_model_whose_output_columns_follow_their_characters():
+    source, target = build_line_model(3), build_line_model(3)
+    assert transfer_weights(source, "abc", target, "xba") == 2
+    kernel, bias = source.get_layer("ctc").get_weights()
+    new_kernel, _ = target.get_layer("ctc").get_weights()
+    np.testing.assert_array_equal(new_kernel[:, [0, 2, 3]], kernel[:, [0, 2, 1]])  # blank, "b", "a"
+    assert not np.array_equal(new_kernel[:, 1], kernel[:, 3])  # "x" is new: not "c"'s column
+    for a, b in zip(source.layers[:-1], target.layers[:-1]):
+        for weights, copied in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(copied, weights)
+    with pytest.raises(ConfigError, match="layers differ"):
+        transfer_weights(build_line_model(3, head="lstm"), "abc", target, "abc")
+
+
+@pytest.mark.slow
+def test_pre_training_on_synthetic_lines_then_fine_tuning_on_real_ones(line_folder, tmp_path):
+    common = ["--epochs", "1", "--batch-size", "8", "--models-dir", str(tmp_path / "models"),
+              "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
+    result = CliRunner().invoke(cli, ["train-lines", "--synthetic", "60", "--name", "synth", *common])
+    assert result.exit_code == 0, result.output
+    pre = json.loads((tmp_path / "models" / "synth.json").read_text())
+    assert pre["metrics"]["held_out"]["lines"] == 20  # one synthetic page of three
+    assert pre["training_data"][0].startswith("synthetic: 60 lines")
+    argv = ["train-lines", "--data", str(line_folder), "--init-from", "synth", "--learning-rate", "3e-4", *common]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    tuned = json.loads((tmp_path / "models" / "lines.json").read_text())
+    assert (
+        tuned["initialised_from"]["name"] == "synth"
+        and tuned["initialised_from"]["held_out"] == pre["metrics"]["held_out"]
+    )
+    assert tuned["learning_rate"]["initial"] == 3e-4 and tuned["metrics"]["held_out"]["lines"] == 4
+
+
+def test_train_lines_without_data_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli, ["train-lines", "--models-dir", str(tmp_path), "-q"])
+    assert result.exit_code == ExitCode.USAGE and "nothing to train on" in result.output

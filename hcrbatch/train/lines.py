@@ -28,7 +28,15 @@ from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalize_line
 from hcrbatch.metrics import edit_distance, normalise_text
-from hcrbatch.modelstore import TrainingClock, epochs_done, model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import (
+    TrainingClock,
+    epochs_done,
+    load_keras_model,
+    load_manifest,
+    model_version,
+    save_keras_model,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +228,61 @@ def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: i
     }
 
 
+def layer_shapes(model) -> list[tuple]:
+    """Each layer's type and weight shapes; of the output layer, only its input width (its output
+    width is the charset's size)."""
+    return [
+        (type(layer).__name__, layer.weights[0].shape[0] if layer.name == "ctc" else [w.shape for w in layer.weights])
+        for layer in model.layers
+    ]
+
+
+def transfer_weights(source, source_charset: str, target, target_charset: str) -> int:
+    """Start `target` from a trained line model: every layer's weights are copied in order, and the
+    output layer's columns follow their characters, so fine-tuning data may bring characters the
+    source never saw (they start untrained) or lack some it had. Returns how many carried over."""
+    if layer_shapes(source) != layer_shapes(target):
+        raise ConfigError(f"cannot start from {source.name}: its layers differ from those of {target.name}")
+    for a, b in zip(source.layers, target.layers):
+        if b.name != "ctc":
+            b.set_weights(a.get_weights())
+    kernel, bias = source.get_layer("ctc").get_weights()
+    new_kernel, new_bias = target.get_layer("ctc").get_weights()
+    columns = {c: i + 1 for i, c in enumerate(source_charset)} | {"": 0}  # column 0 is the blank
+    shared = 0
+    for j, char in enumerate(["", *target_charset]):
+        if char in columns:
+            new_kernel[:, j], new_bias[j] = kernel[:, columns[char]], bias[columns[char]]
+            shared += bool(char)
+    target.get_layer("ctc").set_weights([new_kernel, new_bias])
+    return shared
+
+
 def validation_split(train: list[LineSample], seed: int) -> tuple[list[LineSample], list[LineSample]]:
     """(fit, validation): a seeded 5 % of the training lines that only watch the loss, never trained
     on; benchmarks/auto_rule.py tunes `--engine auto` on them."""
     order = np.random.default_rng(seed).permutation(len(train))
     n_val = max(1, len(train) // 20)
     return [train[i] for i in order[n_val:]], [train[i] for i in order[:n_val]]
+
+
+def start_from(model, charset: str, cfg: LineTrainConfig) -> dict:
+    """Load `cfg.init_from`'s weights into `model`; what the manifest records of that start."""
+    source = load_manifest(cfg.models_dir, cfg.init_from)
+    if source.extra.get("head", "conv") != cfg.head:
+        raise ConfigError(f"--init-from {cfg.init_from} has a {source.extra.get('head')} head, not --head {cfg.head}")
+    shared = transfer_weights(load_keras_model(source), source.charset, model, charset)
+    log.info(
+        "starting from %s %s (%d of %d characters carried over)", source.name, source.version, shared, len(charset)
+    )
+    return {
+        "name": source.name,
+        "version": source.version,
+        "epochs_run": source.extra.get("epochs_run"),
+        "training_seconds": source.extra.get("training_seconds"),
+        "training_data": list(source.training_data),
+        "held_out": source.metrics.get("held_out", {}),
+    }
 
 
 def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
@@ -237,21 +294,34 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
     clock = TrainingClock(Path(cfg.work_dir) / cfg.name / "backup")  # before the data: reading it is part of the time
+    if not cfg.data and not cfg.synthetic:
+        raise ConfigError("nothing to train on: give --data folders of real lines, --synthetic N, or both")
     samples, described = [], []
     for folder in cfg.data:
         part = read_line_folder(Path(folder))
         samples += part
         described.append(f"{Path(folder).name}: {len(part)} lines")
-    train, test = split_by_page(samples, cfg.test_fraction, cfg.split_seed)
+    synthetic = []
+    if cfg.synthetic:
+        from hcrbatch.train.synthlines import line_fonts, synthetic_lines  # it builds on this module
+
+        synthetic = synthetic_lines(cfg.synthetic, cfg.seed)
+        fonts = ", ".join(p.stem for p in line_fonts())
+        described.append(f"synthetic: {cfg.synthetic} lines (seed {cfg.seed}) rendered in {fonts}")
+    if samples:  # real lines are the test set; synthetic ones only add to training
+        train, test = split_by_page(samples, cfg.test_fraction, cfg.split_seed)
+    else:  # pre-training on synthetic lines alone: whole synthetic pages are held out
+        train, test, synthetic = *split_by_page(synthetic, cfg.test_fraction, cfg.split_seed), []
     described.append(
         f"held out by page (seed {cfg.split_seed}, {cfg.test_fraction:.0%} of each folder's pages): "
         f"{len(train)} train / {len(test)} test lines"
     )
     if cfg.limit:
         train = [train[i] for i in sorted(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])]
-    charset = "".join(sorted({c for s in train for c in s.text}))
-    lookup = {c: i + 1 for i, c in enumerate(charset)}
     fit, val = validation_split(train, cfg.seed)
+    fit += synthetic
+    charset = "".join(sorted({c for s in fit for c in s.text}))
+    lookup = {c: i + 1 for i, c in enumerate(charset)}
     log.info(
         "line model: %d train, %d validation, %d test lines; %d characters", len(fit), len(val), len(test), len(charset)
     )
@@ -263,6 +333,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     if cfg.schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * len(batches))
     model = build_line_model(len(charset), cfg.head)
+    started_from = start_from(model, charset, cfg) if cfg.init_from else None
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(work / "backup")),
@@ -303,6 +374,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "seed": cfg.seed,
         "split_seed": cfg.split_seed,
         "training_seconds": clock.seconds,
+        **({"initialised_from": started_from} if started_from else {}),
         "metrics": metrics,
         "date": dt.date.today().isoformat(),
     }
