@@ -14,6 +14,9 @@ trained on.
   correction) with `--engine glyph`, `line` and `auto`; text compared in reading order, page by page.
   The same for the hand-printed pages of benchmarks/run.py (held-out EMNIST writers), where `auto`
   must not lose to the glyph engine.
+- The gap between the two: the line engine's corrected CER page by page, from the page's
+  ground-truth line images (joined in order) and from the rebuilt page end to end, on all pages,
+  on those our segmentation got exactly right (every line found once, nothing else), and the rest.
 - Speed: lines per second through `LineRecognizer.read` (normalisation, network, alignment, beam
   search) at batch 1 and 64.
 """
@@ -26,6 +29,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -68,17 +72,21 @@ def held_out_lines(split_seed: int) -> dict[str, list[LineSample]]:
     return {folder: [s for s in test if s.page.startswith(folder + "/")] for folder in FOLDERS}
 
 
-def line_level(reader: LineRecognizer, samples: list[LineSample], lang: str) -> tuple[ErrorCount, ErrorCount]:
-    """(best path, lexicon over the beam) errors over ground-truth line images."""
+def line_level(
+    reader: LineRecognizer, samples: list[LineSample], lang: str
+) -> tuple[ErrorCount, ErrorCount, list[str]]:
+    """(best path, lexicon over the beam) errors over ground-truth line images, and the lexicon's
+    text of each line."""
     lexicon = LexiconCorrector(lang)
     blank = preprocess(PageImage(None, 0, np.full((64, 64), 255, np.uint8), 300.0), PreprocessConfig(deskew=False))
-    best, corrected = ErrorCount(), ErrorCount()
+    best, corrected, texts = ErrorCount(), ErrorCount(), []
     for sample, reading in zip(samples, reader.read([s.image for s in samples])):
         height, width = sample.image.shape
         words = words_from_alignment(reading, BBox(0, 0, width, height), LINE_HEIGHT / height, blank)
         best.add(sample.text, " ".join(w.raw_text for w in words))
-        corrected.add(sample.text, " ".join(lexicon.correct_word(w).text for w in words))
-    return best, corrected
+        texts.append(" ".join(lexicon.correct_word(w).text for w in words))
+        corrected.add(sample.text, texts[-1])
+    return best, corrected, texts
 
 
 def without_neighbours(image: np.ndarray) -> np.ndarray:
@@ -118,14 +126,25 @@ class LineCounts:
     def __init__(self) -> None:
         self.found = self.segmented = self.bands = 0
 
-    def add(self, bands: list[tuple[int, int]], centres: list[float]) -> None:
-        self.found += sum(sum(top <= c < bottom for c in centres) == 1 for top, bottom in bands)
+    def add(self, bands: list[tuple[int, int]], centres: list[float]) -> bool:
+        """Count one page; whether its segmentation was exact (every band found, nothing else)."""
+        found = sum(sum(top <= c < bottom for c in centres) == 1 for top, bottom in bands)
+        self.found += found
         self.segmented += len(centres)
         self.bands += len(bands)
+        return found == len(bands) == len(centres)
 
     def __str__(self) -> str:
         precision, recall = self.found / max(self.segmented, 1), self.found / max(self.bands, 1)
         return f"{precision:.3f} | {recall:.3f} | {2 * precision * recall / max(precision + recall, 1e-9):.3f}"
+
+
+def joined_by_page(samples: list[LineSample], texts: list[str]) -> list[str]:
+    """Per-line texts joined into page texts, in rebuilt_pages' order."""
+    pages: dict[str, list[str]] = {}
+    for sample, text in zip(samples, texts):
+        pages.setdefault(sample.page, []).append(text)
+    return ["\n".join(lines) for lines in pages.values()]
 
 
 def rebuilt_pages(samples: list[LineSample]) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
@@ -151,10 +170,28 @@ def printed_pages(
     return out
 
 
-def end_to_end(pages, lang: str, model: str) -> tuple[dict[str, tuple[ErrorCount, ErrorCount]], LineCounts]:
-    """Per engine: (raw, corrected) errors over the pages; and how well the segmenter found the
-    lines where their bands are known."""
-    out, counts = {}, LineCounts()
+@dataclass
+class PageReadings:
+    """What each engine read on a set of pages, page by page, and where segmentation was exact."""
+
+    truths: list[str]
+    raw: dict[str, list[str]] = field(default_factory=dict)
+    corrected: dict[str, list[str]] = field(default_factory=dict)
+    exact: list[bool] = field(default_factory=list)
+    counts: LineCounts = field(default_factory=LineCounts)
+
+    def errors(self, engine: str, corrected: bool = True, pages: list[int] | None = None) -> ErrorCount:
+        texts = (self.corrected if corrected else self.raw)[engine]
+        count = ErrorCount()
+        for i in range(len(self.truths)) if pages is None else pages:
+            count.add(self.truths[i], texts[i])
+        return count
+
+
+def end_to_end(pages, lang: str, model: str) -> PageReadings:
+    """Each page read by the whole pipeline with each engine; line segmentation checked where the
+    pages' line bands are known."""
+    readings = PageReadings([truth for truth, _, _ in pages])
     for engine in ("glyph", "line", "auto"):
         cfg = Config(
             Path("."),
@@ -163,15 +200,31 @@ def end_to_end(pages, lang: str, model: str) -> tuple[dict[str, tuple[ErrorCount
             correct=CorrectConfig(lang=lang),
         )
         processor = build_processor(cfg, settings="benchmark")
-        raw, corrected = ErrorCount(), ErrorCount()
-        for truth, page, bands in pages:
+        readings.raw[engine], readings.corrected[engine] = [], []
+        for _, page, bands in pages:
             result = processor.read_page(page)
             if engine == "glyph" and bands:
-                counts.add(bands, [line.bbox.center_y for line in result.lines])
-            raw.add(truth, " ".join(w.raw_text for w in result.words))
-            corrected.add(truth, result.text)
-        out[engine] = (raw, corrected)
-    return out, counts
+                readings.exact.append(readings.counts.add(bands, [line.bbox.center_y for line in result.lines]))
+            readings.raw[engine].append(" ".join(w.raw_text for w in result.words))
+            readings.corrected[engine].append(result.text)
+    return readings
+
+
+def gap_rows(name: str, readings: PageReadings, line_texts: list[str]) -> list[str]:
+    """Where end-to-end loses to line by line: the line engine's corrected page text against the
+    same model's reading of the page's ground-truth line images (joined in order, same metric), on
+    the pages our segmentation got exactly right and on the others."""
+    by_line = PageReadings(readings.truths, corrected={"line": line_texts})
+    exact = [i for i, ok in enumerate(readings.exact) if ok]
+    other = [i for i, ok in enumerate(readings.exact) if not ok]
+    rows = []
+    for label, pages in (("all", None), ("segmented exactly", exact), ("the others", other)):
+        if pages == []:
+            continue
+        count = len(readings.truths) if pages is None else len(pages)
+        rows.append(f"| {name} | {label} | {count} | {by_line.errors('line', pages=pages).cer:.2%} | "
+                    f"{readings.errors('line', pages=pages).cer:.2%} |")  # fmt: skip
+    return rows
 
 
 def lines_per_second(reader: LineRecognizer, images: list[np.ndarray], batch: int) -> float:
@@ -200,23 +253,31 @@ def main() -> None:
         args.printed = 3
 
     rows = ["| data | lines | best path CER | WER | lexicon over the beam CER | WER |", "|---|---|---|---|---|---|"]
+    line_texts = {}
     for folder, lang in FOLDERS.items():
-        best, corrected = line_level(reader, held[folder], lang)
+        best, corrected, line_texts[folder] = line_level(reader, held[folder], lang)
         rows.append(f"| {folder} (held-out pages) | {len(held[folder])} | {rates(best)} | {rates(corrected)} |")
     line_table = "\n".join(rows)
     print(line_table, flush=True)
 
     rows = ["| data | pages | engine | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|---|---|"]
     segmentation = ["| data | line precision | recall | F1 |", "|---|---|---|---|"]
-    sets = {f"{folder} (rebuilt)": (rebuilt_pages(held[folder]), lang) for folder, lang in FOLDERS.items()}
-    sets[f"hand-printed, run.py's {args.printed} pages"] = (printed_pages(args.printed), "en")
-    for name, (pages, lang) in sets.items():
-        errors, counts = end_to_end(pages, lang, args.model)
-        for engine, (raw, corrected) in errors.items():
+    gap = ["| data | which pages | pages | ground-truth lines, joined | end to end |", "|---|---|---|---|---|"]
+    sets = {f"{folder} (rebuilt)": (rebuilt_pages(held[folder]), lang, folder) for folder, lang in FOLDERS.items()}
+    sets[f"hand-printed, run.py's {args.printed} pages"] = (printed_pages(args.printed), "en", None)
+    for name, (pages, lang, folder) in sets.items():
+        readings = end_to_end(pages, lang, args.model)
+        for engine in readings.raw:
+            raw, corrected = readings.errors(engine, corrected=False), readings.errors(engine)
             rows.append(f"| {name} | {len(pages)} | {engine} | {rates(raw)} | {rates(corrected)} |")
-        if counts.bands:
-            segmentation.append(f"| {name} | {counts} |")
-    page_table = "\n".join(rows) + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
+        if folder:
+            segmentation.append(f"| {name} | {readings.counts} |")
+            gap += gap_rows(name, readings, joined_by_page(held[folder], line_texts[folder]))
+    page_table = (
+        "\n".join(rows) + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
+        + "\n\nThe line engine's corrected CER, page by page, reading the page's ground-truth line images "
+        "against reading the rebuilt page end to end:\n\n" + "\n".join(gap)
+    )  # fmt: skip
     print(page_table, flush=True)
 
     images = [s.image for folder in FOLDERS for s in held[folder]][: args.speed_lines]

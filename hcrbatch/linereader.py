@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 LINE_HEIGHT = 64  # the line model's input height
 DOWNSAMPLE = 4  # input columns per output step
-LINE_PAD = 0.25  # of the line's height, added above and below the segmenter's box (ascenders, descenders)
+# Of the line's height, added above and below the segmenter's box (the ink's extent): the training
+# lines' ink fills ~90 % of their height, and a crop framed looser shows the model smaller writing.
+# Chosen by benchmarks/line_crops.py on the line model's validation lines (RESULTS.md).
+LINE_PAD = 0.05
 BEAM_WIDTH = 16  # CTC beam search over each word's steps
 SPELLINGS = 8  # spellings of each word offered to the corrector
 
@@ -244,8 +247,9 @@ def line_manifest(cfg: RecognizeConfig) -> ModelManifest | None:
     return manifest
 
 
-def line_crop_box(box: BBox, width: int, height: int) -> BBox:
-    pad = int(round(LINE_PAD * box.height))
+def line_crop_box(box: BBox, width: int, height: int, pad_fraction: float = LINE_PAD) -> BBox:
+    """The part of the page the line engine reads for a segmented line: its box, a little taller."""
+    pad = int(round(pad_fraction * box.height))
     return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
 
 
