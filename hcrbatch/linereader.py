@@ -168,9 +168,10 @@ class AutoRule:
 
     A page is written one way, so the page decides first: it is the line engine's page when the
     median over its lines of (line - glyph confidence) exceeds `page_margin`; there the glyph
-    engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the more
-    confident engine wins each line. Why not that everywhere: the glyph engine is confidently wrong
-    on joined-up script, and line by line its confidence cannot tell cursive from a hard hand-printed
+    engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the line
+    engine takes only lines it is surer of by more than `line_margin` (a signature on a printed
+    form). Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
+    joined-up script, and line by line confidence cannot tell cursive from a hard hand-printed
     hand, while a page's lines together can. The thresholds depend on how the two models are
     calibrated, so they live in the line model's manifest ("auto"), tuned by benchmarks/auto_rule.py;
     without them no page is the line engine's (`page_margin` 1.0).
@@ -178,13 +179,14 @@ class AutoRule:
 
     page_margin: float = 1.0
     glyph_margin: float = 0.0
+    line_margin: float = 0.0
 
     def takes_line(self, confidences: list[tuple[float, float]]) -> list[bool]:
         if not confidences:
             return []
-        line_page = float(np.median([line - glyph for glyph, line in confidences])) > self.page_margin
-        margin = self.glyph_margin if line_page else 0.0
-        return [line > glyph - margin for glyph, line in confidences]
+        if float(np.median([line - glyph for glyph, line in confidences])) > self.page_margin:
+            return [line > glyph - self.glyph_margin for glyph, line in confidences]
+        return [line > glyph + self.line_margin for glyph, line in confidences]
 
 
 class LineRecognizer:

@@ -250,6 +250,9 @@ def test_auto_gives_a_page_to_the_line_engine_when_its_lines_say_so_and_otherwis
     printed = [(0.85, 0.50), (0.80, 0.52), (0.60, 0.65)]  # median: -0.28
     assert rule.takes_line(printed) == [False, False, True]  # the more confident wins each line
     assert AutoRule().takes_line(cursive) == [True, False, False]  # no thresholds: never the line engine's page
+    cautious = AutoRule(page_margin=-0.2, glyph_margin=0.4, line_margin=0.1)
+    assert cautious.takes_line(printed) == [False, False, False]  # surer by 0.05 only: not enough on a printed page
+    assert cautious.takes_line(cursive) == rule.takes_line(cursive)
     assert rule.takes_line([]) == []
 
 
