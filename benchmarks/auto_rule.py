@@ -25,8 +25,6 @@ import argparse
 import datetime as dt
 import itertools
 import json
-import os
-import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +45,7 @@ from hcrbatch.train.lines import read_line_folder, split_by_page, validation_spl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from lines import DATA, FOLDERS, page_from_lines, printed_pages  # noqa: E402
+from results import record  # noqa: E402
 
 PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
 GLYPH_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0)
@@ -232,10 +231,9 @@ def main() -> None:
         write_manifest(RecognizeConfig().models_dir, raw)
         print(f"wrote {path}")
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`python benchmarks/auto_rule.py --model {args.model}` on {dt.date.today()}, {machine} "
-                     f"(raw CER, no correction):\n\n{table}\n\n{summary}\n")  # fmt: skip
+        record(
+            f"python benchmarks/auto_rule.py --model {args.model}", f"{table}\n\n{summary}", " (raw CER, no correction)"
+        )
 
 
 if __name__ == "__main__":

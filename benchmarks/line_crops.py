@@ -12,9 +12,6 @@ CER of each framing, against the images as the data's makers cut them.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from hcrbatch.train.lines import read_line_folder, split_by_page, validation_spl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from lines import DATA, FOLDERS, without_neighbours  # noqa: E402
+from results import record  # noqa: E402
 
 PADS = (0.0, 0.03, 0.05, 0.08, 0.12, 0.25)
 
@@ -76,10 +74,7 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`python benchmarks/line_crops.py --model {args.model}` on {dt.date.today()}, {machine}; "
-                     f"{len(validation)} validation lines:\n\n{table}\n")  # fmt: skip
+        record(f"python benchmarks/line_crops.py --model {args.model}", table, f"; {len(validation)} validation lines")
 
 
 if __name__ == "__main__":

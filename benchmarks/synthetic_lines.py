@@ -17,16 +17,16 @@ manifest). Models already trained there with the same name are reused.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from results import record  # noqa: E402
+
 DATA = HERE.parent.parent / "shared" / "data"
 OUT = HERE / "out" / "synthetic-lines"
 REAL = ["--data", DATA / "hooker-lines", "--data", DATA / "cremma-lines"]
@@ -88,11 +88,8 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         command = "python benchmarks/synthetic_lines.py " + " ".join(sys.argv[1:]).replace("--record", "").strip()
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`{command.strip()}` on {dt.date.today()}, {machine}; seed 0, best path, the 856 real "
-                     f"held-out lines:\n\n{table}\n")  # fmt: skip
+        record(command.strip(), table, "; seed 0, best path, the 856 real held-out lines")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ HANDWRITING_FONT_GLOBS = (
 )
 
 
-def handwriting_fonts() -> list[Path]:
-    return sorted(Path(p) for pattern in HANDWRITING_FONT_GLOBS for p in glob.glob(pattern))
+def handwriting_fonts(patterns: tuple[str, ...] = HANDWRITING_FONT_GLOBS) -> list[Path]:
+    return sorted(Path(p) for pattern in patterns for p in glob.glob(pattern))
 
 
 def render_char(char: str, font: ImageFont.FreeTypeFont, rng: np.random.Generator) -> np.ndarray:

@@ -11,7 +11,6 @@ on light paper, like ../shared/data's line images.
 
 from __future__ import annotations
 
-import glob
 import logging
 from functools import cache
 from pathlib import Path
@@ -22,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from hcrbatch.errors import ConfigError
 from hcrbatch.train.charcnn import elastic_distort
-from hcrbatch.train.fonts import HANDWRITING_FONT_GLOBS
+from hcrbatch.train.fonts import HANDWRITING_FONT_GLOBS, handwriting_fonts
 from hcrbatch.train.lines import LineSample
 
 log = logging.getLogger(__name__)
@@ -38,39 +37,13 @@ LANGUAGES = ("en", "fr")
 VOCABULARY = 20_000  # most frequent words per language
 LINES_PER_PAGE = 20  # synthetic lines are grouped in "pages" so that split_by_page can hold some out
 MONTHS = {
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-    "fr": [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ],
+    "en": "January February March April May June July August September October November December".split(),  # noqa: SIM905
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),  # noqa: SIM905
 }
 
 
 def line_fonts() -> list[Path]:
-    return sorted(Path(p) for pattern in LINE_FONT_GLOBS for p in glob.glob(pattern))
+    return handwriting_fonts(LINE_FONT_GLOBS)
 
 
 @cache
