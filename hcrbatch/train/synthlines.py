@@ -85,7 +85,6 @@ def random_text(rng: np.random.Generator, max_chars: int) -> str:
         roll = rng.random()
         if roll < 0.08:
             token += ","
-            capital = False
         elif roll < 0.12:
             token += str(rng.choice([".", ".", ";", ":", "?", "!"]))
             capital = True
