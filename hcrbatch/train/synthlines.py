@@ -96,9 +96,14 @@ def random_text(rng: np.random.Generator, max_chars: int) -> str:
 
 
 @cache
+def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    """Each font file and size is read once, not once per rendered line."""
+    return ImageFont.truetype(str(path), size)
+
+
+@cache
 def missing_glyph(path: Path, size: int) -> tuple:
-    font = ImageFont.truetype(str(path), size)
-    mask = font.getmask("\U000f0000")  # a private-use code point: no font here has it
+    mask = load_font(path, size).getmask("\U000f0000")  # a private-use code point: no font here has it
     return mask.size, bytes(mask)
 
 
@@ -134,7 +139,7 @@ def render_line(
 ) -> np.ndarray:
     """`text` written in the font, LINE_IMAGE_HEIGHT high, dark ink on light paper; `neighbours`
     (the lines above and below) show only their descenders and ascenders, as in a real line crop."""
-    font = ImageFont.truetype(str(font_path), int(rng.integers(50, 72)))
+    font = load_font(Path(font_path), int(rng.integers(50, 72)))
     pitch = int(LINE_IMAGE_HEIGHT * rng.uniform(0.7, 1.0))
     rows = [draw_words(t, font, rng, LINE_IMAGE_HEIGHT) if t else None for t in (neighbours[0], text, neighbours[1])]
     width = rows[1].shape[1]
@@ -181,7 +186,7 @@ def synthetic_lines(count: int, seed: int) -> list[LineSample]:
     while len(samples) < count:
         path = fonts[len(samples) % len(fonts)]
         text = random_text(rng, int(rng.integers(8, 60)))
-        font = ImageFont.truetype(str(path), 48)
+        font = load_font(path, 48)
         if not font_covers(font, text):
             continue
         neighbours = tuple(random_text(rng, 60) if rng.random() < 0.7 else "" for _ in range(2))
