@@ -285,8 +285,10 @@ def test_font_coverage_spots_characters_the_font_lacks():
 
 
 def test_fine_tuning_starts_from_a_model_whose_output_columns_follow_their_characters():
+    import keras
+
     source, target = build_line_model(3), build_line_model(3)
-    assert transfer_weights(source, "abc", target, "xba") == 2
+    assert transfer_weights(source, "abc", target, "xba") == (2, "all layers")
     kernel, bias = source.get_layer("ctc").get_weights()
     new_kernel, _ = target.get_layer("ctc").get_weights()
     np.testing.assert_array_equal(new_kernel[:, [0, 2, 3]], kernel[:, [0, 2, 1]])  # blank, "b", "a"
@@ -295,7 +297,21 @@ def test_fine_tuning_starts_from_a_model_whose_output_columns_follow_their_chara
         for weights, copied in zip(a.get_weights(), b.get_weights()):
             np.testing.assert_array_equal(copied, weights)
     with pytest.raises(ConfigError, match="layers differ"):
-        transfer_weights(build_line_model(3, head="lstm"), "abc", target, "abc")
+        transfer_weights(
+            keras.Sequential([keras.Input((64, None, 1)), keras.layers.Conv2D(8, 3)]), "abc", target, "abc"
+        )
+
+
+def test_a_start_from_another_head_carries_the_convolutional_backbone_only():
+    source, target = build_line_model(3, head="conv"), build_line_model(3, head="lstm")
+    fresh = [w.copy() for w in target.get_layer("ctc").get_weights()]
+    assert transfer_weights(source, "abc", target, "abc") == (0, "convolutional backbone")
+    backbone = [layer.name for layer in target.layers].index("features") + 1
+    for a, b in zip(source.layers[:backbone], target.layers[:backbone]):
+        for weights, copied in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(copied, weights)
+    for weights, kept in zip(fresh, target.get_layer("ctc").get_weights()):
+        np.testing.assert_array_equal(kept, weights)  # the output layer was left as built
 
 
 @pytest.mark.slow

@@ -110,7 +110,7 @@ def build_line_model(n_labels: int, head: str = "conv"):
     x = layers.Dropout(0.2)(x)
     # height 64 / 32 = 2 rows left: fold them into the features of each column
     x = layers.Permute((2, 1, 3))(x)
-    x = layers.Reshape((-1, 2 * 128))(x)
+    x = layers.Reshape((-1, 2 * 128), name="features")(x)  # the backbone ends here; a start from another head
     if head == "lstm":
         x = layers.Bidirectional(layers.LSTM(128, return_sequences=True, dropout=0.2))(x)
     else:
@@ -237,13 +237,24 @@ def layer_shapes(model) -> list[tuple]:
     ]
 
 
-def transfer_weights(source, source_charset: str, target, target_charset: str) -> int:
+def transfer_weights(source, source_charset: str, target, target_charset: str) -> tuple[int, str]:
     """Start `target` from a trained line model: every layer's weights are copied in order, and the
     output layer's columns follow their characters, so fine-tuning data may bring characters the
-    source never saw (they start untrained) or lack some it had. Returns how many carried over."""
-    if layer_shapes(source) != layer_shapes(target):
+    source never saw (they start untrained) or lack some it had. A source with another sequence head
+    gives only its convolutional backbone (up to "features"); the head and output start fresh.
+    Returns (characters carried over, what was carried)."""
+    backbone = [layer.name for layer in target.layers].index("features") + 1
+    if layer_shapes(source) == layer_shapes(target):
+        carried = "all layers"
+    elif layer_shapes(source)[:backbone] == layer_shapes(target)[:backbone]:
+        carried = "convolutional backbone"
+    else:
         raise ConfigError(f"cannot start from {source.name}: its layers differ from those of {target.name}")
-    for a, b in zip(source.layers, target.layers):
+    for a, b in zip(source.layers[:backbone], target.layers[:backbone]):
+        b.set_weights(a.get_weights())
+    if carried == "convolutional backbone":
+        return 0, carried
+    for a, b in zip(source.layers[backbone:], target.layers[backbone:]):
         if b.name != "ctc":
             b.set_weights(a.get_weights())
     kernel, bias = source.get_layer("ctc").get_weights()
@@ -255,7 +266,7 @@ def transfer_weights(source, source_charset: str, target, target_charset: str) -
             new_kernel[:, j], new_bias[j] = kernel[:, columns[char]], bias[columns[char]]
             shared += bool(char)
     target.get_layer("ctc").set_weights([new_kernel, new_bias])
-    return shared
+    return shared, carried
 
 
 def validation_split(train: list[LineSample], seed: int) -> tuple[list[LineSample], list[LineSample]]:
@@ -269,15 +280,20 @@ def validation_split(train: list[LineSample], seed: int) -> tuple[list[LineSampl
 def start_from(model, charset: str, cfg: LineTrainConfig) -> dict:
     """Load `cfg.init_from`'s weights into `model`; what the manifest records of that start."""
     source = load_manifest(cfg.models_dir, cfg.init_from)
-    if source.extra.get("head", "conv") != cfg.head:
-        raise ConfigError(f"--init-from {cfg.init_from} has a {source.extra.get('head')} head, not --head {cfg.head}")
-    shared = transfer_weights(load_keras_model(source), source.charset, model, charset)
+    shared, carried = transfer_weights(load_keras_model(source), source.charset, model, charset)
     log.info(
-        "starting from %s %s (%d of %d characters carried over)", source.name, source.version, shared, len(charset)
+        "starting from %s %s: %s, %d of %d output characters",
+        source.name,
+        source.version,
+        carried,
+        shared,
+        len(charset),
     )
     return {
         "name": source.name,
         "version": source.version,
+        "head": source.extra.get("head", "conv"),
+        "carried": carried,
         "epochs_run": source.extra.get("epochs_run"),
         "training_seconds": source.extra.get("training_seconds"),
         "training_data": list(source.training_data),
