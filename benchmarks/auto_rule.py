@@ -131,7 +131,7 @@ COUNTED: dict[tuple, tuple[int, int]] = {}
 
 
 def count_errors(tuning: TuningPage, takes: list[bool]) -> tuple[int, int]:
-    texts = [p.line_text if take and p.line_text else p.glyph_text for p, take in zip(tuning.lines, takes)]
+    texts = [p.line_text if take else p.glyph_text for p, take in zip(tuning.lines, takes)]
     if tuning.kind != "cursive":
         truth = normalise_text(tuning.truths[0])
         return edit_distance(truth, normalise_text("\n".join(texts))), len(truth)

@@ -170,7 +170,9 @@ class AutoRule:
     median over its lines of (line - glyph confidence) exceeds `page_margin`; there the glyph
     engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the line
     engine takes only lines it is surer of by more than `line_margin` (a signature on a printed
-    form). Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
+    form). Lines the line engine reads as nothing (confidence 0: the cut-off strokes of a
+    neighbouring line, specks) do not vote; on the line engine's page they stay empty unless the
+    glyph engine is sure of them by `glyph_margin`, where its guesses would be noise. Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
     joined-up script, and line by line confidence cannot tell cursive from a hard hand-printed
     hand, while a page's lines together can. The thresholds depend on how the two models are
     calibrated, so they live in the line model's manifest ("auto"), tuned by benchmarks/auto_rule.py;
@@ -184,7 +186,8 @@ class AutoRule:
     def takes_line(self, confidences: list[tuple[float, float]]) -> list[bool]:
         if not confidences:
             return []
-        if float(np.median([line - glyph for glyph, line in confidences])) > self.page_margin:
+        votes = [line - glyph for glyph, line in confidences if line > 0]
+        if votes and float(np.median(votes)) > self.page_margin:
             return [line > glyph - self.glyph_margin for glyph, line in confidences]
         return [line > glyph + self.line_margin for glyph, line in confidences]
 
@@ -301,7 +304,7 @@ def read_lines(
         [(line_confidence(g), line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)]
     )
     lines = [
-        r if engine == "line" or (take and r.words) else replace(g, engine="glyph")
+        r if engine == "line" or take else replace(g, engine="glyph")
         for g, r, take in zip(glyph_result.lines, line_readings, takes_line)
     ]
     return replace(glyph_result, lines=tuple(lines))

@@ -118,6 +118,7 @@ def test_train_lines_writes_a_model_tested_on_held_out_pages(line_folder, tmp_pa
     assert set(manifest["charset"]) == set(" " + "".join(WORDS))
     assert manifest["metrics"]["held_out"]["lines"] == 4  # one page of ten
     assert manifest["metrics"]["held_out"]["cer"] >= 0 and manifest["head"] == "conv"
+    assert manifest["head_description"].startswith("three dilated 1-D convolutions")
     assert any("36 train / 4 test lines" in line for line in manifest["training_data"])
 
 
@@ -254,6 +255,15 @@ def test_auto_gives_a_page_to_the_line_engine_when_its_lines_say_so_and_otherwis
     assert cautious.takes_line(printed) == [False, False, False]  # surer by 0.05 only: not enough on a printed page
     assert cautious.takes_line(cursive) == rule.takes_line(cursive)
     assert rule.takes_line([]) == []
+
+
+def test_lines_the_line_engine_reads_as_nothing_do_not_vote_and_stay_empty_on_its_pages():
+    rule = AutoRule(page_margin=-0.2, glyph_margin=0.7)
+    fragments = [(0.62, 0.70), (0.60, 0.0), (0.65, 0.0), (0.95, 0.0)]  # one line, three slivers of strokes
+    # counted, the slivers' -0.6 would make it a glyph page; the line is the line engine's, the
+    # slivers are left empty (True) except the one the glyph engine is sure of by the margin
+    assert rule.takes_line(fragments) == [True, True, True, False]
+    assert AutoRule().takes_line([(0.6, 0.0)]) == [False]  # nothing to vote: not the line engine's page
 
 
 def test_bad_auto_thresholds_in_a_line_manifest_are_a_model_error(tmp_path):
