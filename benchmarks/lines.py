@@ -24,9 +24,6 @@ trained on.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -56,6 +53,7 @@ from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from make_pages import make_pages  # noqa: E402
+from results import record  # noqa: E402
 from run import ErrorCount  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data"
@@ -179,6 +177,7 @@ class PageReadings:
     corrected: dict[str, list[str]] = field(default_factory=dict)
     exact: list[bool] = field(default_factory=list)
     counts: LineCounts = field(default_factory=LineCounts)
+    line_engine_pages: int = 0  # pages on which `auto` took most lines from the line engine
 
     def errors(self, engine: str, corrected: bool = True, pages: list[int] | None = None) -> ErrorCount:
         texts = (self.corrected if corrected else self.raw)[engine]
@@ -205,6 +204,10 @@ def end_to_end(pages, lang: str, model: str) -> PageReadings:
             result = processor.read_page(page)
             if engine == "glyph" and bands:
                 readings.exact.append(readings.counts.add(bands, [line.bbox.center_y for line in result.lines]))
+            if engine == "auto":
+                readings.line_engine_pages += sum(line.engine == "line" for line in result.lines) * 2 > len(
+                    result.lines
+                )
             readings.raw[engine].append(" ".join(w.raw_text for w in result.words))
             readings.corrected[engine].append(result.text)
     return readings
@@ -262,6 +265,7 @@ def main() -> None:
 
     rows = ["| data | pages | engine | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|---|---|"]
     segmentation = ["| data | line precision | recall | F1 |", "|---|---|---|---|"]
+    decisions = ["| data | pages | read mostly by the line engine under `auto` |", "|---|---|---|"]
     gap = ["| data | which pages | pages | ground-truth lines, joined | end to end |", "|---|---|---|---|---|"]
     sets = {f"{folder} (rebuilt)": (rebuilt_pages(held[folder]), lang, folder) for folder, lang in FOLDERS.items()}
     sets[f"hand-printed, run.py's {args.printed} pages"] = (printed_pages(args.printed), "en", None)
@@ -270,11 +274,13 @@ def main() -> None:
         for engine in readings.raw:
             raw, corrected = readings.errors(engine, corrected=False), readings.errors(engine)
             rows.append(f"| {name} | {len(pages)} | {engine} | {rates(raw)} | {rates(corrected)} |")
+        decisions.append(f"| {name} | {len(pages)} | {readings.line_engine_pages} |")
         if folder:
             segmentation.append(f"| {name} | {readings.counts} |")
             gap += gap_rows(name, readings, joined_by_page(held[folder], line_texts[folder]))
     page_table = (
-        "\n".join(rows) + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
+        "\n".join(rows) + "\n\nWhich engine `auto` gave each page (most of its lines):\n\n" + "\n".join(decisions)
+        + "\n\nLine segmentation of those pages:\n\n" + "\n".join(segmentation)
         + "\n\nThe line engine's corrected CER, page by page, reading the page's ground-truth line images "
         "against reading the rebuilt page end to end:\n\n" + "\n".join(gap)
     )  # fmt: skip
@@ -285,18 +291,12 @@ def main() -> None:
     speed_line = ", ".join(f"batch {b}: {v:.1f} lines/s" for b, v in speed.items())
     print(speed_line)
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        command = (
-            f"python benchmarks/lines.py --model {args.model} --speed-lines {args.speed_lines} --printed {args.printed}"
+        record(
+            f"python benchmarks/lines.py --model {args.model} --speed-lines {args.speed_lines} --printed {args.printed}",
+            f"Line by line (ground-truth line images):\n\n{line_table}\n\nEnd to end (pages rebuilt from the "
+            f"held-out lines, our segmentation):\n\n{page_table}\n\nSpeed ({len(images)} held-out lines, mean width "
+            f"{np.mean([i.shape[1] * LINE_HEIGHT / i.shape[0] for i in images]):.0f} px at 64 px high): {speed_line}",
         )
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(
-                f"\n`{command}` on {dt.date.today()}, {machine}:\n\nLine by line (ground-truth line images):\n\n"
-                f"{line_table}\n\nEnd to end (pages rebuilt from the held-out lines, our segmentation):\n\n"
-                f"{page_table}\n\nSpeed ({len(images)} held-out lines, mean width "
-                f"{np.mean([i.shape[1] * LINE_HEIGHT / i.shape[0] for i in images]):.0f} px at 64 px high): "
-                f"{speed_line}\n"
-            )
 
 
 if __name__ == "__main__":
