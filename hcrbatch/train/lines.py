@@ -40,6 +40,14 @@ from hcrbatch.modelstore import (
 
 log = logging.getLogger(__name__)
 
+# What the manifest says of each sequence head; benchmarks/RESULTS.md has what each measured.
+HEADS = {
+    "conv": "three dilated 1-D convolutions (fully convolutional: each output column sees about 110 px "
+    "of the line around it; the fastest on a CPU)",
+    "lstm": "a bidirectional LSTM of 128 units (each output column sees the whole line; a little slower "
+    "to train on a CPU); compare held_out with initialised_from's where it was put on another head's backbone",
+}
+
 # Training batches are padded to a multiple of this width: each new input shape makes TensorFlow
 # trace the training step again, which cost more than the step itself when every batch had its own.
 TRAIN_WIDTH_STEP = 128
@@ -378,6 +386,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "version": model_version(),
         "kind": "line recognizer (CNN + CTC)",
         "head": cfg.head,
+        "head_description": HEADS[cfg.head],
         "learning_rate": {"initial": cfg.learning_rate, "schedule": cfg.schedule, "batch_size": cfg.batch_size},
         "weights": weights.name,
         "charset": charset,
