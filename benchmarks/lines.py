@@ -204,10 +204,9 @@ def end_to_end(pages, lang: str, model: str) -> PageReadings:
             result = processor.read_page(page)
             if engine == "glyph" and bands:
                 readings.exact.append(readings.counts.add(bands, [line.bbox.center_y for line in result.lines]))
-            if engine == "auto":
-                readings.line_engine_pages += sum(line.engine == "line" for line in result.lines) * 2 > len(
-                    result.lines
-                )
+            by_line_engine = sum(line.engine == "line" for line in result.lines)
+            if engine == "auto" and by_line_engine * 2 > len(result.lines):
+                readings.line_engine_pages += 1
             readings.raw[engine].append(" ".join(w.raw_text for w in result.words))
             readings.corrected[engine].append(result.text)
     return readings

@@ -172,7 +172,8 @@ class AutoRule:
     engine takes only lines it is surer of by more than `line_margin` (a signature on a printed
     form). Lines the line engine reads as nothing (confidence 0: the cut-off strokes of a
     neighbouring line, specks) do not vote; on the line engine's page they stay empty unless the
-    glyph engine is sure of them by `glyph_margin`, where its guesses would be noise. Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
+    glyph engine is surer of them by `glyph_margin` (its readings of such slivers are noise).
+    Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
     joined-up script, and line by line confidence cannot tell cursive from a hard hand-printed
     hand, while a page's lines together can. The thresholds depend on how the two models are
     calibrated, so they live in the line model's manifest ("auto"), tuned by benchmarks/auto_rule.py;

@@ -118,7 +118,7 @@ def build_line_model(n_labels: int, head: str = "conv"):
     x = layers.Dropout(0.2)(x)
     # height 64 / 32 = 2 rows left: fold them into the features of each column
     x = layers.Permute((2, 1, 3))(x)
-    x = layers.Reshape((-1, 2 * 128), name="features")(x)  # the backbone ends here; a start from another head
+    x = layers.Reshape((-1, 2 * 128), name="features")(x)  # end of the backbone: what --init-from copies across heads
     if head == "lstm":
         x = layers.Bidirectional(layers.LSTM(128, return_sequences=True, dropout=0.2))(x)
     else:
@@ -251,20 +251,19 @@ def transfer_weights(source, source_charset: str, target, target_charset: str) -
     source never saw (they start untrained) or lack some it had. A source with another sequence head
     gives only its convolutional backbone (up to "features"); the head and output start fresh.
     Returns (characters carried over, what was carried)."""
+    source_shapes, target_shapes = layer_shapes(source), layer_shapes(target)
     backbone = [layer.name for layer in target.layers].index("features") + 1
-    if layer_shapes(source) == layer_shapes(target):
-        carried = "all layers"
-    elif layer_shapes(source)[:backbone] == layer_shapes(target)[:backbone]:
-        carried = "convolutional backbone"
+    if source_shapes == target_shapes:
+        carried, copied = "all layers", len(target.layers)
+    elif source_shapes[:backbone] == target_shapes[:backbone]:
+        carried, copied = "convolutional backbone", backbone
     else:
         raise ConfigError(f"cannot start from {source.name}: its layers differ from those of {target.name}")
-    for a, b in zip(source.layers[:backbone], target.layers[:backbone]):
-        b.set_weights(a.get_weights())
-    if carried == "convolutional backbone":
-        return 0, carried
-    for a, b in zip(source.layers[backbone:], target.layers[backbone:]):
+    for a, b in zip(source.layers[:copied], target.layers[:copied]):
         if b.name != "ctc":
             b.set_weights(a.get_weights())
+    if carried != "all layers":
+        return 0, carried
     kernel, bias = source.get_layer("ctc").get_weights()
     new_kernel, new_bias = target.get_layer("ctc").get_weights()
     columns = {c: i + 1 for i, c in enumerate(source_charset)} | {"": 0}  # column 0 is the blank
