@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hcrbatch.config import Config, LineTrainConfig, RecognizeConfig
+from hcrbatch.config import Config, RecognizeConfig
 from hcrbatch.elements import PageImage
 from hcrbatch.linereader import AutoRule, line_confidence, read_lines
 from hcrbatch.metrics import edit_distance, normalise_text
@@ -40,11 +40,10 @@ from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
 from hcrbatch.recognize import recognize_page
 from hcrbatch.segment import segment
-from hcrbatch.train.lines import read_line_folder, split_by_page, validation_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import DATA, FOLDERS, page_from_lines, printed_pages  # noqa: E402
+from lines import page_from_lines, printed_pages, validation_lines  # noqa: E402
 from results import record  # noqa: E402
 
 PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
@@ -74,11 +73,8 @@ class TuningPage:
 
 
 def cursive_pages(split_seed: int, seed: int) -> list[tuple[TuningPage, PageImage]]:
-    samples = [s for folder in FOLDERS for s in read_line_folder(DATA / folder)]
-    train, _ = split_by_page(samples, LineTrainConfig.test_fraction, split_seed)
-    _, validation = validation_split(train, seed)
     by_page: dict[str, list] = {}
-    for s in validation:
+    for s in validation_lines(split_seed, seed):
         by_page.setdefault(s.page, []).append(s)
     pages = []
     for i, lines in enumerate(by_page.values()):

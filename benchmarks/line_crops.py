@@ -18,16 +18,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hcrbatch.config import LineTrainConfig, RecognizeConfig
+from hcrbatch.config import RecognizeConfig
 from hcrbatch.linereader import LineRecognizer, line_crop_box
 from hcrbatch.elements import BBox
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest
-from hcrbatch.train.lines import read_line_folder, split_by_page, validation_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import DATA, FOLDERS, without_neighbours  # noqa: E402
+from lines import validation_lines, without_neighbours  # noqa: E402
 from results import record  # noqa: E402
 
 PADS = (0.0, 0.03, 0.05, 0.08, 0.12, 0.25)
@@ -58,9 +57,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     manifest = load_manifest(RecognizeConfig().models_dir, args.model)
-    samples = [s for folder in FOLDERS for s in read_line_folder(DATA / folder)]
-    train, _ = split_by_page(samples, LineTrainConfig.test_fraction, int(manifest.extra.get("split_seed", 0)))
-    _, validation = validation_split(train, int(manifest.extra.get("seed", 0)))
+    validation = validation_lines(int(manifest.extra.get("split_seed", 0)), int(manifest.extra.get("seed", 0)))
     reader = LineRecognizer(manifest, RecognizeConfig(line_batch_size=32))
     truths = [normalise_text(s.text) for s in validation]
     cleaned = [without_neighbours(s.image) for s in validation]

@@ -48,7 +48,7 @@ from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignmen
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
-from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page
+from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page, validation_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -64,10 +64,20 @@ def rates(errors: ErrorCount) -> str:
     return f"{errors.cer:.2%} | {errors.wer:.2%}"
 
 
-def held_out_lines(split_seed: int) -> dict[str, list[LineSample]]:
+def split_lines(split_seed: int) -> tuple[list[LineSample], list[LineSample]]:
+    """(training, held-out) lines of both folders, split by page as `hcrbatch train-lines` splits them."""
     samples = [s for folder in FOLDERS for s in read_line_folder(DATA / folder)]
-    _, test = split_by_page(samples, LineTrainConfig.test_fraction, split_seed)
+    return split_by_page(samples, LineTrainConfig.test_fraction, split_seed)
+
+
+def held_out_lines(split_seed: int) -> dict[str, list[LineSample]]:
+    _, test = split_lines(split_seed)
     return {folder: [s for s in test if s.page.startswith(folder + "/")] for folder in FOLDERS}
+
+
+def validation_lines(split_seed: int, seed: int) -> list[LineSample]:
+    """The lines `train-lines` only watched the loss on: never trained on, never a test line."""
+    return validation_split(split_lines(split_seed)[0], seed)[1]
 
 
 def line_level(

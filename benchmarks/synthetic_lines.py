@@ -48,12 +48,11 @@ def train_once(name: str, *args: object) -> dict:
 def held_out_cer(name: str) -> dict:
     """The pre-trained model's CER on the real held-out lines (its manifest holds synthetic ones)."""
     from hcrbatch.modelstore import load_keras_model, load_manifest
-    from hcrbatch.train.lines import evaluate_lines, read_line_folder, split_by_page
+    from hcrbatch.train.lines import evaluate_lines
+    from lines import split_lines
 
     manifest = load_manifest(OUT / "models", name)
-    samples = read_line_folder(DATA / "hooker-lines") + read_line_folder(DATA / "cremma-lines")
-    test = split_by_page(samples, 0.1, seed=0)[1]
-    return evaluate_lines(load_keras_model(manifest), test, manifest.charset)
+    return evaluate_lines(load_keras_model(manifest), split_lines(split_seed=0)[1], manifest.charset)
 
 
 def main() -> None:

@@ -185,8 +185,6 @@ class AutoRule:
     line_margin: float = 0.0
 
     def takes_line(self, confidences: list[tuple[float, float]]) -> list[bool]:
-        if not confidences:
-            return []
         votes = [line - glyph for glyph, line in confidences if line > 0]
         if votes and float(np.median(votes)) > self.page_margin:
             return [line > glyph - self.glyph_margin for glyph, line in confidences]
