@@ -1,0 +1,58 @@
+"""Line segmentation alone on real cursive: pages rebuilt from the Hooker and CREMMA line images.
+
+    .venv/bin/python benchmarks/segmentation.py [--record]
+
+Needs ../shared/data/hooker-lines and cremma-lines. Each page is rebuilt from its line images
+stacked in order (lines.py's `rebuilt_pages`), so where every line lies is known; the page goes
+through preprocessing and `hcrbatch.segment.segment` with the default settings, and a line counts
+as found when exactly one segmented line has its centre in its rows. Precision is over segmented
+lines, recall over true lines; a page is exact when every line is found and nothing else.
+
+Segmentation learns nothing from data, so the training pages of `hcrbatch train-lines`' split are
+a fair place to tune it: they are reported apart from the held-out pages, which the line figures
+in RESULTS.md use. No recognition runs; a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hcrbatch.config import PreprocessConfig, SegmentConfig
+from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import segment
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from lines import FOLDERS, LineCounts, rebuilt_pages, split_lines  # noqa: E402
+from results import record  # noqa: E402
+
+
+def measure(samples) -> tuple[LineCounts, int, int]:
+    """Line counts over the pages the samples come from, exact pages, pages."""
+    counts, exact = LineCounts(), 0
+    pages = rebuilt_pages(samples)
+    for _, page, bands in pages:
+        lines = segment(preprocess(page, PreprocessConfig()), SegmentConfig()).lines
+        exact += counts.add(bands, [line.bbox.center_y for line in lines])
+    return counts, exact, len(pages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    train, test = split_lines(split_seed=0)
+    rows = ["| data | pages | line precision | recall | F1 | pages segmented exactly |", "|---|---|---|---|---|---|"]
+    for folder in FOLDERS:
+        for split, samples in (("training pages", train), ("held-out pages", test)):
+            counts, exact, pages = measure([s for s in samples if s.page.startswith(folder + "/")])
+            rows.append(f"| {folder}, {split} | {pages} | {counts} | {exact} |")
+            print(rows[-1], flush=True)
+    if args.record:
+        record("python benchmarks/segmentation.py", "\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
