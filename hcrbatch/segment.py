@@ -62,23 +62,33 @@ class _Component:
     label: int
     bbox: BBox
     area: int
+    ink_row: float  # the row of the ink's centre of mass
 
 
 def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
     comps = [
-        _Component(i, BBox(int(x), int(y), int(x + w), int(y + h)), int(area))
+        _Component(i, BBox(int(x), int(y), int(x + w), int(y + h)), int(area), float(centroids[i][1]))
         for i, (x, y, w, h, area) in enumerate(stats)
         if i > 0
     ]
     return labels, comps
 
 
-def _typical_height(comps: list[_Component]) -> float:
-    """Median height of the components that are letters rather than dots and commas."""
-    areas = np.array([c.area for c in comps])
-    big = [c.bbox.height for c in comps if c.area >= 0.3 * np.median(areas)]
-    return float(np.median(big)) if big else float(np.median([c.bbox.height for c in comps]))
+LETTER_SHARE = 0.1  # of the component size holding half the ink: smaller is a dot, comma or speck
+
+
+def _letter_area(comps: list[_Component]) -> float:
+    """The least area of a letter (a dot, a comma, a speck is smaller): a share of the component
+    size that holds half the page's ink. Counted by ink, not by components, because the specks of
+    a noisy scan, hundreds of them, would otherwise set the size of everything."""
+    by_size = np.sort([c.area for c in comps])
+    return LETTER_SHARE * float(by_size[np.searchsorted(np.cumsum(by_size), by_size.sum() / 2)])
+
+
+def _typical_height(comps: list[_Component], letter_area: float) -> float:
+    """Median height of the components that are letters."""
+    return float(np.median([c.bbox.height for c in comps if c.area >= letter_area]))
 
 
 # Rows whose smoothed ink is under this share of a full line's are gaps between lines: low enough
@@ -134,13 +144,54 @@ def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_heigh
     return bands
 
 
+PITCH_DETREND = 4.0  # character heights: profile changes slower than this are not line spacing
+PITCH_MAX = 6.0  # character heights: the widest line spacing looked for
+PITCH_HARMONIC = 0.7  # a peak this near the highest is the spacing; the higher ones are its multiples
+PITCH_CORRELATION = 0.2  # a weaker repeat than this is no regular spacing
+TALL_BAND_BY_PITCH = 1.5  # line spacings: a band this tall holds more than one line
+TALL_BAND = 2.2  # median bands, where the page gives no spacing (a median that merged lines inflate)
+
+
+def line_pitch(smooth: np.ndarray, char_height: float) -> float | None:
+    """Rows from one text line to the next: the first strong peak of the ink profile's
+    autocorrelation after its first trough, the profile's slow changes (a dense half page, a
+    blank one) taken out first. None where the page has no regular spacing to find (a few lines,
+    lines at odd distances)."""
+    window = min(int(PITCH_DETREND * char_height), len(smooth) - 1) | 1
+    if len(smooth) < 3 * char_height or window < 3:
+        return None
+    centred = smooth - np.convolve(smooth, np.ones(window) / window, mode="same")
+    energy = float(np.dot(centred, centred))
+    if energy <= 0:
+        return None
+    corr = np.correlate(centred, centred, mode="full")[len(centred) - 1 :] / energy
+    rising = np.flatnonzero(np.diff(corr) >= 0)  # the first trough ends the fall from lag 0
+    if not len(rising):
+        return None
+    trough, last = int(rising[0]), min(len(corr) // 2, int(PITCH_MAX * char_height))
+    if last <= trough + 2:
+        return None
+    span = corr[trough:last]
+    peaks = [k for k in range(1, len(span) - 1) if span[k - 1] <= span[k] >= span[k + 1]]
+    strong = [k for k in peaks if span[k] >= PITCH_HARMONIC * span.max()]
+    if not strong or span[strong[0]] < PITCH_CORRELATION:
+        return None
+    return float(trough + strong[0])
+
+
 def _split_tall_bands(bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:
-    heights = [b - a for a, b in bands]
-    typical = float(np.median(heights)) if heights else 0.0
+    """Cut bands that hold several touching lines at the profile's lowest rows near where the line
+    spacing puts the gaps. The spacing is the profile's own (`line_pitch`) where it has one; the
+    median band otherwise, which fails when most lines of a page have merged."""
+    pitch = line_pitch(smooth, char_height)
+    if pitch:
+        typical, tall = pitch, TALL_BAND_BY_PITCH
+    else:
+        typical, tall = float(np.median([b - a for a, b in bands])) if bands else 0.0, TALL_BAND
     out = []
     for top, bottom in bands:
         pieces = int(round((bottom - top) / typical)) if typical else 1
-        if pieces < 2 or bottom - top < 2.2 * max(typical, char_height):
+        if pieces < 2 or bottom - top < tall * max(typical, char_height):
             out.append((top, bottom))
             continue
         cuts = [top]
@@ -153,13 +204,22 @@ def _split_tall_bands(bands: list[tuple[int, int]], smooth: np.ndarray, char_hei
     return out
 
 
-def _assign_to_lines(comps: list[_Component], bands: list[tuple[int, int]]) -> list[list[_Component]]:
-    """Each component joins the band holding most of its rows (nearest band if none)."""
+def _assign_to_lines(
+    comps: list[_Component], bands: list[tuple[int, int]], letter_area: float
+) -> list[list[_Component]]:
+    """Each component joins the band that holds its ink's centre of mass (where a letter with a
+    long descender or ascender has most of its ink, whatever its box overlaps), else the band
+    holding most of its rows, else the nearest band if it is a letter; a dot or speck in no band
+    (between lines, in a margin) joins none: added to a line, it stretched the line's box, and the
+    line engine's crop, far from the line's ink."""
     lines: list[list[_Component]] = [[] for _ in bands]
     for comp in comps:
+        holding = [i for i, (a, b) in enumerate(bands) if a <= comp.ink_row < b]
         overlaps = [min(comp.bbox.bottom, b) - max(comp.bbox.top, a) for a, b in bands]
-        best = int(np.argmax(overlaps))
+        best = holding[0] if holding else int(np.argmax(overlaps))
         if overlaps[best] <= 0:
+            if comp.area < letter_area:
+                continue
             best = int(np.argmin([abs(comp.bbox.center_y - (a + b) / 2) for a, b in bands]))
         lines[best].append(comp)
     return [line for line in lines if line]
@@ -303,9 +363,10 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     labels, comps = _components(page.ink)
     if not comps:
         return Segmentation((), labels)
-    char_height = _typical_height(comps)
+    letter_area = _letter_area(comps)
+    char_height = _typical_height(comps, letter_area)
     bands = _line_bands(page.ink, char_height)
-    line_comps = _assign_to_lines(comps, bands) if bands else [comps]
+    line_comps = _assign_to_lines(comps, bands, letter_area) if bands else [comps]
     grouped = [_group_glyphs(line, char_height) for line in line_comps]
     boxes = [BBox.enclosing([c.bbox for c in g]) for groups in grouped for g in groups]
     single = [b.width for b in boxes if b.width < 1.3 * b.height and b.height > 0.5 * char_height]

@@ -135,3 +135,42 @@ def test_loops_and_dots_between_cursive_lines_join_a_line_but_a_short_line_stand
     clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
     lines = segment(clean, SegmentConfig()).lines
     assert [round(line.bbox.center_y, -2) for line in lines] == [100, 300, 700]
+
+
+def cursive_block(tops: list[int], width: int = 1200, height: int = 900) -> np.ndarray:
+    """Lines of "handwriting" (short wavy letters, some with an ascender loop, some with a
+    descender) packed so tightly that the tails of each line reach below the tops of the
+    loops of the next: no row between two lines is free of ink."""
+    page = np.full((height, width), 245, np.uint8)
+    for top in tops:
+        for i, x in enumerate(range(100, width - 100, 50)):
+            xs = np.arange(x, x + 40)
+            ys = (top + 40 + 6 * np.sin(xs / 7.0)).astype(np.int32)
+            cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
+            if i % 3 == 0:
+                cv2.ellipse(page, (x + 20, top + 15), (7, 25), 0, 0, 360, 20, 3)
+            elif i % 3 == 1:
+                cv2.line(page, (x + 20, int(ys[20])), (x + 26, top + 100), 20, 3)
+    return page
+
+
+def test_touching_cursive_lines_are_cut_at_their_spacing():
+    tops = [100, 190, 280, 370, 460, 550, 640]
+    clean = preprocess(PageImage(None, 0, cursive_block(tops), 300.0), PreprocessConfig(deskew=False))
+    assert (clean.ink[130:690] > 0).any(axis=1).all()  # no blank row: the ink profile alone cannot part them
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)
+    for line, top in zip(lines, tops):
+        assert abs(line.bbox.center_y - (top + 40)) < 30
+
+
+def test_specks_of_a_noisy_scan_do_not_set_the_letter_height():
+    page = draw_page(["HELLO WORLD", "THREE WORDS HERE", "ONE", "A B C D"], size=(1400, 900))
+    rng = np.random.default_rng(0)
+    for x, y in zip(rng.integers(0, 1400, 800), rng.integers(0, 900, 800)):
+        cv2.circle(page, (int(x), int(y)), 2, 60, -1)  # specks larger than despeckling removes
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == 4  # counted by components, the specks made the letter height 3 px: 10 lines
+    for line, baseline in zip(lines, (160, 300, 440, 580)):
+        assert line.bbox.top < baseline - 40 and line.bbox.bottom > baseline
