@@ -48,7 +48,9 @@ def _line_metrics(boxes: list[BBox], readings: list[Reading]) -> tuple[float, fl
 
 
 def _sigmoid(distance: float) -> float:
-    return 1 / (1 + math.exp(-SHARPNESS * distance))
+    """The logistic function written with tanh, which cannot overflow: on a line whose x-height
+    came out a pixel high, distances of hundreds of x-heights are real, and exp() overflowed."""
+    return 0.5 * (1 + math.tanh(SHARPNESS * distance / 2))
 
 
 def _fit(label: str, tall: float, descends: float, small: float) -> float:

@@ -67,3 +67,11 @@ def test_line_without_both_heights_is_left_alone():
     boxes = [glyph(0, 70), glyph(30, 70)]
     readings = [reading(("O", 0.6), ("o", 0.4)), reading(("S", 0.6), ("s", 0.4))]
     assert apply_line_case(boxes, readings) == readings
+
+
+def test_a_line_with_a_one_pixel_x_height_is_read_without_overflow():
+    # x-height letters reaching y=99 over a baseline at 100: a tall glyph is 300 x-heights tall
+    boxes = [glyph(0, 40), glyph(30, 99), glyph(60, 99), glyph(90, -200, 400)]
+    readings = [reading(("T", 0.9)), reading(("a", 0.9)), reading(("e", 0.9)), reading(("S", 0.5), ("s", 0.5))]
+    labels, probs = apply_line_case(boxes, readings)[3]
+    assert set(labels) == {"S", "s"} and abs(sum(probs) - 1.0) < 1e-9
