@@ -75,20 +75,29 @@ def _components(ink: np.ndarray) -> tuple[np.ndarray, list[_Component]]:
     return labels, comps
 
 
-LETTER_SHARE = 0.1  # of the component size holding half the ink: smaller is a dot, comma or speck
+LETTER_STROKES = 4.0  # a component with less ink than this many squares of the pen's width is a dot or speck
 
 
-def _letter_area(comps: list[_Component]) -> float:
-    """The least area of a letter (a dot, a comma, a speck is smaller): a share of the component
-    size that holds half the page's ink. Counted by ink, not by components, because the specks of
-    a noisy scan, hundreds of them, would otherwise set the size of everything."""
-    by_size = np.sort([c.area for c in comps])
-    return LETTER_SHARE * float(by_size[np.searchsorted(np.cumsum(by_size), by_size.sum() / 2)])
+def _stroke_width(ink: np.ndarray) -> float:
+    """The pen's width: the median length of the horizontal runs of ink. Specks (many, but each a
+    few short runs) and blots (long runs, but few) barely move it."""
+    steps = np.diff(np.pad(ink > 0, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    starts, ends = np.nonzero(steps == 1), np.nonzero(steps == -1)
+    return float(np.median(ends[1] - starts[1])) if len(starts[1]) else 1.0
 
 
-def _typical_height(comps: list[_Component], letter_area: float) -> float:
-    """Median height of the components that are letters."""
-    return float(np.median([c.bbox.height for c in comps if c.area >= letter_area]))
+def _letter_area(ink: np.ndarray) -> float:
+    """The least area of a letter; a dot, a comma's head or a speck is smaller. Scaled by the pen,
+    not by the components' own sizes, which the specks of a noisy scan (hundreds of them) pull down
+    and the blots of a dark one push up."""
+    return LETTER_STROKES * _stroke_width(ink) ** 2
+
+
+def _typical_height(comps: list[_Component]) -> float:
+    """Median height of the components that are letters rather than dots and commas."""
+    areas = np.array([c.area for c in comps])
+    big = [c.bbox.height for c in comps if c.area >= 0.3 * np.median(areas)]
+    return float(np.median(big)) if big else float(np.median([c.bbox.height for c in comps]))
 
 
 # Rows whose smoothed ink is under this share of a full line's are gaps between lines: low enough
@@ -152,7 +161,7 @@ TALL_BAND_BY_PITCH = 1.5  # line spacings: a band this tall holds more than one 
 TALL_BAND = 2.2  # median bands, where the page gives no spacing (a median that merged lines inflate)
 
 
-def line_pitch(smooth: np.ndarray, char_height: float) -> float | None:
+def _line_pitch(smooth: np.ndarray, char_height: float) -> float | None:
     """Rows from one text line to the next: the first strong peak of the ink profile's
     autocorrelation after its first trough, the profile's slow changes (a dense half page, a
     blank one) taken out first. None where the page has no regular spacing to find (a few lines,
@@ -181,9 +190,9 @@ def line_pitch(smooth: np.ndarray, char_height: float) -> float | None:
 
 def _split_tall_bands(bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:
     """Cut bands that hold several touching lines at the profile's lowest rows near where the line
-    spacing puts the gaps. The spacing is the profile's own (`line_pitch`) where it has one; the
+    spacing puts the gaps. The spacing is the profile's own (`_line_pitch`) where it has one; the
     median band otherwise, which fails when most lines of a page have merged."""
-    pitch = line_pitch(smooth, char_height)
+    pitch = _line_pitch(smooth, char_height)
     if pitch:
         typical, tall = pitch, TALL_BAND_BY_PITCH
     else:
@@ -363,8 +372,8 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     labels, comps = _components(page.ink)
     if not comps:
         return Segmentation((), labels)
-    letter_area = _letter_area(comps)
-    char_height = _typical_height(comps, letter_area)
+    letter_area = _letter_area(page.ink)
+    char_height = _typical_height(comps)
     bands = _line_bands(page.ink, char_height)
     line_comps = _assign_to_lines(comps, bands, letter_area) if bands else [comps]
     grouped = [_group_glyphs(line, char_height) for line in line_comps]
