@@ -10,7 +10,9 @@ lines, recall over true lines; a page is exact when every line is found and noth
 
 Segmentation learns nothing from data, so the training pages of `hcrbatch train-lines`' split are
 a fair place to tune it: they are reported apart from the held-out pages, which the line figures
-in RESULTS.md use. No recognition runs; a few minutes on two cores.
+in RESULTS.md use. The pages rebuilt from only the validation lines (one or two lines each, the
+cursive pages `auto_rule.py` tunes on) show how it does on short pages. No recognition runs; a
+few minutes on two cores.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from hcrbatch.segment import segment
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import FOLDERS, LineCounts, rebuilt_pages, split_lines  # noqa: E402
+from lines import FOLDERS, LineCounts, rebuilt_pages, split_lines, validation_lines  # noqa: E402
 from results import record  # noqa: E402
 
 
@@ -44,9 +46,11 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     train, test = split_lines(split_seed=0)
+    validation = validation_lines(split_seed=0, seed=0)
     rows = ["| data | pages | line precision | recall | F1 | pages segmented exactly |", "|---|---|---|---|---|---|"]
     for folder in FOLDERS:
-        for split, samples in (("training pages", train), ("held-out pages", test)):
+        splits = (("training pages", train), ("validation lines' pages", validation), ("held-out pages", test))
+        for split, samples in splits:
             counts, exact, pages = measure([s for s in samples if s.page.startswith(folder + "/")])
             rows.append(f"| {folder}, {split} | {pages} | {counts} | {exact} |")
             print(rows[-1], flush=True)

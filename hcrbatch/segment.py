@@ -86,11 +86,11 @@ def _stroke_width(ink: np.ndarray) -> float:
     return float(np.median(ends[1] - starts[1])) if len(starts[1]) else 1.0
 
 
-def _letter_area(ink: np.ndarray) -> float:
+def _letter_area(pen: float) -> float:
     """The least area of a letter; a dot, a comma's head or a speck is smaller. Scaled by the pen,
     not by the components' own sizes, which the specks of a noisy scan (hundreds of them) pull down
     and the blots of a dark one push up."""
-    return LETTER_STROKES * _stroke_width(ink) ** 2
+    return LETTER_STROKES * pen**2
 
 
 def _typical_height(comps: list[_Component]) -> float:
@@ -108,7 +108,7 @@ SLIVER_MASS = 0.25  # of the median line's ink: less is a sliver, not a line
 SLIVER_GAP = 1.0  # of the character height: a sliver this close to a line belongs to it
 
 
-def _line_bands(ink: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[int, int]]:
     """Row ranges of text lines from the smoothed horizontal ink profile; tall bands are split."""
     profile = (ink > 0).sum(axis=1).astype(np.float64)
     window = max(3, int(char_height / 3) | 1)
@@ -125,7 +125,7 @@ def _line_bands(ink: np.ndarray, char_height: float) -> list[tuple[int, int]]:
             bands.append((start, row))
             start = None
     bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
-    return _merge_slivers(_split_tall_bands(bands, smooth, char_height), profile, char_height)
+    return _merge_slivers(_split_tall_bands(bands, smooth, char_height, pen), profile, char_height)
 
 
 def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_height: float) -> list[tuple[int, int]]:
@@ -157,11 +157,12 @@ PITCH_DETREND = 4.0  # character heights: profile changes slower than this are n
 PITCH_MAX = 6.0  # character heights: the widest line spacing looked for
 PITCH_HARMONIC = 0.7  # a peak this near the highest is the spacing; the higher ones are its multiples
 PITCH_CORRELATION = 0.2  # a weaker repeat than this is no regular spacing
+PITCH_MIN_STROKES = 9.0  # pen widths: a shorter repeat is the strokes of one line, not its spacing
 TALL_BAND_BY_PITCH = 1.5  # line spacings: a band this tall holds more than one line
 TALL_BAND = 2.2  # median bands, where the page gives no spacing (a median that merged lines inflate)
 
 
-def _line_pitch(smooth: np.ndarray, char_height: float) -> float | None:
+def _line_pitch(smooth: np.ndarray, char_height: float, pen: float) -> float | None:
     """Rows from one text line to the next: the first strong peak of the ink profile's
     autocorrelation after its first trough, the profile's slow changes (a dense half page, a
     blank one) taken out first. None where the page has no regular spacing to find (a few lines,
@@ -183,16 +184,18 @@ def _line_pitch(smooth: np.ndarray, char_height: float) -> float | None:
     span = corr[trough:last]
     peaks = [k for k in range(1, len(span) - 1) if span[k - 1] <= span[k] >= span[k + 1]]
     strong = [k for k in peaks if span[k] >= PITCH_HARMONIC * span.max()]
-    if not strong or span[strong[0]] < PITCH_CORRELATION:
+    if not strong or span[strong[0]] < PITCH_CORRELATION or trough + strong[0] < PITCH_MIN_STROKES * pen:
         return None
     return float(trough + strong[0])
 
 
-def _split_tall_bands(bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+def _split_tall_bands(
+    bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float, pen: float
+) -> list[tuple[int, int]]:
     """Cut bands that hold several touching lines at the profile's lowest rows near where the line
     spacing puts the gaps. The spacing is the profile's own (`_line_pitch`) where it has one; the
     median band otherwise, which fails when most lines of a page have merged."""
-    pitch = _line_pitch(smooth, char_height)
+    pitch = _line_pitch(smooth, char_height, pen)
     if pitch:
         typical, tall = pitch, TALL_BAND_BY_PITCH
     else:
@@ -372,9 +375,10 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     labels, comps = _components(page.ink)
     if not comps:
         return Segmentation((), labels)
-    letter_area = _letter_area(page.ink)
+    pen = _stroke_width(page.ink)
+    letter_area = _letter_area(pen)
     char_height = _typical_height(comps)
-    bands = _line_bands(page.ink, char_height)
+    bands = _line_bands(page.ink, char_height, pen)
     line_comps = _assign_to_lines(comps, bands, letter_area) if bands else [comps]
     grouped = [_group_glyphs(line, char_height) for line in line_comps]
     boxes = [BBox.enclosing([c.bbox for c in g]) for groups in grouped for g in groups]

@@ -5,7 +5,7 @@ from conftest import draw_page
 from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import PageImage
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import segment
+from hcrbatch.segment import _line_pitch, segment
 
 
 def segment_lines(lines, **page_args):
@@ -172,3 +172,11 @@ def test_specks_between_lines_join_no_line():
     lines = segment(clean, SegmentConfig()).lines
     assert len(lines) == 2
     assert lines[0].bbox.bottom < 215 and lines[1].bbox.top > 235
+
+
+def test_line_spacing_is_read_from_the_profile_but_not_from_the_strokes_of_one_line():
+    rows = np.arange(1200)
+    lines = np.where((rows % 96) < 60, 200.0, 5.0)  # a line every 96 rows
+    strokes = np.where((rows % 20) < 8, 200.0, 5.0)  # bars 20 rows apart: the strokes of big letters
+    assert _line_pitch(lines, char_height=40, pen=5) == 96
+    assert _line_pitch(strokes, char_height=40, pen=5) is None  # 20 rows is 4 pen widths
