@@ -226,13 +226,14 @@ def _assign_to_lines(
     line engine's crop, far from the line's ink."""
     lines: list[list[_Component]] = [[] for _ in bands]
     for comp in comps:
-        holding = [i for i, (a, b) in enumerate(bands) if a <= comp.ink_row < b]
-        overlaps = [min(comp.bbox.bottom, b) - max(comp.bbox.top, a) for a, b in bands]
-        best = holding[0] if holding else int(np.argmax(overlaps))
-        if overlaps[best] <= 0:
-            if comp.area < letter_area:
-                continue
-            best = int(np.argmin([abs(comp.bbox.center_y - (a + b) / 2) for a, b in bands]))
+        best = next((i for i, (a, b) in enumerate(bands) if a <= comp.ink_row < b), None)
+        if best is None:
+            overlaps = [min(comp.bbox.bottom, b) - max(comp.bbox.top, a) for a, b in bands]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] <= 0:
+                if comp.area < letter_area:
+                    continue
+                best = int(np.argmin([abs(comp.bbox.center_y - (a + b) / 2) for a, b in bands]))
         lines[best].append(comp)
     return [line for line in lines if line]
 
