@@ -276,19 +276,24 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
     type=click.IntRange(0),
     default=TrainConfig.patience,
     show_default=True,
-    help="Epochs without progress before stopping early (0: run every epoch, fixed learning rate).",
+    help="Epochs without progress before stopping early (0: run every epoch).",
 )
+@click.option("--schedule", type=click.Choice(["cosine", "plateau"]), default=TrainConfig.schedule,
+              show_default=True, help="Learning rate: cosine decay to zero over --epochs, or cut on a plateau.")  # fmt: skip
+@click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=TrainConfig.learning_rate,
+              show_default=True, help="Initial learning rate.")  # fmt: skip
 @with_logging
 @click.pass_context
 def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, transposed, limit,
-          elastic_alpha, balance, balance_to, gan_name, gan_judge, patience, quiet, verbose, log_file) -> None:  # fmt: skip
+          elastic_alpha, balance, balance_to, gan_name, gan_judge, patience, schedule, learning_rate,
+          quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = TrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
         batch_size=batch_size, seed=seed, font_samples=font_samples, transposed=transposed, limit=limit,
         elastic_alpha=elastic_alpha, balance=balance, balance_to=balance_to, gan=gan_name, gan_judge=gan_judge,
-        patience=patience,
+        patience=patience, schedule=schedule, learning_rate=learning_rate,
     )  # fmt: skip
 
     def action() -> int:

@@ -99,8 +99,11 @@ class TrainConfig:
     name: str = "charcnn"
     models_dir: Path = DEFAULT_MODELS_DIR
     work_dir: Path = Path(".train")
-    epochs: int = 12
+    epochs: int = 16
     batch_size: int = 128
+    learning_rate: float = 1e-3
+    # cosine: the learning rate falls to zero over `epochs`; plateau: cut by 0.3 when validation stalls
+    schedule: Literal["cosine", "plateau"] = "cosine"
     seed: int = 0
     split_seed: int = 0  # the held-out ByClass rows: fixed, so every model and the GAN avoid the same rows
     test_fraction: float = 0.1

@@ -147,6 +147,41 @@ class TrainingClock:
         return keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs=None: self.save())
 
 
+def fit_schedule(
+    work: Path,
+    clock: TrainingClock,
+    *,
+    initial_rate: float,
+    schedule: str,
+    total_steps: int,
+    patience: int,
+    plateau_patience: int,
+):
+    """(learning rate, Keras callbacks) shared by the trainers. `cosine` decays the rate to zero over
+    `total_steps`, so the last epochs refine at small steps; `plateau` keeps it until the validation
+    loss stalls `plateau_patience` epochs, then cuts it to 0.3 of itself. Both resume from `work`
+    and log every epoch, with the rate the next step will use; `patience` > 0 stops early and keeps
+    the best epoch's weights."""
+    import keras
+
+    class LogLearningRate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
+
+    rate = keras.optimizers.schedules.CosineDecay(initial_rate, total_steps) if schedule == "cosine" else initial_rate
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(work / "backup")),
+        clock.callback(),
+        LogLearningRate(),
+        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
+    ]
+    if patience:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True))
+    if patience and schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=plateau_patience))
+    return rate, callbacks
+
+
 def model_version() -> str:
     """The package version plus the day of training, e.g. 0.1.0+20261124."""
     from hcrbatch import __version__

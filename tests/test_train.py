@@ -107,3 +107,19 @@ def test_training_is_deterministic_with_a_seed(labelled_folder, tmp_path):
     pa = keras.models.load_model(tmp_path / "a" / "models" / "m.keras").predict(batch, verbose=0)
     pb = keras.models.load_model(tmp_path / "b" / "models" / "m.keras").predict(batch, verbose=0)
     np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau"])
+def test_learning_rate_follows_the_schedule(labelled_folder, tmp_path, schedule):
+    """Cosine halves the rate by the middle of training and ends near zero; plateau keeps it while
+    validation improves (too few epochs here for a cut)."""
+    result = train(labelled_folder, tmp_path, "sched", "--epochs", "2", "--schedule", schedule,
+                   "--learning-rate", "0.002", "--patience", "5")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rates = pd.read_csv(tmp_path / "work" / "sched" / "history.csv")["learning_rate"].tolist()
+    if schedule == "cosine":
+        assert rates[0] == pytest.approx(0.001, rel=0.05) and rates[1] == pytest.approx(0.0, abs=1e-6)
+    else:
+        assert rates == pytest.approx([0.002, 0.002])
+    manifest = json.loads((tmp_path / "models" / "sched.json").read_text())
+    assert manifest["learning_rate"] == {"initial": 0.002, "schedule": schedule, "batch_size": 128}

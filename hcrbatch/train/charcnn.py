@@ -18,6 +18,7 @@ from hcrbatch.modelstore import (
     TrainingClock,
     adjust_priors,
     epochs_done,
+    fit_schedule,
     load_keras_model,
     load_manifest,
     model_version,
@@ -266,22 +267,22 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
 
     work = Path(cfg.work_dir) / cfg.name
     work.mkdir(parents=True, exist_ok=True)
+    steps_per_epoch = -(-len(fit_idx) // cfg.batch_size)
+    learning_rate, callbacks = fit_schedule(
+        work,
+        clock,
+        initial_rate=cfg.learning_rate,
+        schedule=cfg.schedule,
+        total_steps=cfg.epochs * steps_per_epoch,
+        patience=cfg.patience,
+        plateau_patience=max(1, cfg.patience - 1),
+    )
     model = build_model(len(charset))
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(work / "backup")),
-        clock.callback(),
-        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
-    ]
-    if cfg.patience:  # 0: run every epoch at a fixed rate, for like-for-like comparisons
-        callbacks += [
-            keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience - 1)),
-        ]
     validation = (train.images[val_idx, ..., None], y_train[val_idx])
     if cfg.elastic_alpha:
         batches = elastic_batches(train.images[fit_idx], y_train[fit_idx], cfg.elastic_alpha, cfg.batch_size, cfg.seed)
@@ -310,6 +311,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
             if cfg.elastic_alpha
             else ""
         ),
+        "learning_rate": {"initial": cfg.learning_rate, "schedule": cfg.schedule, "batch_size": cfg.batch_size},
         "weights": weights.name,
         "charset": charset,
         "input_size": [INPUT_SIZE, INPUT_SIZE],
@@ -317,7 +319,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "training_data": described,
         "class_sources": describe_sources(origins, charset),
         **({"prior_correction": corrections} if corrections else {}),
-        "epochs_run": epochs_done(model, -(-len(fit_idx) // cfg.batch_size)),
+        "epochs_run": epochs_done(model, steps_per_epoch),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
         "split_seed": cfg.split_seed,

@@ -31,6 +31,7 @@ from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import (
     TrainingClock,
     epochs_done,
+    fit_schedule,
     load_keras_model,
     load_manifest,
     model_version,
@@ -352,21 +353,18 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     work = Path(cfg.work_dir) / cfg.name
     work.mkdir(parents=True, exist_ok=True)
     batches = line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True)
-    learning_rate = cfg.learning_rate
-    if cfg.schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, cfg.epochs * len(batches))
+    learning_rate, callbacks = fit_schedule(
+        work,
+        clock,
+        initial_rate=cfg.learning_rate,
+        schedule=cfg.schedule,
+        total_steps=cfg.epochs * len(batches),
+        patience=cfg.patience,
+        plateau_patience=max(1, cfg.patience // 2),
+    )
     model = build_line_model(len(charset), cfg.head)
     started_from = start_from(model, charset, cfg) if cfg.init_from else None
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0), loss=ctc_loss)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(work / "backup")),
-        clock.callback(),
-        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
-    ]
-    if cfg.patience:
-        callbacks.append(keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True))
-    if cfg.patience and cfg.schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=max(1, cfg.patience // 2)))
     model.fit(
         batches,
         validation_data=line_batches(val, lookup, cfg.batch_size, cfg.seed, augmented=False),
