@@ -1,0 +1,116 @@
+"""Character models side by side: on held-out glyphs, and on whole hand-printed pages.
+
+    .venv/bin/python benchmarks/char_models.py --models-dir models --models-dir .train/cosine-models [--pages 20] [--record]
+
+Held-out accuracy alone can mislead: a model can read the held-out EMNIST rows better and whole
+pages worse, because glyphs cut from a page and normalised are further from the training rows. For
+each models folder (its `charcnn` unless --model says otherwise):
+- held-out ByClass rows (as `hcrbatch eval`): 62-class accuracy, negative log-likelihood and
+  expected calibration error (10 bins) of the softmax, and the softmax temperature on a grid that
+  minimises the likelihood there (a diagnosis of over-confidence, not a fitted setting);
+- benchmarks/run.py's hand-printed pages (held-out EMNIST writers, seed 0) read by the glyph engine:
+  raw and lexicon-corrected CER and WER, and the raw reading's most frequent confusions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hcrbatch.config import Config, CorrectConfig, RecognizeConfig, TrainConfig
+from hcrbatch.modelstore import adjust_priors, load_keras_model, load_manifest
+from hcrbatch.pipeline import build_processor
+from hcrbatch.train.evaluate import evaluation_data
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from lines import printed_pages, rates  # noqa: E402
+from results import record  # noqa: E402
+from run import ErrorCount  # noqa: E402
+
+TEMPERATURES = (1.0, 1.25, 1.5, 2.0)
+
+
+def calibration(probs: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    """(negative log-likelihood, expected calibration error, best temperature on the grid)."""
+    log_probs = np.log(np.clip(probs, 1e-12, 1))
+
+    def nll(temperature: float) -> float:
+        scaled = log_probs / temperature
+        scaled -= np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        return float(-scaled[np.arange(len(truth)), truth].mean())
+
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == truth
+    bins = np.minimum((confidence * 10).astype(int), 9)
+    ece = sum(
+        (bins == b).mean() * abs(confidence[bins == b].mean() - correct[bins == b].mean())
+        for b in range(10)
+        if (bins == b).any()
+    )
+    return nll(1.0), float(ece), min(TEMPERATURES, key=nll)
+
+
+def held_out_row(models_dir: Path, name: str, emnist: Path) -> str:
+    manifest = load_manifest(models_dir, name)
+    glyphs = evaluation_data(emnist, int(manifest.extra.get("split_seed", 0)), TrainConfig.test_fraction)
+    probs = adjust_priors(
+        load_keras_model(manifest).predict(glyphs.images[..., None], batch_size=1024, verbose=0),
+        manifest.log_prior_weights(),
+    )
+    truth = np.array([manifest.charset.index(c) for c in glyphs.labels])
+    nll, ece, temperature = calibration(probs, truth)
+    accuracy = float((probs.argmax(axis=1) == truth).mean())
+    return f"| {models_dir}/{name} | {accuracy:.2%} | {nll:.4f} | {ece:.4f} | {temperature} |"
+
+
+def page_row(models_dir: Path, name: str, pages) -> tuple[str, str]:
+    cfg = Config(
+        Path("."),
+        Path("unused"),
+        recognize=RecognizeConfig(engine="glyph", model=name, models_dir=models_dir),
+        correct=CorrectConfig(lang="en"),
+    )
+    processor = build_processor(cfg, settings="benchmark")
+    raw, corrected = ErrorCount(), ErrorCount()
+    for truth, page, _ in pages:
+        result = processor.read_page(page)
+        raw.add(truth, " ".join(w.raw_text for w in result.words))
+        corrected.add(truth, result.text)
+    confusions = ", ".join(f"`{t}`→`{h}` {n}" for (t, h), n in raw.confusions.most_common(10))
+    return f"| {models_dir}/{name} | {rates(raw)} | {rates(corrected)} |", f"- {models_dir}/{name}: {confusions}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", type=Path, action="append", required=True, help="repeat to compare")
+    parser.add_argument("--model", default="charcnn")
+    parser.add_argument("--emnist", type=Path, default=Path("../shared/data/emnist"))
+    parser.add_argument("--pages", type=int, default=20, help="benchmarks/run.py's hand-printed pages")
+    parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+
+    held = ["| model | 62-class accuracy | NLL | ECE | best temperature |", "|---|---|---|---|---|"]
+    held += [held_out_row(d, args.model, args.emnist) for d in args.models_dir]
+    pages = printed_pages(args.pages)
+    rows = ["| model | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|"]
+    confusions = []
+    for d in args.models_dir:
+        row, top = page_row(d, args.model, pages)
+        rows.append(row)
+        confusions.append(top)
+    body = (
+        "Held-out ByClass rows:\n\n" + "\n".join(held)
+        + f"\n\n{len(pages)} hand-printed pages (benchmarks/run.py's), glyph engine:\n\n" + "\n".join(rows)
+        + "\n\nMost frequent confusions of the raw reading (truth→read):\n\n" + "\n".join(confusions)
+    )  # fmt: skip
+    print(body)
+    if args.record:
+        dirs = " ".join(f"--models-dir {d}" for d in args.models_dir)
+        record(f"python benchmarks/char_models.py {dirs} --pages {args.pages}", body)
+
+
+if __name__ == "__main__":
+    main()
