@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EMNIST ?= ../shared/data/emnist
 LINES ?= ../shared/data
 LLAMA_CPP_VERSION := 0.3.36
-WHEELS ?= $(HOME)/.cache/hcrbatch/wheels
+WHEELS ?= $(HOME)/.cache/hcrbatch/wheels-portable
 
 .PHONY: demo test install install-llm system-deps line-fonts llama-wheel model lines gan samples clean
 
@@ -32,11 +32,14 @@ demo: install
 	$(BIN)/hcrbatch run samples out
 	@echo "demo outputs (PDF, TXT, CSV per sample, hcrbatch-report.csv) are in out/"
 
-# llama-cpp-python builds from source (about 4 min); the wheel is kept and reused.
+# llama-cpp-python builds from source (about 4-7 min); the wheel is kept and reused. GGML_NATIVE=OFF
+# builds for AVX2, not for the building CPU: a native build on a CPU with AMX segfaults in its first
+# decode of a Q4 model (ggml-org/llama.cpp#20824), and a kept wheel must run on other machines too.
 llama-wheel: $(BIN)/activate
 	@ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
 	  { command -v cmake >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq cmake g++; }; \
-	    $(BIN)/pip wheel -q --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION); }
+	    CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel -q --no-deps --no-cache-dir -w $(WHEELS) \
+	      llama-cpp-python==$(LLAMA_CPP_VERSION); }
 
 install-llm: install llama-wheel
 	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,llm]'
