@@ -20,16 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hcrbatch.config import Config, CorrectConfig, RecognizeConfig, TrainConfig
-from hcrbatch.modelstore import adjust_priors, load_keras_model, load_manifest
-from hcrbatch.pipeline import build_processor
-from hcrbatch.train.evaluate import evaluation_data
+from hcrbatch.train.evaluate import held_out_probabilities
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import printed_pages, rates  # noqa: E402
+from lines import end_to_end, printed_pages, rates  # noqa: E402
 from results import record  # noqa: E402
-from run import ErrorCount  # noqa: E402
 
 TEMPERATURES = (1.0, 1.25, 1.5, 2.0)
 
@@ -54,12 +50,7 @@ def calibration(probs: np.ndarray, truth: np.ndarray) -> tuple[float, float, flo
 
 
 def held_out_row(models_dir: Path, name: str, emnist: Path) -> str:
-    manifest = load_manifest(models_dir, name)
-    glyphs = evaluation_data(emnist, int(manifest.extra.get("split_seed", 0)), TrainConfig.test_fraction)
-    probs = adjust_priors(
-        load_keras_model(manifest).predict(glyphs.images[..., None], batch_size=1024, verbose=0),
-        manifest.log_prior_weights(),
-    )
+    glyphs, probs, manifest = held_out_probabilities(emnist, models_dir, name)
     truth = np.array([manifest.charset.index(c) for c in glyphs.labels])
     nll, ece, temperature = calibration(probs, truth)
     accuracy = float((probs.argmax(axis=1) == truth).mean())
@@ -67,18 +58,8 @@ def held_out_row(models_dir: Path, name: str, emnist: Path) -> str:
 
 
 def page_row(models_dir: Path, name: str, pages) -> tuple[str, str]:
-    cfg = Config(
-        Path("."),
-        Path("unused"),
-        recognize=RecognizeConfig(engine="glyph", model=name, models_dir=models_dir),
-        correct=CorrectConfig(lang="en"),
-    )
-    processor = build_processor(cfg, settings="benchmark")
-    raw, corrected = ErrorCount(), ErrorCount()
-    for truth, page, _ in pages:
-        result = processor.read_page(page)
-        raw.add(truth, " ".join(w.raw_text for w in result.words))
-        corrected.add(truth, result.text)
+    readings = end_to_end(pages, "en", engines=("glyph",), models_dir=models_dir, char_model=name)
+    raw, corrected = readings.errors("glyph", corrected=False), readings.errors("glyph")
     confusions = ", ".join(f"`{t}`→`{h}` {n}" for (t, h), n in raw.confusions.most_common(10))
     return f"| {models_dir}/{name} | {rates(raw)} | {rates(corrected)} |", f"- {models_dir}/{name}: {confusions}"
 

@@ -197,15 +197,22 @@ class PageReadings:
         return count
 
 
-def end_to_end(pages, lang: str, model: str) -> PageReadings:
+def end_to_end(
+    pages,
+    lang: str,
+    model: str = RecognizeConfig.line_model,
+    engines: tuple[str, ...] = ("glyph", "line", "auto"),
+    models_dir: Path = RecognizeConfig.models_dir,
+    char_model: str = RecognizeConfig.model,
+) -> PageReadings:
     """Each page read by the whole pipeline with each engine; line segmentation checked where the
     pages' line bands are known."""
     readings = PageReadings([truth for truth, _, _ in pages])
-    for engine in ("glyph", "line", "auto"):
+    for engine in engines:
         cfg = Config(
             Path("."),
             Path("unused"),
-            recognize=RecognizeConfig(engine=engine, line_model=model),
+            recognize=RecognizeConfig(engine=engine, model=char_model, line_model=model, models_dir=models_dir),
             correct=CorrectConfig(lang=lang),
         )
         processor = build_processor(cfg, settings="benchmark")

@@ -14,7 +14,7 @@ from hcrbatch.atomic import atomic_output
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.metrics import accuracy, balanced_merge, confusion_pairs, merged_accuracy
-from hcrbatch.modelstore import adjust_priors, load_manifest
+from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
 from hcrbatch.train.datasets import GlyphSet, emnist_splits, held_out_split, read_emnist_split, read_labelled_folder
 
 log = logging.getLogger(__name__)
@@ -71,16 +71,21 @@ def evaluation_data(folder: Path, seed: int, fraction: float) -> GlyphSet:
     return part.take(held_out_split(len(part), seed, fraction)[1])
 
 
-def evaluate_model(data: Path, models_dir: Path, name: str) -> Evaluation:
-    import keras
-
+def held_out_probabilities(data: Path, models_dir: Path, name: str) -> tuple[GlyphSet, np.ndarray, ModelManifest]:
+    """The evaluation glyphs of `data` (the model's own held-out split for EMNIST) and the model's
+    class probabilities for them, prior correction applied as in recognition."""
     manifest = load_manifest(models_dir, name)
     seed = int(manifest.extra.get("split_seed", TrainConfig.split_seed))
     glyphs = evaluation_data(data, seed, TrainConfig.test_fraction)
-    model = keras.models.load_model(manifest.weights, compile=False)
     probs = adjust_priors(
-        model.predict(glyphs.images[..., None], batch_size=1024, verbose=0), manifest.log_prior_weights()
+        load_keras_model(manifest).predict(glyphs.images[..., None], batch_size=1024, verbose=0),
+        manifest.log_prior_weights(),
     )
+    return glyphs, probs, manifest
+
+
+def evaluate_model(data: Path, models_dir: Path, name: str) -> Evaluation:
+    glyphs, probs, manifest = held_out_probabilities(data, models_dir, name)
     return Evaluation.from_probabilities(list(glyphs.labels), probs, manifest.charset)
 
 
