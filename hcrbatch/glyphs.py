@@ -2,7 +2,8 @@
 
 EMNIST style: white ink on black, the ink's bounding box scaled (aspect kept) so its longest side is
 24 px, centred in a 28×28 frame by its centre of mass, strokes thickened to EMNIST's width when a
-thin pen at high resolution would shrink them to hairlines. Training applies it to EMNIST images and
+thin pen at high resolution would shrink them to hairlines, and a binary crop (every crop cut from a
+page is) blurred to the soft edge of EMNIST's rows. Training applies it to EMNIST images and
 inference to crops from scanned pages, so both reach the network looking alike.
 """
 
@@ -15,6 +16,7 @@ INPUT_SIZE = 28
 INK_BOX = 24
 TARGET_STROKE = 2.6  # EMNIST's median stroke width at 28×28, in pixels
 INK_THRESHOLD = 0.5
+SOFTEN_SIGMA = 1.0  # px at 28×28: the soft edge of EMNIST's rows, given to binary crops (benchmarks/RESULTS.md)
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -60,6 +62,9 @@ def normalize_glyph(glyph: np.ndarray) -> np.ndarray:
     top = min(max(top, 0), INPUT_SIZE - new_h)
     left = min(max(left, 0), INPUT_SIZE - new_w)
     out[top : top + new_h, left : left + new_w] = small
+    if np.isin(ink, (0, 255)).all():
+        out = cv2.GaussianBlur(out, (0, 0), SOFTEN_SIGMA)
+        out /= max(float(out.max()), 1e-6)
     return out
 
 

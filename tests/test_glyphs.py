@@ -36,3 +36,16 @@ def test_thin_pen_at_high_resolution_is_thickened_to_emnist_width():
 def test_empty_glyph_and_empty_batch():
     assert not normalize_glyph(np.zeros((10, 10), np.uint8)).any()
     assert normalize_batch([]).shape == (0, INPUT_SIZE, INPUT_SIZE, 1)
+
+
+def edge_share(glyph: np.ndarray) -> float:
+    """Share of the inked pixels that are grey edge rather than solid ink."""
+    return float(((glyph > 0.1) & (glyph < 0.9)).sum() / max((glyph > 0.1).sum(), 1))
+
+
+def test_binary_crop_gets_the_soft_edges_of_a_training_glyph():
+    """A crop cut from a binarised page has hard edges, EMNIST's rows soft ones; read as they come,
+    hard edges made the network see another writer (benchmarks/RESULTS.md, 2026-11-30)."""
+    soft = normalize_glyph(cv2.GaussianBlur(ring(60, 6), (0, 0), 1.5))
+    for binary in (ring(60, 6), ring(30, 3)):
+        assert edge_share(normalize_glyph(binary)) > 0.8 * edge_share(soft)
