@@ -8,23 +8,34 @@ each models folder (its `charcnn` unless --model says otherwise):
 - held-out ByClass rows (as `hcrbatch eval`): 62-class accuracy, negative log-likelihood and
   expected calibration error (10 bins) of the softmax, and the softmax temperature on a grid that
   minimises the likelihood there (a diagnosis of over-confidence, not a fitted setting);
-- benchmarks/run.py's hand-printed pages (held-out EMNIST writers, seed 0) read by the glyph engine:
-  raw and lexicon-corrected CER and WER, and the raw reading's most frequent confusions.
+- the glyphs of benchmarks/run.py's hand-printed pages (held-out EMNIST writers, seed 0) as the
+  pipeline cuts them: each true character box matched to the segmenter's glyph of best overlap
+  (IoU >= 0.5), and those crops classified alone, before the line's geometry weighs letter case;
+- the same pages read by the glyph engine: raw and lexicon-corrected CER and WER, and the raw
+  reading's most frequent confusions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from hcrbatch.config import IngestConfig, PreprocessConfig, RecognizeConfig, SegmentConfig
+from hcrbatch.elements import BBox
+from hcrbatch.ingest import iter_pages
+from hcrbatch.metrics import balanced_merge
+from hcrbatch.preprocess import preprocess
+from hcrbatch.recognize import CharRecognizer
+from hcrbatch.segment import segment
 from hcrbatch.train.evaluate import held_out_probabilities
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import end_to_end, printed_pages, rates  # noqa: E402
+from lines import documents, end_to_end, printed_pages, printed_pages_folder, rates  # noqa: E402
 from results import record  # noqa: E402
 
 TEMPERATURES = (1.0, 1.25, 1.5, 2.0)
@@ -57,6 +68,35 @@ def held_out_row(models_dir: Path, name: str, emnist: Path) -> str:
     return f"| {models_dir}/{name} | {accuracy:.2%} | {nll:.4f} | {ece:.4f} | {temperature} |"
 
 
+def cut_glyphs(folder: Path) -> tuple[list[np.ndarray], list[str], int]:
+    """(crops of the segmenter's glyphs that match a true character box, their true labels, number of
+    true characters) over the documents of a make_pages.py folder."""
+    crops, labels, total = [], [], 0
+    for doc in documents(folder):
+        truth = json.loads(doc.with_name(doc.stem + ".gt.json").read_text(encoding="utf-8"))["pages"]
+        for page, known in zip(iter_pages(doc, IngestConfig()), truth):
+            clean = preprocess(page, PreprocessConfig())
+            seg = segment(clean, SegmentConfig())
+            glyphs = [(clean.to_page(g.bbox), g) for line in seg.lines for w in line.words for g in w.glyphs]
+            scale = page.width / known["width"]
+            for char in (c for line in known["lines"] for w in line["words"] for c in w.get("chars", ())):
+                total += 1
+                box = BBox(*(round(v * scale) for v in char["bbox"]))
+                best = max(glyphs, key=lambda found: found[0].iou(box), default=None)
+                if best is not None and best[0].iou(box) >= 0.5:
+                    crops.append(seg.glyph_image(best[1]))
+                    labels.append(char["text"])
+    return crops, labels, total
+
+
+def cut_glyph_row(models_dir: Path, name: str, crops: list[np.ndarray], labels: list[str]) -> str:
+    recognizer = CharRecognizer.from_config(RecognizeConfig(model=name, models_dir=models_dir))
+    read = [top[0] for top, _ in recognizer.classify(crops)]
+    right = np.mean([r == t for r, t in zip(read, labels)])
+    merged = np.mean([balanced_merge(r) == balanced_merge(t) for r, t in zip(read, labels)])
+    return f"| {models_dir}/{name} | {right:.2%} | {merged:.2%} |"
+
+
 def page_row(models_dir: Path, name: str, pages) -> tuple[str, str]:
     readings = end_to_end(pages, "en", engines=("glyph",), models_dir=models_dir, char_model=name)
     raw, corrected = readings.errors("glyph", corrected=False), readings.errors("glyph")
@@ -76,6 +116,9 @@ def main() -> None:
     held = ["| model | 62-class accuracy | NLL | ECE | best temperature |", "|---|---|---|---|---|"]
     held += [held_out_row(d, args.model, args.emnist) for d in args.models_dir]
     pages = printed_pages(args.pages)
+    crops, labels, total = cut_glyphs(printed_pages_folder(args.pages))
+    cut = ["| model | 62-class accuracy | 47-class (Balanced merges) |", "|---|---|---|"]
+    cut += [cut_glyph_row(d, args.model, crops, labels) for d in args.models_dir]
     rows = ["| model | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|"]
     confusions = []
     for d in args.models_dir:
@@ -84,6 +127,8 @@ def main() -> None:
         confusions.append(top)
     body = (
         "Held-out ByClass rows:\n\n" + "\n".join(held)
+        + f"\n\nGlyphs cut from the {len(pages)} hand-printed pages ({len(labels)} of {total} true characters "
+        f"matched by a glyph at IoU >= 0.5), classified alone:\n\n" + "\n".join(cut)
         + f"\n\n{len(pages)} hand-printed pages (benchmarks/run.py's), glyph engine:\n\n" + "\n".join(rows)
         + "\n\nMost frequent confusions of the raw reading (truth→read):\n\n" + "\n".join(confusions)
     )  # fmt: skip

@@ -163,16 +163,27 @@ def rebuilt_pages(samples: list[LineSample]) -> list[tuple[str, PageImage, list[
     return [("\n".join(s.text for s in lines), *page_from_lines(lines, i)) for i, lines in enumerate(pages.values())]
 
 
+def documents(folder: Path) -> list[Path]:
+    """The documents of a make_pages.py folder, without their ground-truth files."""
+    return sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix in SUPPORTED_SUFFIXES)
+
+
+def printed_pages_folder(pages: int, seed: int = 0, hand: str = "emnist", pages_per_doc: int = 5) -> Path:
+    """The make_pages.py folder of those pages, written the first time it is asked for."""
+    folder = HERE / "data" / f"{hand}-{pages}p-seed{seed}"
+    if not folder.exists():
+        make_pages(folder, pages, seed, pages_per_doc=pages_per_doc, hand=hand)
+    return folder
+
+
 def printed_pages(
     pages: int, seed: int = 0, hand: str = "emnist", pages_per_doc: int = 5
 ) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
     """(truth, page, no bands) for hand-printed benchmark pages; by default benchmarks/run.py's
     (held-out EMNIST writers, seed 0)."""
-    folder = HERE / "data" / f"{hand}-{pages}p-seed{seed}"
-    if not folder.exists():
-        make_pages(folder, pages, seed, pages_per_doc=pages_per_doc, hand=hand)
+    folder = printed_pages_folder(pages, seed, hand, pages_per_doc)
     out = []
-    for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name and p.suffix in SUPPORTED_SUFFIXES):
+    for doc in documents(folder):
         truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")
         out += [(truth, page, []) for truth, page in zip(truths, iter_pages(doc, IngestConfig()))]
     return out
