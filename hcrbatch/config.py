@@ -109,6 +109,7 @@ class TrainConfig:
     split_seed: int = 0  # the held-out ByClass rows: fixed, so every model and the GAN avoid the same rows
     test_fraction: float = 0.1
     font_samples: int = 300  # renderings per class from handwriting fonts; 0 turns fonts off
+    page_glyphs: int = 0  # pages written with the training glyphs and cut by the segmenter (train/pageglyphs.py)
     punctuation: str = ".,-':;()/?!&\""
     patience: int = 3
     transposed: bool = False  # EMNIST files straight from NIST, stored column-major

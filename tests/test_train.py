@@ -123,3 +123,46 @@ def test_learning_rate_follows_the_schedule(labelled_folder, tmp_path, schedule)
         assert rates == pytest.approx([0.002, 0.002])
     manifest = json.loads((tmp_path / "models" / "sched.json").read_text())
     assert manifest["learning_rate"] == {"initial": 0.002, "schedule": schedule, "batch_size": 128}
+
+
+@pytest.fixture(scope="module")
+def printed_pool():
+    """Three drawings of each of 0-9 A-Z a-z, normalised: enough for GlyphHand to write any word."""
+    from hcrbatch.glyphs import normalize_glyph
+    from hcrbatch.train.charcnn import BASE_CHARSET
+    from hcrbatch.train.datasets import GlyphSet
+
+    images, labels = [], []
+    for char in BASE_CHARSET:
+        for font in (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX):
+            img = np.zeros((64, 64), np.uint8)
+            cv2.putText(img, char, (12, 48), font, 1.4, 255, 3, cv2.LINE_AA)
+            images.append(normalize_glyph(img))
+            labels.append(char)
+    return GlyphSet(np.stack(images), np.array(labels, dtype=object), "drawn")
+
+
+def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_written(printed_pool):
+    from pathlib import Path
+
+    from hcrbatch.elements import PageImage
+    from hcrbatch.synth import GlyphHand, render_page
+    from hcrbatch.train.pageglyphs import cut_glyphs, page_glyphs
+
+    stacks = {
+        c: (printed_pool.images[printed_pool.labels == c] * 255).astype(np.uint8) for c in set(printed_pool.labels)
+    }
+    rng = np.random.default_rng(0)
+    page = render_page(["Dear Sir, the 12 boxes came today.", "Yours truly, A. Baker"],
+                       GlyphHand(stacks, cap_height=40), rng, dpi=250)  # fmt: skip
+    chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
+    crops, labels = cut_glyphs(PageImage(Path("p.png"), 0, page.pixels, 250), chars)
+    assert len(labels) >= 0.8 * len(chars)
+    truth = iter(c for c, _ in chars)
+    assert all(label in truth for label in labels)  # in reading order, each at most once
+    assert all(set(np.unique(crop)) == {0, 255} for crop in crops)  # binary ink, as any page crop
+
+    first, again = page_glyphs(printed_pool, 1, seed=4), page_glyphs(printed_pool, 1, seed=4)
+    assert len(first) > 100 and np.array_equal(first.images, again.images)
+    assert set(first.labels) <= set(printed_pool.labels) | set(".,'-")
+    assert first.images.shape[1:] == (28, 28) and first.images.max() <= 1.0

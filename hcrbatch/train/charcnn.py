@@ -160,6 +160,19 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
     train = GlyphSet.concat(train_parts, "train")
     if cfg.limit and len(train) > cfg.limit:
         train = train.take(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])
+    if cfg.page_glyphs:
+        from hcrbatch.train.pageglyphs import (
+            page_glyphs,
+        )  # it writes text as train/synthlines.py does, which imports us
+
+        cut = page_glyphs(train, cfg.page_glyphs, cfg.seed)
+        train = GlyphSet.concat([train, cut], "train")
+        for c in set(cut.labels):
+            origins.setdefault(c, set()).add("page glyphs")
+        described.append(
+            f"page glyphs: {len(cut)} glyphs cut by the segmenter from {cfg.page_glyphs} pages written with the "
+            "training rows above"
+        )
     if cfg.font_samples:
         wanted = "".join(sorted(set(train.labels) | set(BASE_CHARSET))) + cfg.punctuation
         fonts = render_font_glyphs(wanted, cfg.font_samples, cfg.seed)

@@ -1,0 +1,65 @@
+"""Training glyphs as the pipeline sees them: characters laid out as pages and cut by hcrbatch's own segmenter.
+
+A glyph read from a scanned page has been binarised, cut out of its line by the segmenter and
+normalised; an EMNIST row went through none of that, and the network reads glyphs cut from pages
+of held-out EMNIST characters far worse than the same characters as rows (benchmarks/RESULTS.md,
+2026-11-30). Here training characters are written as pages (`synth.GlyphHand`: each glyph scaled to
+its letter's place on the line, prose in English and French, paper noise, a small rotation), the
+pages go through preprocessing and segmentation as a scan would, and every cut glyph that matches a
+true character box becomes a training glyph with that character's label.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from hcrbatch.config import PreprocessConfig, SegmentConfig
+from hcrbatch.elements import BBox, PageImage
+from hcrbatch.glyphs import normalize_glyph
+from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import segment
+from hcrbatch.synth import GlyphHand, render_page
+from hcrbatch.train.datasets import GlyphSet
+from hcrbatch.train.synthlines import random_text
+
+log = logging.getLogger(__name__)
+
+MATCH_IOU = 0.5  # a cut glyph stands for a true character when their boxes overlap this much
+
+
+def cut_glyphs(page: PageImage, chars: list[tuple[str, BBox]]) -> tuple[list[np.ndarray], list[str]]:
+    """The segmenter's glyphs on `page` that match a true (label, box), as ink crops, with their labels;
+    a character the segmenter merged with a neighbour or broke apart has no match and is left out."""
+    clean = preprocess(page, PreprocessConfig())
+    seg = segment(clean, SegmentConfig())
+    glyphs = [(clean.to_page(g.bbox), g) for line in seg.lines for word in line.words for g in word.glyphs]
+    crops, labels = [], []
+    for label, box in chars:
+        best = max(glyphs, key=lambda found: found[0].iou(box), default=None)
+        if best is not None and best[0].iou(box) >= MATCH_IOU:
+            crops.append(seg.glyph_image(best[1]))
+            labels.append(label)
+    return crops, labels
+
+
+def page_glyphs(pool: GlyphSet, pages: int, seed: int) -> GlyphSet:
+    """Glyphs cut from `pages` pages written with the glyphs of `pool` (normalised, white on black)."""
+    stacks = {str(c): (pool.images[pool.labels == c] * 255).astype(np.uint8) for c in np.unique(pool.labels)}
+    rng = np.random.default_rng([seed, 1])
+    images, labels, written = [], [], 0
+    for index in range(pages):
+        dpi = int(rng.choice([200, 250, 300]))
+        hand = GlyphHand(stacks, cap_height=int(dpi * rng.uniform(0.13, 0.17)))
+        page = render_page([random_text(rng, 600) for _ in range(4)], hand, rng, dpi=dpi)
+        chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
+        crops, found = cut_glyphs(PageImage(Path(f"page-glyphs-{index}"), index, page.pixels, dpi), chars)
+        images += [normalize_glyph(crop) for crop in crops]
+        labels += found
+        written += len(chars)
+    log.info("page glyphs: %d of %d characters on %d pages cut as written", len(labels), written, pages)
+    if not images:
+        return GlyphSet.concat([], "page glyphs")
+    return GlyphSet(np.stack(images), np.array(labels, dtype=object), "page glyphs")
