@@ -8,9 +8,11 @@ each models folder (its `charcnn` unless --model says otherwise):
 - held-out ByClass rows (as `hcrbatch eval`): 62-class accuracy, negative log-likelihood and
   expected calibration error (10 bins) of the softmax, and the softmax temperature on a grid that
   minimises the likelihood there (a diagnosis of over-confidence, not a fitted setting);
-- the glyphs of benchmarks/run.py's hand-printed pages (held-out EMNIST writers, seed 0) as the
-  pipeline cuts them: each true character box matched to the segmenter's glyph of best overlap
-  (IoU >= 0.5), and those crops classified alone, before the line's geometry weighs letter case;
+- the glyphs of benchmarks/run.py's hand-printed pages (held-out EMNIST writers, seed 0; or, with
+  --seed 3, auto_rule.py's tuning pages in --hand emnist, gan or fonts, whose pages have no
+  character boxes) as the pipeline cuts them: each true character box matched to the segmenter's
+  glyph of best overlap (IoU >= 0.5), and those crops classified alone, before the line's geometry
+  weighs letter case;
 - the same pages read by the glyph engine: raw and lexicon-corrected CER and WER, and the raw
   reading's most frequent confusions.
 """
@@ -110,32 +112,39 @@ def main() -> None:
     parser.add_argument("--model", default="charcnn")
     parser.add_argument("--emnist", type=Path, default=Path("../shared/data/emnist"))
     parser.add_argument("--pages", type=int, default=20, help="benchmarks/run.py's hand-printed pages")
+    parser.add_argument("--seed", type=int, default=0, help="3: auto_rule.py's tuning pages, which no figure reads")
+    parser.add_argument("--hand", choices=["emnist", "gan", "fonts"], default="emnist", help="make_pages.py's hand")
     parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
     held = ["| model | 62-class accuracy | NLL | ECE | best temperature |", "|---|---|---|---|---|"]
     held += [held_out_row(d, args.model, args.emnist) for d in args.models_dir]
-    pages = printed_pages(args.pages)
-    crops, labels, total = cut_glyphs(printed_pages_folder(args.pages))
+    pages = printed_pages(args.pages, args.seed, args.hand)
+    crops, labels, total = cut_glyphs(printed_pages_folder(args.pages, args.seed, args.hand))
     cut = ["| model | 62-class accuracy | 47-class (Balanced merges) |", "|---|---|---|"]
-    cut += [cut_glyph_row(d, args.model, crops, labels) for d in args.models_dir]
+    cut += [cut_glyph_row(d, args.model, crops, labels) for d in args.models_dir] if labels else ["| (none) | | |"]
     rows = ["| model | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|"]
     confusions = []
     for d in args.models_dir:
         row, top = page_row(d, args.model, pages)
         rows.append(row)
         confusions.append(top)
+    which = f"{len(pages)} hand-printed pages ({args.hand} hand, seed {args.seed}" + (
+        ", benchmarks/run.py's)" if (args.seed, args.hand) == (0, "emnist") else ")"
+    )
     body = (
         "Held-out ByClass rows:\n\n" + "\n".join(held)
-        + f"\n\nGlyphs cut from the {len(pages)} hand-printed pages ({len(labels)} of {total} true characters "
+        + f"\n\nGlyphs cut from the {which} ({len(labels)} of {total} true characters "
         f"matched by a glyph at IoU >= 0.5), classified alone:\n\n" + "\n".join(cut)
-        + f"\n\n{len(pages)} hand-printed pages (benchmarks/run.py's), glyph engine:\n\n" + "\n".join(rows)
+        + f"\n\n{which}, glyph engine:\n\n" + "\n".join(rows)
         + "\n\nMost frequent confusions of the raw reading (truth→read):\n\n" + "\n".join(confusions)
     )  # fmt: skip
     print(body)
     if args.record:
         dirs = " ".join(f"--models-dir {d}" for d in args.models_dir)
-        record(f"python benchmarks/char_models.py {dirs} --pages {args.pages}", body)
+        record(
+            f"python benchmarks/char_models.py {dirs} --pages {args.pages} --seed {args.seed} --hand {args.hand}", body
+        )
 
 
 if __name__ == "__main__":

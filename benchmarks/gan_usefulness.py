@@ -6,8 +6,8 @@
 Steps, all through the CLI, into benchmarks/out/usefulness/:
 1. `hcrbatch gan train` on the same 5 % of the EMNIST training rows (the held-out ByClass rows are
    never used), so the GAN knows no more than the recognizer it helps;
-2. `hcrbatch train` on those rows alone (no font renderings, fixed epochs at a fixed rate:
-   --patience 0 --schedule plateau, seed 0);
+2. `hcrbatch train` on those rows alone (no font renderings or page glyphs, fixed epochs at a fixed rate:
+   --patience 0 --schedule plateau --page-glyphs 0, seed 0);
 3. the same with `--balance gan`, topping every class up to --balance-to rows (default: the mean);
 4. with `--elastic-alpha A`, the same rows again with elastic distortion of strength A instead of
    the GAN: the other way to make more of few rows;
@@ -100,7 +100,8 @@ def main() -> None:
                 for suffix in (".json", ".keras"):
                     shutil.copy2(gan_models / f"{gan_name}{suffix}", models / f"{gan_name}{suffix}")
         seconds = hcrbatch_once(models, name, "train", *common, "--epochs", args.epochs, "--patience", 0,
-                                "--schedule", "plateau", "--name", name, "--models-dir", models, *extra)  # fmt: skip
+                                "--schedule", "plateau", "--page-glyphs", 0, "--name", name, "--models-dir", models,
+                                *extra)  # fmt: skip
         summary = evaluate_model(EMNIST, models, name).summary()
         results[name] = (summary, seconds)
         print(name, {k: round(v, 4) for k, v in summary.items()}, f"{seconds:.0f} s")

@@ -109,7 +109,7 @@ class TrainConfig:
     split_seed: int = 0  # the held-out ByClass rows: fixed, so every model and the GAN avoid the same rows
     test_fraction: float = 0.1
     font_samples: int = 300  # renderings per class from handwriting fonts; 0 turns fonts off
-    page_glyphs: int = 0  # pages written with the training glyphs and cut by the segmenter (train/pageglyphs.py)
+    page_glyphs: int = 40  # pages written with the training glyphs and cut by the segmenter (train/pageglyphs.py)
     punctuation: str = ".,-':;()/?!&\""
     patience: int = 3
     transposed: bool = False  # EMNIST files straight from NIST, stored column-major
@@ -138,9 +138,15 @@ class GanConfig:
     limit: int = 0
 
     def data_config(self) -> TrainConfig:
-        """The recognizer's data options, so the GAN reads the same rows and never its held-out ones."""
+        """The recognizer's data options, so the GAN reads the same rows and never its held-out ones;
+        no page glyphs: the generator learns a character's shape, not what a page does to it."""
         return TrainConfig(
-            data=self.data, seed=self.seed, font_samples=self.font_samples, transposed=self.transposed, limit=self.limit
+            data=self.data,
+            seed=self.seed,
+            font_samples=self.font_samples,
+            page_glyphs=0,
+            transposed=self.transposed,
+            limit=self.limit,
         )
 
 

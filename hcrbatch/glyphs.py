@@ -2,9 +2,11 @@
 
 EMNIST style: white ink on black, the ink's bounding box scaled (aspect kept) so its longest side is
 24 px, centred in a 28×28 frame by its centre of mass, strokes thickened to EMNIST's width when a
-thin pen at high resolution would shrink them to hairlines, and a binary crop (every crop cut from a
-page is) blurred to the soft edge of EMNIST's rows. Training applies it to EMNIST images and
-inference to crops from scanned pages, so both reach the network looking alike.
+thin pen at high resolution would shrink them to hairlines. Every source is first made binary and,
+once scaled, blurred to the soft edge of EMNIST's rows: a crop cut from a binarised page has hard
+edges, an EMNIST row and a font rendering soft ones of their own, and a network that saw soft edges
+in training read hard ones as another hand (benchmarks/RESULTS.md, 2026-11-30). Training applies it
+to EMNIST images and inference to crops from scanned pages, so both reach the network looking alike.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ INPUT_SIZE = 28
 INK_BOX = 24
 TARGET_STROKE = 2.6  # EMNIST's median stroke width at 28×28, in pixels
 INK_THRESHOLD = 0.5
-SOFTEN_SIGMA = 1.0  # px at 28×28: the soft edge of EMNIST's rows, given to binary crops (benchmarks/RESULTS.md)
+SOFTEN_SIGMA = 1.0  # px at 28×28: the soft edge of EMNIST's rows (chosen on benchmark tuning pages)
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -41,6 +43,7 @@ def normalize_glyph(glyph: np.ndarray) -> np.ndarray:
     height, width = crop.shape
     scale = INK_BOX / max(height, width)
     binary = crop > 127
+    crop = np.where(binary, 255, 0).astype(np.uint8)  # every source alike: no anti-aliasing of its own
     thin_by = TARGET_STROKE - stroke_width(binary) * scale
     if thin_by > 0.5 and scale < 1.0:
         radius = max(1, int(round(thin_by / scale / 2)))
@@ -62,10 +65,8 @@ def normalize_glyph(glyph: np.ndarray) -> np.ndarray:
     top = min(max(top, 0), INPUT_SIZE - new_h)
     left = min(max(left, 0), INPUT_SIZE - new_w)
     out[top : top + new_h, left : left + new_w] = small
-    if np.isin(ink, (0, 255)).all():
-        out = cv2.GaussianBlur(out, (0, 0), SOFTEN_SIGMA)
-        out /= max(float(out.max()), 1e-6)
-    return out
+    out = cv2.GaussianBlur(out, (0, 0), SOFTEN_SIGMA)
+    return out / max(float(out.max()), 1e-6)
 
 
 def normalize_batch(glyphs: list[np.ndarray]) -> np.ndarray:

@@ -89,16 +89,16 @@ def test_sampling_is_seeded_and_writes_a_folder_train_reads(tiny_gan, tmp_path):
     glyphs = read_labelled_folder(out)
     assert glyphs.images.shape == (3 * len(LABELLED_CLASSES), 28, 28)
 
-    result = invoke("train", "--data", out, "--epochs", 1, "--font-samples", 0, "--name", "fromgan",
-                    "--models-dir", tmp_path / "m", "--work-dir", tmp_path / "w", "-q")  # fmt: skip
+    result = invoke("train", "--data", out, "--epochs", 1, "--font-samples", 0, "--page-glyphs", 0,
+                    "--name", "fromgan", "--models-dir", tmp_path / "m", "--work-dir", tmp_path / "w", "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
 
 
 @pytest.mark.slow
 def test_train_balance_gan_tops_up_from_the_generator(labelled_folder, tiny_gan, tmp_path):
     models, _ = tiny_gan
-    result = invoke("train", "--data", labelled_folder, "--epochs", 1, "--font-samples", 0, "--name", "balanced",
-                    "--models-dir", models, "--work-dir", tmp_path / "w", "--balance", "gan", "--gan", "tinygan",
+    result = invoke("train", "--data", labelled_folder, "--epochs", 1, "--font-samples", 0, "--page-glyphs", 0,
+                    "--name", "balanced", "--models-dir", models, "--work-dir", tmp_path / "w", "--balance", "gan", "--gan", "tinygan",
                     "--balance-to", 40, "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     manifest = json.loads((models / "balanced.json").read_text())
@@ -107,8 +107,8 @@ def test_train_balance_gan_tops_up_from_the_generator(labelled_folder, tiny_gan,
     assert any("gan:tinygan: 130 generated glyphs" in line for line in manifest["training_data"])
 
     # a judge keeps only the generated glyphs it reads as their class: a barely trained GAN's are few
-    result = invoke("train", "--data", labelled_folder, "--epochs", 1, "--font-samples", 0, "--name", "judged",
-                    "--models-dir", models, "--work-dir", tmp_path / "w2", "--balance", "gan", "--gan", "tinygan",
+    result = invoke("train", "--data", labelled_folder, "--epochs", 1, "--font-samples", 0, "--page-glyphs", 0,
+                    "--name", "judged", "--models-dir", models, "--work-dir", tmp_path / "w2", "--balance", "gan", "--gan", "tinygan",
                     "--balance-to", 40, "--gan-judge", "balanced", "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     described = json.loads((models / "judged.json").read_text())["training_data"]

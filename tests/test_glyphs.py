@@ -45,7 +45,8 @@ def edge_share(glyph: np.ndarray) -> float:
 
 def test_binary_crop_gets_the_soft_edges_of_a_training_glyph():
     """A crop cut from a binarised page has hard edges, EMNIST's rows soft ones; read as they come,
-    hard edges made the network see another writer (benchmarks/RESULTS.md, 2026-11-30)."""
+    hard edges made the network see another writer (benchmarks/RESULTS.md, 2026-11-30). Both leave
+    normalisation with the same soft edge."""
     soft = normalize_glyph(cv2.GaussianBlur(ring(60, 6), (0, 0), 1.5))
     for binary in (ring(60, 6), ring(30, 3)):
         assert edge_share(normalize_glyph(binary)) > 0.8 * edge_share(soft)

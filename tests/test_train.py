@@ -17,7 +17,7 @@ from hcrbatch.train.evaluate import Evaluation
 
 
 def train(folder, tmp_path, name, *options):
-    argv = ["train", "--data", str(folder), "--epochs", "1", "--font-samples", "0", "--name", name, *options,
+    argv = ["train", "--data", str(folder), "--epochs", "1", "--font-samples", "0", "--page-glyphs", "0", "--name", name, *options,
             "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "--seed", "3", "-q"]  # fmt: skip
     return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
@@ -166,3 +166,12 @@ def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_writte
     assert len(first) > 100 and np.array_equal(first.images, again.images)
     assert set(first.labels) <= set(printed_pool.labels) | set(".,'-")
     assert first.images.shape[1:] == (28, 28) and first.images.max() <= 1.0
+
+
+@pytest.mark.slow
+def test_train_takes_page_glyphs_from_the_cli(labelled_folder, tmp_path):
+    result = train(labelled_folder, tmp_path, "paged", "--page-glyphs", "2")  # the later option wins
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "models" / "paged.json").read_text())
+    described = [line for line in manifest["training_data"] if line.startswith("page glyphs:")]
+    assert described and "from 2 pages" in described[0]

@@ -12,7 +12,7 @@ import numpy as np
 
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
-from hcrbatch.glyphs import INPUT_SIZE
+from hcrbatch.glyphs import INPUT_SIZE, SOFTEN_SIGMA
 from hcrbatch.metrics import balanced_merge
 from hcrbatch.modelstore import (
     TrainingClock,
@@ -328,7 +328,8 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "weights": weights.name,
         "charset": charset,
         "input_size": [INPUT_SIZE, INPUT_SIZE],
-        "normalisation": "hcrbatch.glyphs.normalize_glyph: white ink on black, ink box 24 px, mass-centred in 28x28, stroke width ~2.6 px",
+        "normalisation": "hcrbatch.glyphs.normalize_glyph: white ink on black, binarised, ink box 24 px, "
+        f"mass-centred in 28x28, thin strokes thickened, Gaussian edge sigma {SOFTEN_SIGMA:g} px",
         "training_data": described,
         "class_sources": describe_sources(origins, charset),
         **({"prior_correction": corrections} if corrections else {}),

@@ -55,6 +55,8 @@ def page_glyphs(pool: GlyphSet, pages: int, seed: int) -> GlyphSet:
         hand = GlyphHand(stacks, cap_height=int(dpi * rng.uniform(0.13, 0.17)))
         page = render_page([random_text(rng, 600) for _ in range(4)], hand, rng, dpi=dpi)
         chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
+        if not chars:  # the pool writes none of the words: a blank page would only be binarised noise
+            continue
         crops, found = cut_glyphs(PageImage(Path(f"page-glyphs-{index}"), index, page.pixels, dpi), chars)
         images += [normalize_glyph(crop) for crop in crops]
         labels += found
