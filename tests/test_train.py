@@ -169,9 +169,15 @@ def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_writte
 
 
 @pytest.mark.slow
-def test_train_takes_page_glyphs_from_the_cli(labelled_folder, tmp_path):
-    result = train(labelled_folder, tmp_path, "paged", "--page-glyphs", "2")  # the later option wins
+def test_train_takes_page_glyphs_from_the_cli(printed_pool, tmp_path):
+    from hcrbatch.train.datasets import encode_label
+
+    folder = tmp_path / "printed"  # every letter, so the pages are full of words, as EMNIST's would be
+    for i, (image, char) in enumerate(zip(printed_pool.images, printed_pool.labels)):
+        (folder / encode_label(char)).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / encode_label(char) / f"{i}.png"), (255 - image * 255).astype(np.uint8))
+    result = train(folder, tmp_path, "paged", "--page-glyphs", "2")  # the later option wins
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "models" / "paged.json").read_text())
     described = [line for line in manifest["training_data"] if line.startswith("page glyphs:")]
-    assert described and "from 2 pages" in described[0]
+    assert described and "from 2 pages" in described[0] and int(described[0].split()[2]) > 100
