@@ -117,6 +117,13 @@ def elastic_batches(images: np.ndarray, labels: np.ndarray, alpha: float, batch_
     return Distorted()
 
 
+def add_source(train: GlyphSet, extra: GlyphSet, origins: dict[str, set[str]], source: str) -> GlyphSet:
+    """`train` with `extra` appended, each of its classes noted as coming (also) from `source`."""
+    for c in set(extra.labels):
+        origins.setdefault(c, set()).add(source)
+    return GlyphSet.concat([train, extra], "train")
+
+
 def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str], dict[str, set[str]]]:
     """Return (train, test, description of the data, where each class came from).
     Only ByClass rows are held out when present."""
@@ -166,9 +173,7 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
         )  # it writes text as train/synthlines.py does, which imports us
 
         cut = page_glyphs(train, cfg.page_glyphs, cfg.seed)
-        train = GlyphSet.concat([train, cut], "train")
-        for c in set(cut.labels):
-            origins.setdefault(c, set()).add("page glyphs")
+        train = add_source(train, cut, origins, "page glyphs")
         described.append(
             f"page glyphs: {len(cut)} glyphs cut by the segmenter from {cfg.page_glyphs} pages written with the "
             "training rows above"
@@ -177,9 +182,7 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
         wanted = "".join(sorted(set(train.labels) | set(BASE_CHARSET))) + cfg.punctuation
         fonts = render_font_glyphs(wanted, cfg.font_samples, cfg.seed)
         if len(fonts):
-            train = GlyphSet.concat([train, fonts], "train")
-            for c in set(fonts.labels):
-                origins.setdefault(c, set()).add("handwriting fonts")
+            train = add_source(train, fonts, origins, "handwriting fonts")
             described.append(f"{fonts.source}: {cfg.font_samples} renderings per class")
     return train, GlyphSet.concat(test_parts, "test"), described, origins
 
@@ -261,9 +264,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     if cfg.balance == "gan":
         generated = gan_top_up(train, cfg)
         if len(generated):
-            train = GlyphSet.concat([train, generated], "train")
-            for c in set(generated.labels):
-                origins.setdefault(c, set()).add("GAN")
+            train = add_source(train, generated, origins, "GAN")
             described.append(
                 f"{generated.source}: {len(generated)} generated glyphs topping up {len(set(generated.labels))} "
                 "classes; prior_correction restores the real class frequencies"
