@@ -18,7 +18,7 @@ INPUT_SIZE = 28
 INK_BOX = 24
 TARGET_STROKE = 2.6  # EMNIST's median stroke width at 28×28, in pixels
 INK_THRESHOLD = 0.5
-SOFTEN_SIGMA = 1.0  # px at 28×28: the soft edge of EMNIST's rows (chosen on benchmark tuning pages)
+SOFTEN_SIGMA = 1.0  # px at 28×28: the soft edge of EMNIST's rows (chosen on auto_rule.py's tuning pages)
 
 
 def stroke_width(ink: np.ndarray) -> float:

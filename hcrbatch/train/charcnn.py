@@ -168,9 +168,8 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
     if cfg.limit and len(train) > cfg.limit:
         train = train.take(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])
     if cfg.page_glyphs:
-        from hcrbatch.train.pageglyphs import (
-            page_glyphs,
-        )  # it writes text as train/synthlines.py does, which imports us
+        # imported here: it writes text with train/synthlines.py, which imports this module
+        from hcrbatch.train.pageglyphs import page_glyphs
 
         cut = page_glyphs(train, cfg.page_glyphs, cfg.seed)
         train = add_source(train, cut, origins, "page glyphs")
