@@ -26,14 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from hcrbatch.config import IngestConfig, PreprocessConfig, RecognizeConfig, SegmentConfig
+from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import BBox
-from hcrbatch.ingest import iter_pages
 from hcrbatch.metrics import balanced_merge
-from hcrbatch.preprocess import preprocess
 from hcrbatch.recognize import CharRecognizer
-from hcrbatch.segment import segment
 from hcrbatch.train.evaluate import held_out_probabilities
+from hcrbatch.train.pageglyphs import cut_glyphs as cut_page_glyphs
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -70,24 +68,27 @@ def held_out_row(models_dir: Path, name: str, emnist: Path) -> str:
     return f"| {models_dir}/{name} | {accuracy:.2%} | {nll:.4f} | {ece:.4f} | {temperature} |"
 
 
-def cut_glyphs(folder: Path) -> tuple[list[np.ndarray], list[str], int]:
+def cut_glyphs(folder: Path, pages) -> tuple[list[np.ndarray], list[str], int]:
     """(crops of the segmenter's glyphs that match a true character box, their true labels, number of
-    true characters) over the documents of a make_pages.py folder."""
+    true characters) over `pages`, the pages of the make_pages.py folder `folder` as printed_pages reads them."""
+    truths = [
+        known
+        for doc in documents(folder)
+        for known in json.loads(doc.with_name(doc.stem + ".gt.json").read_text(encoding="utf-8"))["pages"]
+    ]
     crops, labels, total = [], [], 0
-    for doc in documents(folder):
-        truth = json.loads(doc.with_name(doc.stem + ".gt.json").read_text(encoding="utf-8"))["pages"]
-        for page, known in zip(iter_pages(doc, IngestConfig()), truth):
-            clean = preprocess(page, PreprocessConfig())
-            seg = segment(clean, SegmentConfig())
-            glyphs = [(clean.to_page(g.bbox), g) for line in seg.lines for w in line.words for g in w.glyphs]
-            scale = page.width / known["width"]
-            for char in (c for line in known["lines"] for w in line["words"] for c in w.get("chars", ())):
-                total += 1
-                box = BBox(*(round(v * scale) for v in char["bbox"]))
-                best = max(glyphs, key=lambda found: found[0].iou(box), default=None)
-                if best is not None and best[0].iou(box) >= 0.5:
-                    crops.append(seg.glyph_image(best[1]))
-                    labels.append(char["text"])
+    for (_, page, _), known in zip(pages, truths):
+        scale = page.width / known["width"]
+        chars = [
+            (c["text"], BBox(*(round(v * scale) for v in c["bbox"])))
+            for line in known["lines"]
+            for w in line["words"]
+            for c in w.get("chars", ())
+        ]
+        found_crops, found_labels = cut_page_glyphs(page, chars)
+        crops += found_crops
+        labels += found_labels
+        total += len(chars)
     return crops, labels, total
 
 
@@ -120,7 +121,7 @@ def main() -> None:
     held = ["| model | 62-class accuracy | NLL | ECE | best temperature |", "|---|---|---|---|---|"]
     held += [held_out_row(d, args.model, args.emnist) for d in args.models_dir]
     pages = printed_pages(args.pages, args.seed, args.hand)
-    crops, labels, total = cut_glyphs(printed_pages_folder(args.pages, args.seed, args.hand))
+    crops, labels, total = cut_glyphs(printed_pages_folder(args.pages, args.seed, args.hand), pages)
     cut = ["| model | 62-class accuracy | 47-class (Balanced merges) |", "|---|---|---|"]
     cut += [cut_glyph_row(d, args.model, crops, labels) for d in args.models_dir] if labels else ["| (none) | | |"]
     rows = ["| model | raw CER | WER | corrected CER | WER |", "|---|---|---|---|---|"]

@@ -147,14 +147,11 @@ def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_writte
 
     from hcrbatch.elements import PageImage
     from hcrbatch.synth import GlyphHand, render_page
-    from hcrbatch.train.pageglyphs import cut_glyphs, page_glyphs
+    from hcrbatch.train.pageglyphs import cut_glyphs, glyph_stacks, page_glyphs
 
-    stacks = {
-        c: (printed_pool.images[printed_pool.labels == c] * 255).astype(np.uint8) for c in set(printed_pool.labels)
-    }
     rng = np.random.default_rng(0)
     page = render_page(["Dear Sir, the 12 boxes came today.", "Yours truly, A. Baker"],
-                       GlyphHand(stacks, cap_height=40), rng, dpi=250)  # fmt: skip
+                       GlyphHand(glyph_stacks(printed_pool), cap_height=40), rng, dpi=250)  # fmt: skip
     chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
     crops, labels = cut_glyphs(PageImage(Path("p.png"), 0, page.pixels, 250), chars)
     assert len(labels) >= 0.8 * len(chars)

@@ -45,9 +45,14 @@ def cut_glyphs(page: PageImage, chars: list[tuple[str, BBox]]) -> tuple[list[np.
     return crops, labels
 
 
+def glyph_stacks(pool: GlyphSet) -> dict[str, np.ndarray]:
+    """`pool`'s glyphs by label, as the 0-255 images `synth.GlyphHand` writes with."""
+    return {str(c): (pool.images[pool.labels == c] * 255).astype(np.uint8) for c in np.unique(pool.labels)}
+
+
 def page_glyphs(pool: GlyphSet, pages: int, seed: int) -> GlyphSet:
     """Glyphs cut from `pages` pages written with the glyphs of `pool` (normalised, white on black)."""
-    stacks = {str(c): (pool.images[pool.labels == c] * 255).astype(np.uint8) for c in np.unique(pool.labels)}
+    stacks = glyph_stacks(pool)
     rng = np.random.default_rng([seed, 1])
     images, labels, written = [], [], 0
     for index in range(pages):
