@@ -260,6 +260,13 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
     show_default=True,
     help="Also write this many pages with the training glyphs and train on the glyphs the segmenter cuts from them.",
 )
+@click.option(
+    "--page-glyph-text",
+    type=click.Choice(["prose", "class-mix"]),
+    default=TrainConfig.page_glyph_text,
+    show_default=True,
+    help="What those pages say: English and French prose, or words drawn at the training rows' class frequencies.",
+)
 @click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
 @click.option(
@@ -291,15 +298,15 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
               show_default=True, help="Initial learning rate.")  # fmt: skip
 @with_logging
 @click.pass_context
-def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, page_glyphs, transposed,
-          limit, elastic_alpha, balance, balance_to, gan_name, gan_judge, patience, schedule, learning_rate,
+def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, page_glyphs, page_glyph_text,
+          transposed, limit, elastic_alpha, balance, balance_to, gan_name, gan_judge, patience, schedule, learning_rate,
           quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = TrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
-        batch_size=batch_size, seed=seed, font_samples=font_samples, page_glyphs=page_glyphs, transposed=transposed,
-        limit=limit,
+        batch_size=batch_size, seed=seed, font_samples=font_samples, page_glyphs=page_glyphs,
+        page_glyph_text=page_glyph_text, transposed=transposed, limit=limit,
         elastic_alpha=elastic_alpha, balance=balance, balance_to=balance_to, gan=gan_name, gan_judge=gan_judge,
         patience=patience, schedule=schedule, learning_rate=learning_rate,
     )  # fmt: skip

@@ -165,6 +165,20 @@ def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_writte
     assert first.images.shape[1:] == (28, 28) and first.images.max() <= 1.0
 
 
+def test_class_mix_pages_write_the_training_rows_class_frequencies(printed_pool):
+    from hcrbatch.train.pageglyphs import class_mix_text, page_glyphs
+
+    rng = np.random.default_rng(0)
+    text = class_mix_text(rng, np.array(["1"] * 900 + ["a"] * 100, dtype=object), 5000)
+    assert len(text) <= 5000 and set(text) == {"1", "a", " "}
+    assert max(len(word) for word in text.split(" ")) <= 7
+    assert 0.85 < text.count("1") / (text.count("1") + text.count("a")) < 0.95
+
+    cut = page_glyphs(printed_pool, 1, seed=4, text="class-mix")
+    digits = sum(label.isdigit() for label in cut.labels)
+    assert len(cut) > 100 and digits > 0.1 * len(cut)  # prose would give almost none
+
+
 @pytest.mark.slow
 def test_train_takes_page_glyphs_from_the_cli(printed_pool, tmp_path):
     from hcrbatch.train.datasets import encode_label

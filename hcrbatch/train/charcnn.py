@@ -171,11 +171,11 @@ def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str],
         # imported here: it writes text with train/synthlines.py, which imports this module
         from hcrbatch.train.pageglyphs import page_glyphs
 
-        cut = page_glyphs(train, cfg.page_glyphs, cfg.seed)
+        cut = page_glyphs(train, cfg.page_glyphs, cfg.seed, cfg.page_glyph_text)
         train = add_source(train, cut, origins, "page glyphs")
         described.append(
             f"page glyphs: {len(cut)} glyphs cut by the segmenter from {cfg.page_glyphs} pages written with the "
-            "training rows above"
+            f"training rows above ({cfg.page_glyph_text} text)"
         )
     if cfg.font_samples:
         wanted = "".join(sorted(set(train.labels) | set(BASE_CHARSET))) + cfg.punctuation

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -50,15 +51,37 @@ def glyph_stacks(pool: GlyphSet) -> dict[str, np.ndarray]:
     return {str(c): (pool.images[pool.labels == c] * 255).astype(np.uint8) for c in np.unique(pool.labels)}
 
 
-def page_glyphs(pool: GlyphSet, pages: int, seed: int) -> GlyphSet:
-    """Glyphs cut from `pages` pages written with the glyphs of `pool` (normalised, white on black)."""
+def class_mix_text(rng: np.random.Generator, labels: np.ndarray, max_chars: int) -> str:
+    """Words of 1-7 characters drawn at the frequencies of `labels`, at most `max_chars` long.
+
+    Prose is mostly lower-case letters, so its glyphs move the network's prior away from the
+    training rows' (a lone `1` read as `l`); these words teach the look of a cut glyph without it.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    drawn = rng.choice(classes, size=max_chars, p=counts / counts.sum())
+    words, start = [], 0
+    while True:
+        end = start + int(rng.integers(1, 8))
+        if end > max_chars - len(words):
+            return " ".join(words)
+        words.append("".join(drawn[start:end]))
+        start = end
+
+
+def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "class-mix"] = "prose") -> GlyphSet:
+    """Glyphs cut from `pages` pages written with the glyphs of `pool` (normalised, white on black),
+    in prose or in words drawn at `pool`'s class frequencies (`class_mix_text`)."""
     stacks = glyph_stacks(pool)
     rng = np.random.default_rng([seed, 1])
     images, labels, written = [], [], 0
     for index in range(pages):
         dpi = int(rng.choice([200, 250, 300]))
         hand = GlyphHand(stacks, cap_height=int(dpi * rng.uniform(0.13, 0.17)))
-        page = render_page([random_text(rng, 600) for _ in range(4)], hand, rng, dpi=dpi)
+        if text == "prose":
+            paragraphs = [random_text(rng, 600) for _ in range(4)]
+        else:
+            paragraphs = [class_mix_text(rng, pool.labels, 600) for _ in range(4)]
+        page = render_page(paragraphs, hand, rng, dpi=dpi)
         chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
         if not chars:  # the pool writes none of the words: a blank page would only be binarised noise
             continue
