@@ -16,6 +16,10 @@ from hcrbatch.config import PreprocessConfig
 from hcrbatch.elements import BBox, PageImage
 
 SKEW_WORK_WIDTH = 1000  # skew is estimated on a copy this wide: enough for 0.1° resolution
+PAPER_WORK_SIZE = 600  # the paper's own grey level is estimated on a copy this large (longer side)
+PAPER_WINDOW_INCHES = 0.6  # ... as the median over a window this wide: far wider than a pen stroke
+INK_NOISE_SIGMAS = 6.0  # ink is darker than the paper around it by more than this many deviations of its noise
+MIN_INK_CONTRAST = 16  # ... and by at least this many grey levels (a clean digital page has no noise)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +77,31 @@ def binarize_sauvola(gray: np.ndarray, window: int = 31, k: float = 0.2) -> np.n
     return np.where(img < threshold, 255, 0).astype(np.uint8)
 
 
+def contrast_over_paper(gray: np.ndarray, dpi: float) -> np.ndarray:
+    """How much darker each pixel is than the paper around it (int16); the paper's level is a wide
+    median, so uneven lighting and grey paper do not count as contrast."""
+    height, width = gray.shape
+    scale = min(1.0, PAPER_WORK_SIZE / max(height, width))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    window = min(255, int(max(3, PAPER_WINDOW_INCHES * dpi * scale)) // 2 * 2 + 1)  # odd, as medianBlur needs
+    paper = cv2.resize(cv2.medianBlur(small, window), (width, height), interpolation=cv2.INTER_LINEAR)
+    return paper.astype(np.int16) - gray.astype(np.int16)
+
+
+def stands_out_of_paper(gray: np.ndarray, dpi: float) -> np.ndarray:
+    """Pixels that paper noise cannot explain: darker than the paper around them by more than
+    INK_NOISE_SIGMAS robust deviations (MAD) of the page's contrast.
+
+    Contrast stretching and a global threshold read a blank sheet's grain as ink on half its pixels
+    (thousands of specks for the segmenter); this mask lets only real marks through.
+    """
+    contrast = contrast_over_paper(gray, dpi)
+    sample = contrast[::4, ::4].astype(np.float32)  # a median needs no more; keeps it a few ms
+    centre = float(np.median(sample))
+    sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
+    return contrast > centre + max(INK_NOISE_SIGMAS * sigma, MIN_INK_CONTRAST)
+
+
 def _projection_score(ink_small: np.ndarray, angle: float) -> float:
     h, w = ink_small.shape
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
@@ -115,8 +144,10 @@ def rotation_keeping_corners(width: int, height: int, degrees: float) -> tuple[n
 
 
 def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
-    gray = normalize_contrast(to_gray(page.pixels))
+    raw = to_gray(page.pixels)
+    gray = normalize_contrast(raw)
     ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray)
+    ink[~stands_out_of_paper(raw, page.dpi)] = 0
     if cfg.despeckle:
         ink = despeckle(ink, page.dpi)
     angle = estimate_skew(ink, cfg.max_skew_degrees) if cfg.deskew else 0.0

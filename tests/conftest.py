@@ -31,6 +31,13 @@ def draw_page(lines: list[str], size: tuple[int, int] = (1200, 900), angle: floa
     return page
 
 
+def blank_paper(size: tuple[int, int] = (1200, 900), seed: int = 0) -> np.ndarray:
+    """A blank sheet as a scanner sees it: grain blurred into mottling, plus sensor noise."""
+    rng = np.random.default_rng(seed)
+    grain = cv2.GaussianBlur(rng.normal(232, 6, size[::-1]).astype(np.float32), (0, 0), 1.2)
+    return np.clip(grain + rng.normal(0, 4, size[::-1]), 0, 255).astype(np.uint8)
+
+
 def write_png(path: Path, pixels: np.ndarray, dpi: int = 200) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path, dpi=(dpi, dpi))

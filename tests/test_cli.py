@@ -7,7 +7,7 @@ import time
 import pandas as pd
 from filelock import FileLock
 
-from conftest import draw_page, unquote, write_pdf, write_png
+from conftest import blank_paper, draw_page, unquote, write_pdf, write_png
 from hcrbatch.cli import cli
 from hcrbatch.errors import ExitCode
 from hcrbatch.pipeline import DocumentProcessor
@@ -60,6 +60,18 @@ def test_bad_inputs_become_failed_rows_and_the_batch_goes_on(run_cli, tmp_path):
     assert (rows.drop(index="good.png")["status"] == "failed").all()
     assert all("\n" not in r for r in rows["reason"])
     assert not (out / "empty.pdf").exists() and not (out / "text.pdf").exists()
+
+
+def test_a_blank_back_page_reads_as_empty(run_cli, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_pdf(folder / "letter.pdf", [draw_page(["DEAR SIR"]), blank_paper()])
+    out = tmp_path / "out"
+    assert run_cli(folder, out).exit_code == ExitCode.OK
+    assert report(out).loc["letter.pdf", "pages"] == 2
+    words = pd.read_csv(out / "letter.csv", keep_default_na=False)
+    assert len(words) > 0 and set(words["page"]) == {1}  # no specks of paper read as words
+    assert (out / "letter.txt").read_text().count("\f") == 1
 
 
 def test_too_large_page_fails_with_reason(run_cli, tmp_path):

@@ -1,7 +1,8 @@
+import cv2
 import numpy as np
 import pytest
 
-from conftest import draw_page
+from conftest import blank_paper, draw_page
 from hcrbatch.config import PreprocessConfig
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.preprocess import binarize_sauvola, normalize_contrast, preprocess
@@ -50,3 +51,20 @@ def test_grey_page_lies_in_the_deskewed_frame_of_the_ink(angle):
                        PreprocessConfig())  # fmt: skip
     assert clean.gray.shape == clean.ink.shape and clean.gray.dtype == np.uint8
     assert np.median(clean.gray[clean.ink > 0]) < 80 and np.median(clean.gray[clean.ink == 0]) > 200
+
+
+@pytest.mark.parametrize("binarize", ["otsu", "sauvola"])
+def test_a_blank_sheet_has_no_ink(binarize):
+    # stretched to full contrast and thresholded, its grain used to become ink on half the pixels
+    clean = preprocess(PageImage(None, 0, blank_paper(), 300.0), PreprocessConfig(binarize=binarize))
+    assert not clean.ink.any() and clean.skew_degrees == 0.0
+
+
+@pytest.mark.parametrize("binarize", ["otsu", "sauvola"])
+def test_a_lone_page_number_on_blank_paper_is_kept(binarize):
+    pixels = blank_paper()
+    cv2.putText(pixels, "7", (580, 500), cv2.FONT_HERSHEY_SIMPLEX, 1.5, 40, 4, cv2.LINE_AA)
+    clean = preprocess(PageImage(None, 0, pixels, 300.0), PreprocessConfig(binarize=binarize, deskew=False))
+    ys, xs = np.nonzero(clean.ink)
+    assert len(ys) > 200  # the mark's strokes, and nothing of the paper around it
+    assert 570 <= xs.min() <= xs.max() <= 620 and 450 <= ys.min() <= ys.max() <= 510
