@@ -54,8 +54,9 @@ def glyph_stacks(pool: GlyphSet) -> dict[str, np.ndarray]:
 def class_mix_text(rng: np.random.Generator, labels: np.ndarray, max_chars: int) -> str:
     """Words of 1-7 characters drawn at the frequencies of `labels`, at most `max_chars` long.
 
-    Prose is mostly lower-case letters, so its glyphs move the network's prior away from the
-    training rows' (a lone `1` read as `l`); these words teach the look of a cut glyph without it.
+    Prose is mostly lower-case letters, so its glyphs move the network's class prior away from the
+    training rows' (a lone `1` read as `l`); these words keep the rows' prior, for a model of isolated
+    characters. Prose pages read worse with it (benchmarks/RESULTS.md, session 13).
     """
     classes, counts = np.unique(labels, return_counts=True)
     drawn = rng.choice(classes, size=max_chars, p=counts / counts.sum())
@@ -83,7 +84,7 @@ def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "c
             paragraphs = [class_mix_text(rng, pool.labels, 600) for _ in range(4)]
         page = render_page(paragraphs, hand, rng, dpi=dpi)
         chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
-        if not chars:  # the pool writes none of the words: a blank page would only be binarised noise
+        if not chars:  # the pool writes none of the words: nothing to cut
             continue
         crops, found = cut_glyphs(PageImage(Path(f"page-glyphs-{index}"), index, page.pixels, dpi), chars)
         images += [normalize_glyph(crop) for crop in crops]
