@@ -24,7 +24,7 @@ from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
 from hcrbatch.synth import GlyphHand, render_page
 from hcrbatch.train.datasets import GlyphSet
-from hcrbatch.train.synthlines import random_text
+from hcrbatch.train.synthlines import punctuate, random_text
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +52,23 @@ def glyph_stacks(pool: GlyphSet) -> dict[str, np.ndarray]:
 
 
 def class_mix_text(rng: np.random.Generator, labels: np.ndarray, max_chars: int) -> str:
-    """Words of 1-7 characters drawn at the frequencies of `labels`, at most `max_chars` long.
+    """Words of 1-7 characters drawn at the frequencies of `labels`, punctuated like prose, at most
+    `max_chars` long.
 
     Prose is mostly lower-case letters, so its glyphs move the network's class prior away from the
     training rows' (a lone `1` read as `l`); these words keep the rows' prior, for a model of isolated
-    characters. Prose pages read worse with it (benchmarks/RESULTS.md, session 13).
+    characters, and prose's commas and full stops as a page shows them. Prose pages read worse with
+    the prior of the rows (benchmarks/RESULTS.md, session 13).
     """
     classes, counts = np.unique(labels, return_counts=True)
     drawn = rng.choice(classes, size=max_chars, p=counts / counts.sum())
     words, start = [], 0
     while True:
         end = start + int(rng.integers(1, 8))
-        if end > max_chars - len(words):
+        word, _ = punctuate("".join(drawn[start:end]), rng)
+        if len(" ".join([*words, word])) > max_chars:
             return " ".join(words)
-        words.append("".join(drawn[start:end]))
+        words.append(word)
         start = end
 
 

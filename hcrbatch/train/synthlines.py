@@ -68,6 +68,18 @@ def random_token(lang: str, rng: np.random.Generator) -> str:
     return str(rng.choice(["Mr.", "Mrs.", "Dr.", "St.", "&", "M.", "Mme", "No.", "£5", "1er", "etc."]))
 
 
+def punctuate(token: str, rng: np.random.Generator) -> tuple[str, bool]:
+    """`token` with the mark prose might put after or around it, and whether that ends a sentence."""
+    roll = rng.random()
+    if roll < 0.08:
+        return token + ",", False
+    if roll < 0.12:
+        return token + str(rng.choice([".", ".", ";", ":", "?", "!"])), True
+    if roll < 0.13:
+        return (f"({token})" if rng.random() < 0.5 else f'"{token}"'), False
+    return token, False
+
+
 def random_text(rng: np.random.Generator, max_chars: int) -> str:
     """A run of words (from one language) of at most `max_chars` characters, punctuated like prose."""
     lang = str(rng.choice(LANGUAGES))
@@ -81,15 +93,7 @@ def random_text(rng: np.random.Generator, max_chars: int) -> str:
             token = str(words[rng.choice(len(words), p=probabilities)])
             if capital or rng.random() < 0.04:
                 token = token[:1].upper() + token[1:]
-        capital = False
-        roll = rng.random()
-        if roll < 0.08:
-            token += ","
-        elif roll < 0.12:
-            token += str(rng.choice([".", ".", ";", ":", "?", "!"]))
-            capital = True
-        elif roll < 0.13:
-            token = f"({token})" if rng.random() < 0.5 else f'"{token}"'
+        token, capital = punctuate(token, rng)
         if tokens and len(" ".join([*tokens, token])) > max_chars:
             return " ".join(tokens)
         tokens.append(token)
