@@ -166,10 +166,10 @@ def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_writte
 
 
 def test_class_mix_pages_write_the_training_rows_class_frequencies(printed_pool):
-    from hcrbatch.train.pageglyphs import class_mix_text, page_glyphs
+    from hcrbatch.train.pageglyphs import class_mix_text, class_shares, page_glyphs
 
     rng = np.random.default_rng(0)
-    text = class_mix_text(rng, np.array(["1"] * 900 + ["a"] * 100, dtype=object), 5000)
+    text = class_mix_text(rng, class_shares(np.array(["1"] * 900 + ["a"] * 100, dtype=object)), 5000)
     assert len(text) <= 5000 and set(text) - set('.,;:?!()"') == {"1", "a", " "}
     assert text.count(",") > 10  # punctuated like prose, whose commas a page shows
     assert max(len(word.strip('.,;:?!()"')) for word in text.split(" ")) <= 7

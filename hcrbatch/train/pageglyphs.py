@@ -51,17 +51,23 @@ def glyph_stacks(pool: GlyphSet) -> dict[str, np.ndarray]:
     return {str(c): (pool.images[pool.labels == c] * 255).astype(np.uint8) for c in np.unique(pool.labels)}
 
 
-def class_mix_text(rng: np.random.Generator, labels: np.ndarray, max_chars: int) -> str:
-    """Words of 1-7 characters drawn at the frequencies of `labels`, punctuated like prose, at most
-    `max_chars` long.
+def class_shares(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each class of `labels` and its share of them, what `class_mix_text` draws from."""
+    classes, counts = np.unique(labels, return_counts=True)
+    return classes, counts / counts.sum()
+
+
+def class_mix_text(rng: np.random.Generator, shares: tuple[np.ndarray, np.ndarray], max_chars: int) -> str:
+    """Words of 1-7 characters drawn at the class `shares` (`class_shares`), punctuated like prose, at
+    most `max_chars` long.
 
     Prose is mostly lower-case letters, so its glyphs move the network's class prior away from the
     training rows' (a lone `1` read as `l`); these words keep the rows' prior, for a model of isolated
     characters, and prose's commas and full stops as a page shows them. Prose pages read worse with
     the prior of the rows (benchmarks/RESULTS.md, session 13).
     """
-    classes, counts = np.unique(labels, return_counts=True)
-    drawn = rng.choice(classes, size=max_chars, p=counts / counts.sum())
+    classes, probabilities = shares
+    drawn = rng.choice(classes, size=max_chars, p=probabilities)
     words, start = [], 0
     while True:
         end = start + int(rng.integers(1, 8))
@@ -76,6 +82,7 @@ def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "c
     """Glyphs cut from `pages` pages written with the glyphs of `pool` (normalised, white on black),
     in prose or in words drawn at `pool`'s class frequencies (`class_mix_text`)."""
     stacks = glyph_stacks(pool)
+    shares = class_shares(pool.labels)
     rng = np.random.default_rng([seed, 1])
     images, labels, written = [], [], 0
     for index in range(pages):
@@ -84,11 +91,9 @@ def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "c
         if text == "prose":
             paragraphs = [random_text(rng, 600) for _ in range(4)]
         else:
-            paragraphs = [class_mix_text(rng, pool.labels, 600) for _ in range(4)]
+            paragraphs = [class_mix_text(rng, shares, 600) for _ in range(4)]
         page = render_page(paragraphs, hand, rng, dpi=dpi)
         chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
-        if not chars:  # the pool writes none of the words: nothing to cut
-            continue
         crops, found = cut_glyphs(PageImage(Path(f"page-glyphs-{index}"), index, page.pixels, dpi), chars)
         images += [normalize_glyph(crop) for crop in crops]
         labels += found
