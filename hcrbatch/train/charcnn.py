@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import string
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -38,6 +39,7 @@ from hcrbatch.train.fonts import render_font_glyphs
 log = logging.getLogger(__name__)
 
 BASE_CHARSET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+PROSE_PARAGRAPHS = 3000  # about 1.8 M characters (50 s): even a digit's share in prose is counted from thousands
 # Simard, Steinkraus & Platt (2003), "Best practices for CNNs applied to visual document analysis",
 # smoothed their fields with sigma 4 px on 28x28 MNIST digits, whose ink box (20 px) is close to ours (24)
 ELASTIC_SIGMA = 4.0
@@ -226,12 +228,36 @@ def prior_correction(real: np.ndarray, trained: np.ndarray) -> dict[str, float]:
     log-probabilities, it gives back the class frequencies of the real data (logit adjustment, Menon
     et al. 2021), so topping up rare classes teaches their shapes without making them likelier."""
     real_labels, real_counts = np.unique(real, return_counts=True)
-    all_labels, all_counts = np.unique(trained, return_counts=True)
-    real_share = dict(zip(real_labels, real_counts / real_counts.sum()))
-    all_share = dict(zip(all_labels, all_counts / all_counts.sum()))
     floor = 0.5 / len(real)  # a class with no real rows keeps a small prior rather than none
-    ratios = {str(c): float(np.log(max(real_share.get(c, 0.0), floor) / all_share[c])) for c in all_labels}
-    return {c: round(r, 4) for c, r in ratios.items() if abs(r) > 1e-3}
+    ratios = log_share_ratios(dict(zip(real_labels, real_counts / real_counts.sum())), trained, floor)
+    return {c: r for c, r in ratios.items() if abs(r) > 1e-3}
+
+
+def prose_prior(trained: np.ndarray, seed: int, paragraphs: int = PROSE_PARAGRAPHS) -> dict[str, float]:
+    """log(prose share / trained share) per class, prose being what `synthlines.random_text` writes
+    (English and French words at their frequencies, with names, dates and numbers).
+
+    Added to the network's log-probabilities, it makes each class as likely as it is in running text,
+    which is what a page holds; the training rows' own mix (EMNIST's forms: many digits) suits
+    isolated characters. One network, a prior per use: `hcrbatch run --char-prior prose|training`.
+    """
+    # imported here: synthlines imports this module
+    from hcrbatch.train.synthlines import random_text
+
+    rng = np.random.default_rng(seed)
+    classes = set(trained.tolist())
+    counts = Counter(c for _ in range(paragraphs) for c in random_text(rng, 600) if c in classes)
+    total = sum(counts.values())
+    floor = 0.5 / total  # a class prose never writes keeps a small prior rather than none
+    return log_share_ratios({c: n / total for c, n in counts.items()}, trained, floor)
+
+
+def log_share_ratios(target: dict[str, float], trained: np.ndarray, floor: float) -> dict[str, float]:
+    """log(target share / trained share) for each class of `trained`, a target share under `floor`
+    counting as `floor`."""
+    labels, counts = np.unique(trained, return_counts=True)
+    shares = counts / counts.sum()
+    return {str(c): round(float(np.log(max(target.get(c, 0.0), floor) / s)), 4) for c, s in zip(labels, shares)}
 
 
 def ordered_charset(labels: set[str]) -> str:
@@ -269,6 +295,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
                 "classes; prior_correction restores the real class frequencies"
             )
     corrections = prior_correction(real_labels, train.labels) if cfg.balance == "gan" else {}
+    prose = prose_prior(train.labels, cfg.seed)
     charset = ordered_charset(set(train.labels) | set(test.labels))
     log_weights = np.array([corrections.get(c, 0.0) for c in charset])
     lookup = {c: i for i, c in enumerate(charset)}
@@ -333,6 +360,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "training_data": described,
         "class_sources": describe_sources(origins, charset),
         **({"prior_correction": corrections} if corrections else {}),
+        "prose_prior": prose,
         "epochs_run": epochs_done(model, steps_per_epoch),
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
