@@ -39,7 +39,7 @@ from hcrbatch.train.lines import (
     split_by_page,
     transfer_weights,
 )
-from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, font_covers, synthetic_lines
+from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, draw_word, font_covers, synthetic_lines, vocabulary
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "it"]
 
@@ -347,3 +347,13 @@ def test_pre_training_on_synthetic_lines_then_fine_tuning_on_real_ones(line_fold
 def test_train_lines_without_data_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli, ["train-lines", "--models-dir", str(tmp_path), "-q"])
     assert result.exit_code == ExitCode.USAGE and "nothing to train on" in result.output
+
+
+def test_words_are_drawn_as_generator_choice_draws_them_at_their_frequencies():
+    """draw_word replaces rng.choice(p=...) without changing a single synthetic line."""
+    words, cumulative = vocabulary("en")
+    probabilities = np.diff(cumulative, prepend=0.0)
+    ours, numpys = np.random.default_rng(7), np.random.default_rng(7)
+    drawn = [draw_word("en", ours) for _ in range(2000)]
+    assert drawn == [words[numpys.choice(len(words), p=probabilities)] for _ in range(2000)]
+    assert drawn.count("the") > drawn.count("house") and ours.random() == numpys.random()

