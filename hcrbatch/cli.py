@@ -133,6 +133,14 @@ def cli() -> None:
 @click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name.")
 @click.option("--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True)
 @click.option(
+    "--char-prior",
+    type=click.Choice(["prose", "training"]),
+    default=RecognizeConfig.char_prior,
+    show_default=True,
+    help="How likely each character is taken to be: prose, as in running text; training, as in the "
+    "character model's training rows (many digits), for isolated characters such as boxes on forms.",
+)
+@click.option(
     "--correct",
     "correct_method",
     type=click.Choice(["none", "lexicon", "llm"]),
@@ -178,7 +186,7 @@ def cli() -> None:
 @with_logging
 @click.pass_context
 def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, deskew, word_gap, model, models_dir,
-        batch_size, top_k, engine, line_model, line_batch_size, correct_method, lang, llm_path, llm_ctx, llm_threads, llm_gpu_layers, llm_threshold, low_confidence, force, fail_fast, workers, quiet, verbose,
+        batch_size, top_k, engine, line_model, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads, llm_gpu_layers, llm_threshold, low_confidence, force, fail_fast, workers, quiet, verbose,
         log_file) -> None:  # fmt: skip
     """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
     setup_logging(verbose, quiet, log_file)
@@ -203,6 +211,7 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
             engine=engine,
             line_model=line_model,
             line_batch_size=line_batch_size,
+            char_prior=char_prior,
         ),  # fmt: skip
         correct=CorrectConfig(
             method=correct_method,
@@ -387,16 +396,24 @@ def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, 
     show_default=True,
     help="Where per_class.csv, confusions.csv and confusion_matrix.png go.",
 )
+@click.option(
+    "--char-prior",
+    type=click.Choice(["training", "prose"]),
+    default="training",
+    show_default=True,
+    help="The class prior the glyphs are read with (see `hcrbatch run --char-prior`); the held-out rows "
+    "share the training rows' class mix.",
+)
 @with_logging
 @click.pass_context
-def evaluate(ctx, data, name, models_dir, out_dir, quiet, verbose, log_file) -> None:
+def evaluate(ctx, data, name, models_dir, out_dir, char_prior, quiet, verbose, log_file) -> None:
     """Accuracy of a character model (62 classes, 47 with EMNIST-Balanced merges, digits)."""
     setup_logging(verbose, quiet, log_file)
 
     def action() -> int:
         from hcrbatch.train.evaluate import evaluate_model, write_evaluation
 
-        evaluation = evaluate_model(data, models_dir, name)
+        evaluation = evaluate_model(data, models_dir, name, char_prior)
         for key, value in evaluation.summary().items():
             click.echo(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
         per_class = evaluation.per_class().sort_values("accuracy")

@@ -45,6 +45,9 @@ class RecognizeConfig:
     engine: Literal["auto", "glyph", "line"] = "auto"
     line_model: str = "lines"
     line_batch_size: int = 32
+    # the class prior glyphs are read with (ModelManifest.log_prior_weights): prose for pages of running
+    # text, training for isolated characters such as boxes on forms
+    char_prior: Literal["prose", "training"] = "prose"
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from hcrbatch.errors import ModelError
 
+CharPrior = Literal["prose", "training"]
 REQUIRED_KEYS = ("name", "version", "charset", "input_size", "normalisation", "training_data", "metrics")
 
 
@@ -30,10 +31,13 @@ class ModelManifest:
     weights: Path = Path()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def log_prior_weights(self) -> np.ndarray:
-        """Per class (charset order), what to add to the network's log-probabilities to restore the real
-        data's class frequencies; zeros unless training topped classes up with generated rows."""
-        corrections = self.extra.get("prior_correction", {})
+    def log_prior_weights(self, prior: CharPrior = "training") -> np.ndarray:
+        """Per class (charset order), what to add to the network's log-probabilities to make the
+        classes as likely as they are in the use at hand: "training", the real training rows (zeros
+        unless training topped classes up with generated rows), or "prose", running text (the
+        manifest's `prose_prior`; a model trained without one reads prose with the training prior)."""
+        key = "prose_prior" if prior == "prose" and "prose_prior" in self.extra else "prior_correction"
+        corrections = self.extra.get(key, {})
         return np.array([float(corrections.get(c, 0.0)) for c in self.charset])
 
     def digest(self) -> str:

@@ -44,7 +44,9 @@ class CharRecognizer:
             )
         if tuple(self.model.input_shape[1:3]) != tuple(manifest.input_size):
             raise ModelError(f"{manifest.weights} input {self.model.input_shape} differs from manifest")
-        self.log_weights = manifest.log_prior_weights()
+        self.log_weights = manifest.log_prior_weights(cfg.char_prior)
+        if cfg.char_prior == "prose" and "prose_prior" not in manifest.extra:
+            log.info("model %s records no prose prior: glyphs are read with its training prior", manifest.name)
         height, width = manifest.input_size
         spec = tf.TensorSpec([None, height, width, 1], tf.float32)
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])

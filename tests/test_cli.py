@@ -1,5 +1,7 @@
 """`hcrbatch run` through Click: outputs, report rows, exit codes, skip, resume, lock, workers."""
 
+import json
+import shutil
 import subprocess
 import sys
 import time
@@ -224,3 +226,23 @@ def test_log_file_and_version(run_cli, sample_folder, tmp_path):
     assert run_cli(sample_folder, tmp_path / "out", "--log-file", str(log)).exit_code == 0
     assert "letter.pdf: ok" in log.read_text()
     assert CliRunner().invoke(cli, ["--version"]).output.startswith("hcrbatch, version")
+
+
+def test_char_prior_chooses_how_likely_each_character_is_taken_to_be(run_cli, tiny_models_dir, tmp_path):
+    """--char-prior prose adds the manifest's prose_prior to the network's log-probabilities; one
+    that makes X overwhelmingly likely turns every character into X, and training leaves them be."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    manifest = json.loads((models / "tiny.json").read_text())
+    (models / "tiny.json").write_text(json.dumps({**manifest, "prose_prior": {"X": 50.0}}))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_png(folder / "note.png", draw_page(["HELLO WORLD"]))
+    texts = {}
+    for prior in ("prose", "training"):
+        out = tmp_path / prior
+        argv = ["--models-dir", str(models), "--model", "tiny", "--correct", "none", "--engine", "glyph"]
+        assert run_cli(folder, out, "--char-prior", prior, *argv, model=False).exit_code == ExitCode.OK
+        texts[prior] = (out / "note.txt").read_text().split()
+    assert texts["prose"] and set("".join(texts["prose"])) == {"X"}
+    assert set("".join(texts["training"])) != {"X"}

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from hcrbatch.cli import cli
 from conftest import LABELLED_CLASSES as CLASSES
-from hcrbatch.modelstore import TrainingClock
-from hcrbatch.train.charcnn import elastic_distort
+from hcrbatch.modelstore import ModelManifest, TrainingClock, adjust_priors
+from hcrbatch.train.charcnn import elastic_distort, prose_prior
 from hcrbatch.train.datasets import read_labelled_folder
 from hcrbatch.train.evaluate import Evaluation
 
@@ -65,6 +65,7 @@ def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_
     assert manifest["seed"] == 3 and manifest["epochs_run"] == 1
     assert set(manifest["class_sources"].values()) == {"labelled images"}
     assert manifest["metrics"]["test_rows"] == 30  # 10 % held out
+    assert set(manifest["prose_prior"]) == set(manifest["charset"])
     assert 0.0 <= manifest["metrics"]["accuracy_62"] <= 1.0
 
     out = tmp_path / "eval"
@@ -76,6 +77,27 @@ def test_train_writes_model_and_manifest_then_eval_reports(labelled_folder, tmp_
     per_class = pd.read_csv(out / "per_class.csv", keep_default_na=False)
     assert sorted(per_class["class"]) == sorted(CLASSES) and (per_class["count"] == 30).all()
     assert cv2.imread(str(out / "confusion_matrix.png")) is not None
+
+
+def test_prose_prior_makes_each_class_as_likely_as_in_prose():
+    trained = np.array(list("7" * 500 + "e" * 100 + "t" * 100 + "~" * 10), dtype=object)
+    weights = prose_prior(trained, seed=0, paragraphs=200)
+    assert weights["e"] > weights["t"] > 0 > weights["7"]  # prose writes letters, and e most
+    classes = sorted(weights)
+    shares = np.array([[np.mean(trained == c) for c in classes]])
+    in_prose = dict(zip(classes, adjust_priors(shares, np.array([weights[c] for c in classes]))[0]))
+    assert in_prose["e"] / in_prose["t"] == pytest.approx(1.74, abs=0.15)  # e and t in English and French
+    assert in_prose["~"] < in_prose["7"] < 0.05  # 70 % of the training glyphs; prose never writes ~
+    assert in_prose["~"] > 0  # a floor, not zero
+
+
+def test_a_manifest_gives_the_prior_asked_for_and_training_when_it_has_no_prose_prior():
+    manifest = ModelManifest("m", "1", "ab", (28, 28), "", (), extra={"prior_correction": {"a": 0.5}})
+    np.testing.assert_allclose(manifest.log_prior_weights("training"), [0.5, 0.0])
+    np.testing.assert_allclose(manifest.log_prior_weights("prose"), [0.5, 0.0])
+    with_prose = ModelManifest("m", "1", "ab", (28, 28), "", (), extra={**manifest.extra, "prose_prior": {"b": 2.0}})
+    np.testing.assert_allclose(with_prose.log_prior_weights("prose"), [0.0, 2.0])
+    np.testing.assert_allclose(with_prose.log_prior_weights("training"), [0.5, 0.0])
 
 
 def test_elastic_distortion_moves_ink_smoothly_and_independently_in_x_and_y():

@@ -39,7 +39,7 @@ from hcrbatch.train.fonts import render_font_glyphs
 log = logging.getLogger(__name__)
 
 BASE_CHARSET = string.digits + string.ascii_uppercase + string.ascii_lowercase
-PROSE_PARAGRAPHS = 3000  # about 1.8 M characters (50 s): even a digit's share in prose is counted from thousands
+PROSE_PARAGRAPHS = 3000  # about 1.8 M characters (2 s): even a digit's share in prose is counted from thousands
 # Simard, Steinkraus & Platt (2003), "Best practices for CNNs applied to visual document analysis",
 # smoothed their fields with sigma 4 px on 28x28 MNIST digits, whose ink box (20 px) is close to ours (24)
 ELASTIC_SIGMA = 4.0

@@ -14,7 +14,7 @@ from hcrbatch.atomic import atomic_output
 from hcrbatch.config import TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.metrics import accuracy, balanced_merge, confusion_pairs, merged_accuracy
-from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
+from hcrbatch.modelstore import CharPrior, ModelManifest, adjust_priors, load_keras_model, load_manifest
 from hcrbatch.train.datasets import GlyphSet, emnist_splits, held_out_split, read_emnist_split, read_labelled_folder
 
 log = logging.getLogger(__name__)
@@ -71,21 +71,23 @@ def evaluation_data(folder: Path, seed: int, fraction: float) -> GlyphSet:
     return part.take(held_out_split(len(part), seed, fraction)[1])
 
 
-def held_out_probabilities(data: Path, models_dir: Path, name: str) -> tuple[GlyphSet, np.ndarray, ModelManifest]:
+def held_out_probabilities(
+    data: Path, models_dir: Path, name: str, prior: CharPrior = "training"
+) -> tuple[GlyphSet, np.ndarray, ModelManifest]:
     """The evaluation glyphs of `data` (the model's own held-out split for EMNIST) and the model's
-    class probabilities for them, prior correction applied as in recognition."""
+    class probabilities for them, read with the class `prior` as recognition reads them."""
     manifest = load_manifest(models_dir, name)
     seed = int(manifest.extra.get("split_seed", TrainConfig.split_seed))
     glyphs = evaluation_data(data, seed, TrainConfig.test_fraction)
     probs = adjust_priors(
         load_keras_model(manifest).predict(glyphs.images[..., None], batch_size=1024, verbose=0),
-        manifest.log_prior_weights(),
+        manifest.log_prior_weights(prior),
     )
     return glyphs, probs, manifest
 
 
-def evaluate_model(data: Path, models_dir: Path, name: str) -> Evaluation:
-    glyphs, probs, manifest = held_out_probabilities(data, models_dir, name)
+def evaluate_model(data: Path, models_dir: Path, name: str, prior: CharPrior = "training") -> Evaluation:
+    glyphs, probs, manifest = held_out_probabilities(data, models_dir, name, prior)
     return Evaluation.from_probabilities(list(glyphs.labels), probs, manifest.charset)
 
 
