@@ -13,6 +13,8 @@ each models folder (its `charcnn` unless --model says otherwise):
   character boxes) as the pipeline cuts them: each true character box matched to the segmenter's
   glyph of best overlap (IoU >= 0.5), and those crops classified alone, before the line's geometry
   weighs letter case;
+- held-out rows are read with the model's training prior and page glyphs with its prose prior,
+  each as its use reads it (`hcrbatch run --char-prior`);
 - the same pages read by the glyph engine: raw and lexicon-corrected CER and WER, and the raw
   reading's most frequent confusions.
 """
@@ -134,9 +136,9 @@ def main() -> None:
         ", benchmarks/run.py's)" if (args.seed, args.hand) == (0, "emnist") else ")"
     )
     body = (
-        "Held-out ByClass rows:\n\n" + "\n".join(held)
+        "Held-out ByClass rows (read with the training prior, as `hcrbatch eval` reads them):\n\n" + "\n".join(held)
         + f"\n\nGlyphs cut from the {which} ({len(labels)} of {total} true characters "
-        f"matched by a glyph at IoU >= 0.5), classified alone:\n\n" + "\n".join(cut)
+        f"matched by a glyph at IoU >= 0.5), classified alone with the prose prior, as `hcrbatch run` reads them:\n\n" + "\n".join(cut)
         + f"\n\n{which}, glyph engine:\n\n" + "\n".join(rows)
         + "\n\nMost frequent confusions of the raw reading (truth→read):\n\n" + "\n".join(confusions)
     )  # fmt: skip
