@@ -274,7 +274,8 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
     type=click.Choice(["prose", "class-mix"]),
     default=TrainConfig.page_glyph_text,
     show_default=True,
-    help="What those pages say: English and French prose, or words drawn at the training rows' class frequencies.",
+    help="What those pages say: words drawn at the training rows' class frequencies (the network keeps their "
+    "class prior; pages are read with prose's, see run --char-prior), or English and French prose.",
 )
 @click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")

@@ -113,7 +113,7 @@ class TrainConfig:
     test_fraction: float = 0.1
     font_samples: int = 300  # renderings per class from handwriting fonts; 0 turns fonts off
     page_glyphs: int = 40  # pages written with the training glyphs and cut by the segmenter (train/pageglyphs.py)
-    page_glyph_text: Literal["prose", "class-mix"] = "prose"  # what those pages say (pageglyphs.page_glyphs)
+    page_glyph_text: Literal["prose", "class-mix"] = "class-mix"  # what those pages say (pageglyphs.page_glyphs)
     punctuation: str = ".,-':;()/?!&\""
     patience: int = 3
     transposed: bool = False  # EMNIST files straight from NIST, stored column-major

@@ -4,9 +4,9 @@ A glyph read from a scanned page has been binarised, cut out of its line by the 
 normalised; an EMNIST row went through none of that, and the network reads glyphs cut from pages
 of held-out EMNIST characters far worse than the same characters as rows (benchmarks/RESULTS.md,
 2026-11-30). Here training characters are written as pages (`synth.GlyphHand`: each glyph scaled to
-its letter's place on the line, prose in English and French, paper noise, a small rotation), the
-pages go through preprocessing and segmentation as a scan would, and every cut glyph that matches a
-true character box becomes a training glyph with that character's label.
+its letter's place on the line, words in the training rows' class mix or prose, paper noise, a small
+rotation), the pages go through preprocessing and segmentation as a scan would, and every cut glyph
+that matches a true character box becomes a training glyph with that character's label.
 """
 
 from __future__ import annotations
@@ -61,10 +61,11 @@ def class_mix_text(rng: np.random.Generator, shares: tuple[np.ndarray, np.ndarra
     """Words of 1-7 characters drawn at the class `shares` (`class_shares`), punctuated like prose, at
     most `max_chars` long.
 
-    Prose is mostly lower-case letters, so its glyphs move the network's class prior away from the
-    training rows' (a lone `1` read as `l`); these words keep the rows' prior, for a model of isolated
-    characters, and prose's commas and full stops as a page shows them. Prose pages read worse with
-    the prior of the rows (benchmarks/RESULTS.md, session 13).
+    Prose is mostly lower-case letters, so its glyphs would move the network's class prior away from
+    the training rows' (a lone `1` read as `l`); these words keep the rows' prior, and prose's commas
+    and full stops as a page shows them. Pages of prose are then read with prose's prior added at
+    inference (`charcnn.prose_prior`), so one network serves isolated characters and running text
+    (benchmarks/RESULTS.md, sessions 13 and 14).
     """
     classes, probabilities = shares
     drawn = rng.choice(classes, size=max_chars, p=probabilities)
@@ -78,7 +79,7 @@ def class_mix_text(rng: np.random.Generator, shares: tuple[np.ndarray, np.ndarra
         start = end
 
 
-def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "class-mix"] = "prose") -> GlyphSet:
+def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "class-mix"] = "class-mix") -> GlyphSet:
     """Glyphs cut from `pages` pages written with the glyphs of `pool` (normalised, white on black),
     in prose or in words drawn at `pool`'s class frequencies (`class_mix_text`)."""
     stacks = glyph_stacks(pool)
