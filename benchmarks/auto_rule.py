@@ -1,6 +1,6 @@
 """Tune `--engine auto`: when should a line's reading come from the line engine rather than the glyph engine?
 
-    .venv/bin/python benchmarks/auto_rule.py [--model lines] [--write] [--record]
+    .venv/bin/python benchmarks/auto_rule.py [--model lines] [--char-prior prose|training] [--write] [--record]
 
 The rule (`hcrbatch.linereader.AutoRule`): a page is the line engine's when the median over its
 lines of (line - glyph mean character confidence) exceeds `page_margin`; there the glyph engine
@@ -17,6 +17,8 @@ crosses it would be read by the wrong engine throughout): of those within NEAR o
 CER, the one with the largest `line_margin` (a few tuning pages cannot show every printed hand; the
 shipped samples lost lines to the line engine at 0), then the lowest cursive CER. `--write` stores it
 in `models/<model>.json` under "auto".
+`--char-prior training` scores the rules with the glyph engine reading under its training prior
+instead of prose's (a diagnosis of how the prior moves the engines' vote; `--write` keeps to the default).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ sys.path.insert(0, str(HERE))
 from lines import page_from_lines, printed_pages, validation_lines  # noqa: E402
 from results import record  # noqa: E402
 
-PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
+PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.18, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
 GLYPH_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0)
 LINE_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)  # 1.0: never on a glyph page
 SAFETY = 0.05
@@ -148,12 +150,20 @@ def cer(pages: list[TuningPage], kind: str, **how) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="lines")
+    parser.add_argument("--char-prior", choices=["prose", "training"], default=RecognizeConfig.char_prior,
+                        help="the class prior the glyph engine reads with (hcrbatch run --char-prior)")  # fmt: skip
     parser.add_argument("--write", action="store_true", help="store the chosen rule in the line model's manifest")
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
+    if args.write and args.char_prior != RecognizeConfig.char_prior:
+        parser.error("--write tunes the rule for hcrbatch run's default --char-prior only")
     manifest = load_manifest(RecognizeConfig().models_dir, args.model)
     processor = build_processor(
-        Config(Path("."), Path("unused"), recognize=RecognizeConfig(engine="line", line_model=args.model)),
+        Config(
+            Path("."),
+            Path("unused"),
+            recognize=RecognizeConfig(engine="line", line_model=args.model, char_prior=args.char_prior),
+        ),
         settings="benchmark",
     )
     sources = cursive_pages(int(manifest.extra.get("split_seed", 0)), int(manifest.extra.get("seed", 0)))
@@ -228,7 +238,9 @@ def main() -> None:
         print(f"wrote {path}")
     if args.record:
         record(
-            f"python benchmarks/auto_rule.py --model {args.model}", f"{table}\n\n{summary}", " (raw CER, no correction)"
+            f"python benchmarks/auto_rule.py --model {args.model} --char-prior {args.char_prior}",
+            f"{table}\n\n{summary}",
+            " (raw CER, no correction)",
         )
 
 
