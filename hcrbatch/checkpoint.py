@@ -49,7 +49,7 @@ def page_to_json(page: PageResult) -> str:
         "index": page.index, "width": page.width, "height": page.height,
         "dpi": page.dpi, "skew_degrees": page.skew_degrees,
         "lines": [
-            {"bbox": _box_list(line.bbox), "engine": line.engine, "words": [
+            {"bbox": _box_list(line.bbox), "engine": line.engine, "shape_confidence": line.shape_confidence, "words": [
                 {"bbox": _box_list(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
                  "chars": _chars_to_json(w.chars),
                  "alternatives": [{"start": a.start, "end": a.end, "chars": _chars_to_json(a.chars)}
@@ -79,6 +79,7 @@ def page_from_json(text: str) -> PageResult:
                 for w in line["words"]
             ),
             line["engine"],
+            line.get("shape_confidence"),
         )
         for line in data["lines"]
     )

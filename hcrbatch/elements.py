@@ -163,6 +163,9 @@ class Line:
     bbox: BBox
     words: tuple[Word, ...]
     engine: str = "glyph"  # which recognizer read it: "glyph" (characters) or "line" (CTC line model)
+    # glyph engine: mean confidence of its characters under the model's training prior rather than
+    # the reading's, the shape evidence that `--engine auto` weighs; None where not measured
+    shape_confidence: float | None = None
 
     @property
     def text(self) -> str:

@@ -278,7 +278,10 @@ def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: 
 
 
 def line_confidence(line: Line) -> float:
-    """Mean confidence of a line's characters: what `AutoRule` compares between the engines."""
+    """What `AutoRule` compares between the engines: the mean confidence of a line's characters, for
+    the glyph engine under its training prior (`Line.shape_confidence`) where measured."""
+    if line.shape_confidence is not None:
+        return line.shape_confidence
     chars = [c.confidence for w in line.words for c in w.chars]
     return float(np.mean(chars)) if chars else 0.0
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from hcrbatch.casing import apply_line_case
+from hcrbatch.casing import Reading, apply_line_case
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
@@ -45,6 +45,7 @@ class CharRecognizer:
         if tuple(self.model.input_shape[1:3]) != tuple(manifest.input_size):
             raise ModelError(f"{manifest.weights} input {self.model.input_shape} differs from manifest")
         self.log_weights = manifest.log_prior_weights(cfg.char_prior)
+        self.evidence_weights = manifest.log_prior_weights("training")
         if cfg.char_prior == "prose" and "prose_prior" not in manifest.extra:
             log.info("model %s records no prose prior: glyphs are read with its training prior", manifest.name)
         height, width = manifest.input_size
@@ -58,20 +59,34 @@ class CharRecognizer:
         return cls(load_manifest(cfg.models_dir, cfg.model), cfg, threads)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """Class probabilities for a normalised N×H×W×1 batch, run in chunks of the batch size."""
+        """The network's class probabilities (its training prior) for a normalised N×H×W×1 batch,
+        run in chunks of the batch size."""
         chunks = [
             self._predict(batch[start : start + self.cfg.batch_size]).numpy()
             for start in range(0, len(batch), self.cfg.batch_size)
         ]
         if not chunks:
             return np.zeros((0, len(self.manifest.charset)), np.float32)
-        return adjust_priors(np.concatenate(chunks), self.log_weights)
+        return np.concatenate(chunks)
 
-    def classify(self, glyphs: list[np.ndarray]) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
-        """Top-k (labels, probabilities) for each glyph image, in order; an empty list gives []."""
+    def classify(self, glyphs: list[np.ndarray]) -> list[Reading]:
+        """Top-k (labels, probabilities) for each glyph image, in order, under the configured class
+        prior; an empty list gives []."""
+        return self.classify_with_evidence(glyphs)[0]
+
+    def classify_with_evidence(self, glyphs: list[np.ndarray]) -> tuple[list[Reading], list[Reading]]:
+        """`classify`'s readings, and the same glyphs' readings under the training prior: the shape
+        evidence that `--engine auto` weighs against the line engine (prose's prior makes the glyph
+        engine sure of common letters on the fragments it cuts from joined-up script)."""
         if not glyphs:
-            return []
+            return [], []
         probs = self.probabilities(normalize_batch(glyphs))
+        readings = self.top_readings(adjust_priors(probs, self.log_weights))
+        if np.array_equal(self.evidence_weights, self.log_weights):
+            return readings, readings
+        return readings, self.top_readings(adjust_priors(probs, self.evidence_weights))
+
+    def top_readings(self, probs: np.ndarray) -> list[Reading]:
         k = min(self.cfg.top_k, len(self.manifest.charset))
         top = np.argsort(-probs, axis=1)[:, :k]
         charset = self.manifest.charset
@@ -88,12 +103,13 @@ def recognize_page(
     call, and build the page's lines and words."""
     glyphs = [g for line in segmentation.lines for word in line.words for g in word.glyphs]
     others = [g for line in segmentation.lines for w in line.words for alt in w.alternatives for g in alt.glyphs]
-    flat = recognizer.classify([segmentation.glyph_image(g) for g in glyphs + others])
-    primary, extra = iter(flat[: len(glyphs)]), iter(flat[len(glyphs) :])
+    flat, evidence = recognizer.classify_with_evidence([segmentation.glyph_image(g) for g in glyphs + others])
+    primary, extra, shapes = iter(flat[: len(glyphs)]), iter(flat[len(glyphs) :]), iter(evidence[: len(glyphs)])
     lines = []
     for line in segmentation.lines:
         boxes = [g.bbox for word in line.words for g in word.glyphs]
         readings = [next(primary) for _ in boxes]
+        shape_readings = apply_line_case(boxes, [next(shapes) for _ in boxes], reference=(boxes, readings))
         cased = iter(apply_line_case(boxes, readings))
         alt_boxes = [g.bbox for word in line.words for alt in word.alternatives for g in alt.glyphs]
         alt_readings = [next(extra) for _ in alt_boxes]
@@ -109,5 +125,6 @@ def recognize_page(
             )
             raw = "".join(c.text for c in chars)
             words.append(Word(clean.to_page(word.bbox), chars, raw, alternatives=alternatives))
-        lines.append(Line(clean.to_page(line.bbox), tuple(words)))
+        shape_confidence = float(np.mean([probs[0] for _, probs in shape_readings])) if boxes else 0.0
+        lines.append(Line(clean.to_page(line.bbox), tuple(words), shape_confidence=shape_confidence))
     return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, tuple(lines))

@@ -246,3 +246,31 @@ def test_char_prior_chooses_how_likely_each_character_is_taken_to_be(run_cli, ti
         texts[prior] = (out / "note.txt").read_text().split()
     assert texts["prose"] and set("".join(texts["prose"])) == {"X"}
     assert set("".join(texts["training"])) != {"X"}
+
+
+def test_auto_weighs_the_glyph_engines_shape_evidence_not_the_prose_prior(tiny_models_dir, tmp_path):
+    """A prior that makes every glyph read X with certainty must not make the glyph engine look sure
+    to --engine auto's vote: each line's shape_confidence is read under the training prior."""
+    from hcrbatch.config import Config, RecognizeConfig
+    from hcrbatch.elements import PageImage
+    from hcrbatch.linereader import line_confidence
+    from hcrbatch.pipeline import build_processor
+    from hcrbatch.recognize import CharRecognizer
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    manifest = json.loads((models / "tiny.json").read_text())
+    (models / "tiny.json").write_text(json.dumps({**manifest, "prose_prior": {"X": 50.0}}))
+    page = draw_page(["HELLO WORLD"])
+    glyphs = [255 - page[100:160, x : x + 40] for x in range(100, 400, 50)]
+    prose = CharRecognizer.from_config(RecognizeConfig(model="tiny", models_dir=models))
+    training = CharRecognizer.from_config(RecognizeConfig(model="tiny", models_dir=models, char_prior="training"))
+    readings, evidence = prose.classify_with_evidence(glyphs)
+    assert all(labels[0] == "X" and probs[0] > 0.99 for labels, probs in readings)
+    assert evidence == training.classify(glyphs) and evidence != readings
+
+    cfg = Config(tmp_path, tmp_path / "out", recognize=RecognizeConfig(model="tiny", models_dir=models, engine="glyph"))
+    lines = build_processor(cfg, settings="test").read_page(PageImage(tmp_path / "note.png", 0, page, 200)).lines
+    assert lines and all(w.text == "X" * len(w.text) for line in lines for w in line.words)
+    for line in lines:
+        assert line_confidence(line) == line.shape_confidence < 0.99  # the vote sees shapes, not X
