@@ -68,10 +68,8 @@ class LinePair:
 @dataclass
 class TuningPage:
     kind: str
-    truths: list[str]  # cursive: one per line band; printed: the page's text
-    bands: list[tuple[int, int]]
+    truth: str  # the page's text, line after line
     lines: list[LinePair] | None = None
-    centres: list[float] | None = None
 
 
 def cursive_pages(split_seed: int, seed: int) -> list[tuple[TuningPage, PageImage]]:
@@ -80,15 +78,15 @@ def cursive_pages(split_seed: int, seed: int) -> list[tuple[TuningPage, PageImag
         by_page.setdefault(s.page, []).append(s)
     pages = []
     for i, lines in enumerate(by_page.values()):
-        page, bands = page_from_lines(lines, i)
-        pages.append((TuningPage("cursive", [s.text for s in lines], bands), page))
+        page, _ = page_from_lines(lines, i)
+        pages.append((TuningPage("cursive", "\n".join(s.text for s in lines)), page))
     return pages
 
 
 def printed_tuning_pages(kind: str, hand: str, count: int) -> list[tuple[TuningPage, PageImage]]:
     """Hand-printed pages of seed 3, which no benchmark figure reads."""
     return [
-        (TuningPage(kind, [truth], []), page)
+        (TuningPage(kind, truth), page)
         for truth, page, _ in printed_pages(count, seed=3, hand=hand, pages_per_doc=count // 2)
     ]
 
@@ -107,7 +105,6 @@ def read_both(processor, tuning: TuningPage, page: PageImage) -> TuningPage:
         )  # fmt: skip
         for g, r in zip(glyph.lines, line.lines)
     ]
-    tuning.centres = [g.bbox.center_y for g in glyph.lines]
     return tuning
 
 
@@ -129,17 +126,11 @@ COUNTED: dict[tuple, tuple[int, int]] = {}
 
 
 def count_errors(tuning: TuningPage, takes: list[bool]) -> tuple[int, int]:
+    """The page's text, as the rule reads it line after line, against its truth: lines that match no
+    true line (a sliver of a neighbour's strokes, specks) count as the errors they add to the page."""
     texts = [p.line_text if take else p.glyph_text for p, take in zip(tuning.lines, takes)]
-    if tuning.kind != "cursive":
-        truth = normalise_text(tuning.truths[0])
-        return edit_distance(truth, normalise_text("\n".join(texts))), len(truth)
-    wrong = total = 0  # line by line: each band's truth against the one line found in it, if one is
-    for (top, bottom), truth in zip(tuning.bands, tuning.truths):
-        found = [i for i, c in enumerate(tuning.centres) if top <= c < bottom]
-        truth = normalise_text(truth)
-        wrong += edit_distance(truth, normalise_text(texts[found[0]] if len(found) == 1 else ""))
-        total += len(truth)
-    return wrong, total
+    truth = normalise_text(tuning.truth)
+    return edit_distance(truth, normalise_text("\n".join(texts))), len(truth)
 
 
 def cer(pages: list[TuningPage], kind: str, **how) -> float:
