@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# the class prior glyphs are read with (ModelManifest.log_prior_weights): prose for pages of running
+# text, training (the character model's training rows) for isolated characters such as boxes on forms
+CharPrior = Literal["prose", "training"]
 SUPPORTED_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
@@ -45,9 +48,7 @@ class RecognizeConfig:
     engine: Literal["auto", "glyph", "line"] = "auto"
     line_model: str = "lines"
     line_batch_size: int = 32
-    # the class prior glyphs are read with (ModelManifest.log_prior_weights): prose for pages of running
-    # text, training for isolated characters such as boxes on forms
-    char_prior: Literal["prose", "training"] = "prose"
+    char_prior: CharPrior = "prose"
 
 
 @dataclass(frozen=True)

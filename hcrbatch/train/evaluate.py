@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from hcrbatch.atomic import atomic_output
-from hcrbatch.config import TrainConfig
+from hcrbatch.config import CharPrior, TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.metrics import accuracy, balanced_merge, confusion_pairs, merged_accuracy
-from hcrbatch.modelstore import CharPrior, ModelManifest, adjust_priors, load_keras_model, load_manifest
+from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
 from hcrbatch.train.datasets import GlyphSet, emnist_splits, held_out_split, read_emnist_split, read_labelled_folder
 
 log = logging.getLogger(__name__)
