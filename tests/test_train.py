@@ -188,7 +188,8 @@ def test_page_glyphs_are_the_segmenters_cuts_labelled_with_the_characters_writte
 
 
 def test_class_mix_pages_write_the_training_rows_class_frequencies(printed_pool):
-    from hcrbatch.train.pageglyphs import class_mix_text, class_shares, page_glyphs
+    from hcrbatch.train.datasets import class_shares
+    from hcrbatch.train.pageglyphs import class_mix_text, page_glyphs
 
     rng = np.random.default_rng(0)
     text = class_mix_text(rng, class_shares(np.array(["1"] * 900 + ["a"] * 100, dtype=object)), 5000)

@@ -28,6 +28,7 @@ from hcrbatch.modelstore import (
 )
 from hcrbatch.train.datasets import (
     GlyphSet,
+    class_shares,
     emnist_splits,
     held_out_split,
     read_emnist_split,
@@ -227,9 +228,8 @@ def prior_correction(real: np.ndarray, trained: np.ndarray) -> dict[str, float]:
     """log(real share / trained share) per class that generated rows changed: added to the network's
     log-probabilities, it gives back the class frequencies of the real data (logit adjustment, Menon
     et al. 2021), so topping up rare classes teaches their shapes without making them likelier."""
-    real_labels, real_counts = np.unique(real, return_counts=True)
     floor = 0.5 / len(real)  # a class with no real rows keeps a small prior rather than none
-    ratios = log_share_ratios(dict(zip(real_labels, real_counts / real_counts.sum())), trained, floor)
+    ratios = log_share_ratios(dict(zip(*class_shares(real))), trained, floor)
     return {c: r for c, r in ratios.items() if abs(r) > 1e-3}
 
 
@@ -255,8 +255,7 @@ def prose_prior(trained: np.ndarray, seed: int, paragraphs: int = PROSE_PARAGRAP
 def log_share_ratios(target: dict[str, float], trained: np.ndarray, floor: float) -> dict[str, float]:
     """log(target share / trained share) for each class of `trained`, a target share under `floor`
     counting as `floor`."""
-    labels, counts = np.unique(trained, return_counts=True)
-    shares = counts / counts.sum()
+    labels, shares = class_shares(trained)
     return {str(c): round(float(np.log(max(target.get(c, 0.0), floor) / s)), 4) for c, s in zip(labels, shares)}
 
 

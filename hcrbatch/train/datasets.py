@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 BALANCED_MERGED = set("cijklmopsuvwxyz")
 
 
+def class_shares(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each class of `labels` and its share of them: what class-mix pages draw from and what the
+    manifest's priors are ratios of."""
+    classes, counts = np.unique(labels, return_counts=True)
+    return classes, counts / counts.sum()
+
+
 @dataclass(frozen=True)
 class GlyphSet:
     images: np.ndarray  # N×28×28 float32 in [0, 1]

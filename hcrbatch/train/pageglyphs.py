@@ -23,7 +23,7 @@ from hcrbatch.glyphs import normalize_glyph
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
 from hcrbatch.synth import GlyphHand, render_page
-from hcrbatch.train.datasets import GlyphSet
+from hcrbatch.train.datasets import GlyphSet, class_shares
 from hcrbatch.train.synthlines import punctuate, random_text
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,6 @@ def cut_glyphs(page: PageImage, chars: list[tuple[str, BBox]]) -> tuple[list[np.
 def glyph_stacks(pool: GlyphSet) -> dict[str, np.ndarray]:
     """`pool`'s glyphs by label, as the 0-255 images `synth.GlyphHand` writes with."""
     return {str(c): (pool.images[pool.labels == c] * 255).astype(np.uint8) for c in np.unique(pool.labels)}
-
-
-def class_shares(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each class of `labels` and its share of them, what `class_mix_text` draws from."""
-    classes, counts = np.unique(labels, return_counts=True)
-    return classes, counts / counts.sum()
 
 
 def class_mix_text(rng: np.random.Generator, shares: tuple[np.ndarray, np.ndarray], max_chars: int) -> str:
