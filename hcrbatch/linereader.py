@@ -251,9 +251,35 @@ def line_manifest(cfg: RecognizeConfig) -> ModelManifest | None:
     return manifest
 
 
-def line_crop_box(box: BBox, width: int, height: int, pad_fraction: float = LINE_PAD) -> BBox:
-    """The part of the page the line engine reads for a segmented line: its box, a little taller."""
+SPACING_SPREAD = 0.5  # of the median: lines whose spacings vary more than this have no one spacing
+
+
+def line_spacing(boxes: list[BBox]) -> float | None:
+    """Rows from one segmented line to the next: the median distance between neighbouring lines'
+    middles, where at least three lines are spaced regularly (the middle half of the distances
+    within SPACING_SPREAD of the median); None otherwise (a few lines, marginalia, columns)."""
+    middles = sorted((b.top + b.bottom) / 2 for b in boxes)
+    if len(middles) < 3:
+        return None
+    q1, median, q3 = np.percentile(np.diff(middles), [25, 50, 75])
+    return float(median) if median > 0 and q3 - q1 <= SPACING_SPREAD * median else None
+
+
+def line_crop_box(
+    box: BBox, width: int, height: int, pad_fraction: float = LINE_PAD, spacing: float | None = None
+) -> BBox:
+    """The part of the page the line engine reads for a segmented line: its box, a little wider and
+    taller; where the page has a regular line spacing, one spacing high around the box's middle
+    instead. The training lines are their polygons' boxes, which reach into the neighbouring lines
+    (the images hold cut-off strokes of both), about one spacing high; a box that a long descender
+    or a touching neighbour stretched, or one of a line without ascenders, would change the size of
+    the writing the network sees."""
     pad = int(round(pad_fraction * box.height))
+    if spacing:
+        middle = (box.top + box.bottom) / 2
+        return BBox(box.left - pad, round(middle - spacing / 2), box.right + pad, round(middle + spacing / 2)).clip(
+            width, height
+        )
     return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
 
 
@@ -292,7 +318,8 @@ def read_lines(
     """The page with each line read by the line engine (`line`), or by the engine the model's
     `AutoRule` prefers (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
     height, width = clean.gray.shape
-    crops = [line_crop_box(line.bbox, width, height) for line in segmentation.lines]
+    spacing = line_spacing([line.bbox for line in segmentation.lines])
+    crops = [line_crop_box(line.bbox, width, height, spacing=spacing) for line in segmentation.lines]
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     line_readings = [
         Line(

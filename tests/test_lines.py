@@ -24,6 +24,8 @@ from hcrbatch.linereader import (
     LineReading,
     align,
     best_path,
+    line_crop_box,
+    line_spacing,
     normalize_line,
     word_spans,
     word_spellings,
@@ -146,6 +148,21 @@ def test_words_from_alignment_lie_inside_the_line_in_order():
     assert boxes[0] == BBox(112, 50, 124, 146) and boxes[2] == BBox(250, 50, 268, 146)
     assert all(crop.left <= b.left < b.right <= crop.right and (b.top, b.bottom) == (50, 146) for b in boxes)
     assert [b.left for b in boxes] == sorted(b.left for b in boxes)
+
+
+def test_lines_on_a_regularly_ruled_page_are_cropped_one_line_spacing_high():
+    # lines every 96 rows, their boxes as tall as their ascenders and descenders make them
+    ruled = [BBox(100, top, 900, top + height) for top, height in ((100, 60), (181, 90), (302, 40), (388, 60))]
+    assert line_spacing(ruled) == 96
+    crops = [line_crop_box(b, 1000, 1000, spacing=96) for b in ruled]
+    assert [(c.height, (c.top + c.bottom) / 2) for c in crops] == [(96, b.center_y) for b in ruled]
+    assert all(c.left < b.left and c.right > b.right for c, b in zip(crops, ruled))  # the pad still widens it
+    assert line_crop_box(ruled[0], 1000, 1000) == BBox(97, 97, 903, 163)  # no spacing: the box and its pad
+
+
+def test_no_line_spacing_on_pages_of_few_or_irregular_lines():
+    assert line_spacing([BBox(0, 0, 100, 50), BBox(0, 100, 100, 150)]) is None
+    assert line_spacing([BBox(0, top, 100, top + 40) for top in (0, 60, 120, 400, 800)]) is None
 
 
 def test_word_spans_run_from_space_to_space():
