@@ -24,7 +24,7 @@ from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
 from hcrbatch.preprocess import CleanPage
-from hcrbatch.segment import Segmentation
+from hcrbatch.segment import Segmentation, middle_spacings
 
 log = logging.getLogger(__name__)
 
@@ -258,10 +258,9 @@ def line_spacing(boxes: list[BBox]) -> float | None:
     """Rows from one segmented line to the next: the median distance between neighbouring lines'
     middles, where at least three lines are spaced regularly (the middle half of the distances
     within SPACING_SPREAD of the median); None otherwise (a few lines, marginalia, columns)."""
-    middles = sorted((b.top + b.bottom) / 2 for b in boxes)
-    if len(middles) < 3:
+    if len(boxes) < 3:
         return None
-    q1, median, q3 = np.percentile(np.diff(middles), [25, 50, 75])
+    q1, median, q3 = np.percentile(middle_spacings([(b.top, b.bottom) for b in boxes]), [25, 50, 75])
     return float(median) if median > 0 and q3 - q1 <= SPACING_SPREAD * median else None
 
 

@@ -125,7 +125,8 @@ def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[i
             bands.append((start, row))
             start = None
     bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
-    return _merge_slivers(_split_tall_bands(bands, smooth, char_height, pen), profile, char_height)
+    pitch = _line_pitch(smooth, char_height, pen)
+    return _merge_slivers(_split_tall_bands(bands, smooth, char_height, pitch), profile, char_height)
 
 
 def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_height: float) -> list[tuple[int, int]]:
@@ -189,13 +190,22 @@ def _line_pitch(smooth: np.ndarray, char_height: float, pen: float) -> float | N
     return float(trough + strong[0])
 
 
+def middle_spacings(spans: list[tuple[float, float]]) -> np.ndarray:
+    """Distances between the middles of neighbouring row spans (lines, bands), top to bottom."""
+    return np.diff(sorted((top + bottom) / 2 for top, bottom in spans))
+
+
 def _split_tall_bands(
-    bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float, pen: float
+    bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float, pitch: float | None
 ) -> list[tuple[int, int]]:
     """Cut bands that hold several touching lines at the profile's lowest rows near where the line
-    spacing puts the gaps. The spacing is the profile's own (`_line_pitch`) where it has one; the
-    median band otherwise, which fails when most lines of a page have merged."""
-    pitch = _line_pitch(smooth, char_height, pen)
+    spacing puts the gaps. The spacing is the profile's own (`pitch`) where it has one; else,
+    with three bands or more, the median distance between their middles (no less than the median
+    band: the profile's autocorrelation finds no spacing on many cursive pages whose lines mostly
+    stand apart); else the median band, which fails when most lines of a page have merged."""
+    if not pitch and len(bands) >= 3:
+        # the bands' own spacing: merged pairs lengthen only a few of the distances
+        pitch = max(float(np.median(middle_spacings(bands))), float(np.median([b - a for a, b in bands])))
     if pitch:
         typical, tall = pitch, TALL_BAND_BY_PITCH
     else:

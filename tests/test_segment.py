@@ -5,7 +5,7 @@ from conftest import draw_page
 from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import PageImage
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import _line_pitch, segment
+from hcrbatch.segment import _line_pitch, _split_tall_bands, segment
 
 
 def segment_lines(lines, **page_args):
@@ -180,3 +180,13 @@ def test_line_spacing_is_read_from_the_profile_but_not_from_the_strokes_of_one_l
     strokes = np.where((rows % 20) < 8, 200.0, 5.0)  # bars 20 rows apart: the strokes of big letters
     assert _line_pitch(lines, char_height=40, pen=5) == 96
     assert _line_pitch(strokes, char_height=40, pen=5) is None  # 20 rows is 4 pen widths
+
+
+def test_without_a_profile_spacing_two_merged_lines_are_cut_at_the_spacing_of_the_others():
+    rows = np.arange(800)
+    smooth = np.where((rows % 96) < 60, 200.0, 5.0)  # a line every 96 rows, 60 rows of ink each
+    bands = [(k * 96, k * 96 + 60) for k in range(7)]
+    bands[3:5] = [(288, 444)]  # lines 3 and 4 touch: one band
+    split = _split_tall_bands(bands, smooth, char_height=40, pitch=None)
+    assert len(split) == 7 and split[3][0] == 288 and 348 <= split[3][1] <= 384 and split[4][1] == 444
+    # the median band alone (60 rows) would have cut the pair in three
