@@ -38,8 +38,9 @@ def measure(samples) -> tuple[LineCounts, int, int]:
     counts, exact = LineCounts(), 0
     pages = rebuilt_pages(samples)
     for _, page, bands in pages:
-        lines = segment(preprocess(page, PreprocessConfig()), SegmentConfig()).lines
-        exact += counts.add(bands, [line.bbox.center_y for line in lines])
+        clean = preprocess(page, PreprocessConfig())
+        lines = segment(clean, SegmentConfig()).lines  # boxes in the deskewed frame, bands in the page's
+        exact += counts.add(bands, [clean.to_page(line.bbox).center_y for line in lines])
     return counts, exact, len(pages)
 
 
