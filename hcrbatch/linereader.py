@@ -252,27 +252,32 @@ def line_manifest(cfg: RecognizeConfig) -> ModelManifest | None:
 
 
 SPACING_SPREAD = 0.5  # of the median: lines whose spacings vary more than this have no one spacing
+SPACING_CROP_MAX = 2.0  # median line box heights: the tallest a crop one spacing high may be
 
 
 def line_spacing(boxes: list[BBox]) -> float | None:
     """Rows from one segmented line to the next: the median distance between neighbouring lines'
     middles, where at least three lines are spaced regularly (the middle half of the distances
-    within SPACING_SPREAD of the median); None otherwise (a few lines, marginalia, columns)."""
+    within SPACING_SPREAD of the median); None otherwise (a few lines, marginalia, columns). At
+    most SPACING_CROP_MAX median line heights, so that a crop one spacing high does not shrink the
+    lines of a widely spaced page (a form, double spacing) to a sliver of it."""
     if len(boxes) < 3:
         return None
     q1, median, q3 = np.percentile(middle_spacings([(b.top, b.bottom) for b in boxes]), [25, 50, 75])
-    return float(median) if median > 0 and q3 - q1 <= SPACING_SPREAD * median else None
+    if median <= 0 or q3 - q1 > SPACING_SPREAD * median:
+        return None
+    return float(min(median, SPACING_CROP_MAX * np.median([b.height for b in boxes])))
 
 
 def line_crop_box(
     box: BBox, width: int, height: int, pad_fraction: float = LINE_PAD, spacing: float | None = None
 ) -> BBox:
     """The part of the page the line engine reads for a segmented line: its box, a little wider and
-    taller; where the page has a regular line spacing, one spacing high around the box's middle
-    instead. The training lines are their polygons' boxes, which reach into the neighbouring lines
-    (the images hold cut-off strokes of both), about one spacing high; a box that a long descender
-    or a touching neighbour stretched, or one of a line without ascenders, would change the size of
-    the writing the network sees."""
+    taller; where the page has a regular line spacing (`line_spacing`), one spacing high around the
+    box's middle instead. The training lines are their polygons' boxes, which reach into the
+    neighbouring lines (the images hold cut-off strokes of both), about one spacing high; a box that
+    a long descender or a touching neighbour stretched, or one of a line without ascenders, would
+    change the size of the writing the network sees."""
     pad = int(round(pad_fraction * box.height))
     if spacing:
         middle = (box.top + box.bottom) / 2

@@ -152,12 +152,14 @@ def test_words_from_alignment_lie_inside_the_line_in_order():
 
 def test_lines_on_a_regularly_ruled_page_are_cropped_one_line_spacing_high():
     # lines every 96 rows, their boxes as tall as their ascenders and descenders make them
-    ruled = [BBox(100, top, 900, top + height) for top, height in ((100, 60), (181, 90), (302, 40), (388, 60))]
+    ruled = [BBox(100, top, 900, top + height) for top, height in ((100, 60), (181, 90), (297, 50), (388, 60))]
     assert line_spacing(ruled) == 96
     crops = [line_crop_box(b, 1000, 1000, spacing=96) for b in ruled]
     assert [(c.height, (c.top + c.bottom) / 2) for c in crops] == [(96, b.center_y) for b in ruled]
     assert all(c.left < b.left and c.right > b.right for c, b in zip(crops, ruled))  # the pad still widens it
     assert line_crop_box(ruled[0], 1000, 1000) == BBox(97, 97, 903, 163)  # no spacing: the box and its pad
+    widely_spaced = [BBox(100, top, 900, top + 40) for top in (100, 400, 700, 1000)]
+    assert line_spacing(widely_spaced) == 80  # a form or double spacing: two line heights, not 300 rows
 
 
 def test_no_line_spacing_on_pages_of_few_or_irregular_lines():
