@@ -203,13 +203,11 @@ def _split_tall_bands(
     with three bands or more, the median distance between their middles (no less than the median
     band: the profile's autocorrelation finds no spacing on many cursive pages whose lines mostly
     stand apart); else the median band, which fails when most lines of a page have merged."""
+    median_band = float(np.median([b - a for a, b in bands])) if bands else 0.0
     if not pitch and len(bands) >= 3:
         # the bands' own spacing: merged pairs lengthen only a few of the distances
-        pitch = max(float(np.median(middle_spacings(bands))), float(np.median([b - a for a, b in bands])))
-    if pitch:
-        typical, tall = pitch, TALL_BAND_BY_PITCH
-    else:
-        typical, tall = float(np.median([b - a for a, b in bands])) if bands else 0.0, TALL_BAND
+        pitch = max(float(np.median(middle_spacings(bands))), median_band)
+    typical, tall = (pitch, TALL_BAND_BY_PITCH) if pitch else (median_band, TALL_BAND)
     out = []
     for top, bottom in bands:
         pieces = int(round((bottom - top) / typical)) if typical else 1
