@@ -84,6 +84,9 @@ def with_logging(func):
 def cli() -> None:
     """Batch handwritten-document digitization: scans in, searchable PDFs and CSV reports out."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # The models run as TensorFlow functions; Keras reads its backend once, on import, so a
+    # KERAS_BACKEND a user set for JAX or PyTorch would hand them models of another framework.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 

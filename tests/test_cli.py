@@ -1,6 +1,7 @@
 """`hcrbatch run` through Click: outputs, report rows, exit codes, skip, resume, lock, workers."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -274,3 +275,13 @@ def test_auto_weighs_the_glyph_engines_shape_evidence_not_the_prose_prior(tiny_m
     assert lines and all(w.text == "X" * len(w.text) for line in lines for w in line.words)
     for line in lines:
         assert line_confidence(line) == line.shape_confidence < 0.99  # the vote sees shapes, not X
+
+
+def test_a_keras_backend_set_for_another_framework_does_not_reach_the_models(tiny_models_dir, tmp_path):
+    folder = tmp_path / "in"
+    write_png(folder / "note.png", draw_page(["NOTE"]))
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(folder), str(tmp_path / "out"), "--workers", "1", "-q",
+           "--models-dir", str(tiny_models_dir), "--model", "tiny"]  # fmt: skip
+    proc = subprocess.run(cmd, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True)
+    assert proc.returncode == ExitCode.OK, proc.stderr
+    assert pd.read_csv(tmp_path / "out" / "note.csv")["text"].notna().any()
