@@ -87,6 +87,9 @@ def cli() -> None:
     # The models run as TensorFlow functions; Keras reads its backend once, on import, so a
     # KERAS_BACKEND a user set for JAX or PyTorch would hand them models of another framework.
     os.environ["KERAS_BACKEND"] = "tensorflow"
+    # Each --workers process is its own TensorFlow runtime: without growth the first one to start
+    # maps nearly all of a GPU's memory and the others cannot start theirs.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
