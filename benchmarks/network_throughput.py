@@ -11,7 +11,8 @@ project is lent has no TensorFlow build for its CUDA, and none can be fetched th
 files load under any Keras 3 backend, so this script times them there, compiled as that backend
 compiles (`jax.jit`, `tf.function`; PyTorch runs eagerly).
 
-- Character CNN: chars/second on random 28x28 glyph batches of 1, 64, 1024 and 8192.
+- Character CNN: chars/second on random 28x28 glyph batches of 1, 64, 1024 and 8192 (the call
+  `CharRecognizer.probabilities` makes for each `--batch-size` chunk).
 - Line network: lines/second over the held-out lines' widths (benchmarks/lines.py's lines, at 64 px high),
   sorted by width and batched as `LineRecognizer` batches them, each batch padded to a multiple of
   `--pad` px (so that a compiling backend builds a few dozen shapes, not one per width).
@@ -174,8 +175,12 @@ def main() -> None:
         print(rows[-1], flush=True)
 
     table = "\n".join(rows)
+    sizes = ", ".join(
+        f"{name} {model.count_params():,} parameters, {(MODELS / f'{name}.keras').stat().st_size / 2**20:.1f} MiB"
+        for name, model in (("charcnn", chars), ("lines", lines))
+    )
     context = (
-        f"; Keras {keras.__version__}, backend {keras.backend.backend()}, device {device_name()}; "
+        f"; Keras {keras.__version__}, backend {keras.backend.backend()}, device {device_name()}; {sizes}; "
         f"{len(widths)} line widths (mean {np.mean(widths):.0f} px), batches padded to {args.pad} px"
         + ("; recurrent layers without cuDNN" if args.rnn_loop else "")
         + (f"; {check}" if check else "")
