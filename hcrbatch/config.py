@@ -177,3 +177,4 @@ class LineTrainConfig:
     limit: int = 0  # use at most this many training lines (0 = all), for quick runs
     synthetic: int = 0  # lines rendered from handwriting fonts added to training (train/synthlines.py)
     init_from: str = ""  # start from this trained line model in `models_dir` (fine-tuning), not from random weights
+    elastic_alpha: float = 0.0  # elastic distortion of training lines, strength drawn from [0, this] per line (0: none)

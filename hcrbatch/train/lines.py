@@ -38,6 +38,7 @@ from hcrbatch.modelstore import (
     save_keras_model,
     write_manifest,
 )
+from hcrbatch.train.charcnn import elastic_distort
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ HEADS = {
     "lstm": "a bidirectional LSTM of 128 units (each output column sees the whole line; a little slower "
     "to train on a CPU); compare held_out with initialised_from's where it was put on another head's backbone",
 }
+
+# Smoothness of the elastic distortion of training lines (`--elastic-alpha`): at 10 px on a
+# 64-px-high line the pen wobbles over about half a letter; at 6 px and the same strength letters broke.
+LINE_ELASTIC_SIGMA = 10.0
 
 # Training batches are padded to a multiple of this width: each new input shape makes TensorFlow
 # trace the training step again, which cost more than the step itself when every batch had its own.
@@ -167,8 +172,9 @@ def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Slant, width and stroke jitter: lines of other hands, on the same text."""
+def augment(image: np.ndarray, rng: np.random.Generator, elastic_alpha: float = 0.0) -> np.ndarray:
+    """Slant, width and stroke jitter: lines of other hands, on the same text; with `elastic_alpha`,
+    also an elastic distortion of a strength drawn from [0, elastic_alpha] (the wobble of a pen)."""
     h, w = image.shape
     shear = rng.uniform(-0.3, 0.3)
     scale = rng.uniform(0.85, 1.15)
@@ -180,11 +186,15 @@ def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         warped = cv2.dilate(warped, np.ones((2, 2), np.uint8))
     elif grow < 0:
         warped = cv2.erode(warped, np.ones((2, 1), np.uint8))
+    if elastic_alpha:
+        strength = rng.uniform(0, elastic_alpha)
+        warped = elastic_distort(warped[None], rng, alpha=strength, sigma=LINE_ELASTIC_SIGMA)[0]
     return warped
 
 
-def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool):
-    """A Keras dataset of width-bucketed (images, padded labels) batches, reshuffled each epoch."""
+def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool, elastic_alpha: float = 0.0):
+    """A Keras dataset of width-bucketed (images, padded labels) batches, reshuffled each epoch;
+    `augmented` ones are warped anew each epoch (`augment`)."""
     import keras
 
     images = [normalize_line(s.image) for s in samples]
@@ -208,7 +218,7 @@ def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool):
         def __getitem__(self, index):
             rows = self.order[index]
             rng = np.random.default_rng([seed, self.epoch, index])
-            picked = [augment(images[i], rng) if augmented else images[i] for i in rows]
+            picked = [augment(images[i], rng, elastic_alpha) if augmented else images[i] for i in rows]
             return make_batch(picked, [labels[i] for i in rows], label_width, pad_to=TRAIN_WIDTH_STEP)
 
         def on_epoch_end(self):
@@ -352,7 +362,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
 
     work = Path(cfg.work_dir) / cfg.name
     work.mkdir(parents=True, exist_ok=True)
-    batches = line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True)
+    batches = line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True, elastic_alpha=cfg.elastic_alpha)
     learning_rate, callbacks = fit_schedule(
         work,
         clock,
@@ -385,6 +395,12 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "head": cfg.head,
         "head_description": HEADS[cfg.head],
         "learning_rate": {"initial": cfg.learning_rate, "schedule": cfg.schedule, "batch_size": cfg.batch_size},
+        "augmentation": "slant, width and stroke jitter"
+        + (
+            f", elastic distortion (alpha up to {cfg.elastic_alpha:g}, sigma {LINE_ELASTIC_SIGMA:g})"
+            if cfg.elastic_alpha
+            else ""
+        ),
         "weights": weights.name,
         "charset": charset,
         "input_size": [LINE_HEIGHT, 0],
