@@ -35,6 +35,7 @@ from hcrbatch.modelstore import ModelManifest, TrainingClock
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.lines import (
     LineSample,
+    augment,
     build_line_model,
     ctc_loss,
     read_line_folder,
@@ -112,16 +113,28 @@ def test_model_gives_one_step_per_four_columns():
 
 @pytest.mark.slow
 def test_train_lines_writes_a_model_tested_on_held_out_pages(line_folder, tmp_path):
-    argv = ["train-lines", "--data", str(line_folder), "--epochs", "1", "--batch-size", "8",
+    argv = ["train-lines", "--data", str(line_folder), "--epochs", "1", "--batch-size", "8", "--elastic-alpha", "150",
             "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
     result = CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
+    assert manifest["augmentation"].endswith("elastic distortion (alpha up to 150, sigma 10)")
     assert set(manifest["charset"]) == set(" " + "".join(WORDS))
     assert manifest["metrics"]["held_out"]["lines"] == 4  # one page of ten
     assert manifest["metrics"]["held_out"]["cer"] >= 0 and manifest["head"] == "conv"
     assert manifest["head_description"].startswith("three dilated 1-D convolutions")
     assert any("36 train / 4 test lines" in line for line in manifest["training_data"])
+
+
+def test_elastic_distortion_moves_a_training_line_s_ink_but_keeps_its_size():
+    ink = np.zeros((LINE_HEIGHT, 300), np.uint8)
+    cv2.putText(ink, "the cat sat", (10, 44), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 255, 3, cv2.LINE_AA)
+    line = ink.astype(np.float32) / 255  # as normalize_line gives it
+    plain = augment(line, np.random.default_rng(3))
+    wobbled = augment(line, np.random.default_rng(3), elastic_alpha=150)
+    assert wobbled.shape == plain.shape  # the same slant and width draws, then the distortion
+    assert np.abs(wobbled - plain).mean() > 0.01
+    assert wobbled.sum() == pytest.approx(plain.sum(), rel=0.15)  # moved, not erased
 
 
 def test_alignment_gives_each_character_its_columns_in_order():
