@@ -93,10 +93,12 @@ def _letter_area(pen: float) -> float:
     return LETTER_STROKES * pen**2
 
 
-def _typical_height(comps: list[_Component]) -> float:
-    """Median height of the components that are letters rather than dots and commas."""
+def _typical_height(comps: list[_Component], letter_area: float) -> float:
+    """Median height of the components that are letters rather than dots, commas and specks: of
+    at least half `letter_area` (a thin letter drawn with a thick pen has less than all of it),
+    because on a noisy scan the specks outnumber the letters and would set the median."""
     areas = np.array([c.area for c in comps])
-    big = [c.bbox.height for c in comps if c.area >= 0.3 * np.median(areas)]
+    big = [c.bbox.height for c in comps if c.area >= max(0.3 * np.median(areas), 0.5 * letter_area)]
     return float(np.median(big)) if big else float(np.median([c.bbox.height for c in comps]))
 
 
@@ -386,7 +388,7 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
         return Segmentation((), labels)
     pen = _stroke_width(page.ink)
     letter_area = _letter_area(pen)
-    char_height = _typical_height(comps)
+    char_height = _typical_height(comps, letter_area)
     bands = _line_bands(page.ink, char_height, pen)
     line_comps = _assign_to_lines(comps, bands, letter_area) if bands else [comps]
     grouped = [_group_glyphs(line, char_height) for line in line_comps]

@@ -190,3 +190,16 @@ def test_without_a_profile_spacing_two_merged_lines_are_cut_at_the_spacing_of_th
     split = _split_tall_bands(bands, smooth, char_height=40, pitch=None)
     assert len(split) == 7 and split[3][0] == 288 and 348 <= split[3][1] <= 384 and split[4][1] == 444
     # the median band alone (60 rows) would have cut the pair in three
+
+
+def test_a_scan_with_more_specks_than_letters_keeps_its_lines():
+    tops = [100, 190, 280, 370, 460, 550, 640]
+    page = cursive_block(tops)
+    rng = np.random.default_rng(0)
+    for x, y in zip(rng.integers(20, 1180, 400), rng.integers(20, 880, 400)):
+        cv2.circle(page, (int(x), int(y)), 2, 40, -1)  # paper grain and dust, larger than despeckling removes
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)  # the specks' height taken for the letters' split them into slivers
+    for line, top in zip(lines, tops):
+        assert abs(line.bbox.center_y - (top + 40)) < 30
