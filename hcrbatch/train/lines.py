@@ -51,7 +51,8 @@ HEADS = {
 }
 
 # Smoothness of the elastic distortion of training lines (`--elastic-alpha`): at 10 px on a
-# 64-px-high line the pen wobbles over about half a letter; at 6 px and the same strength letters broke.
+# 64-px-high line the pen wobbles over about half a letter (seen on real lines); at 6 px, letters broke
+# at half the strength.
 LINE_ELASTIC_SIGMA = 10.0
 
 # Training batches are padded to a multiple of this width: each new input shape makes TensorFlow
