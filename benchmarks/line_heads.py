@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/line_heads.py [--width 1024] [--batch 16] [--steps 3] [--record]
 
-Builds the line model with `--head conv` and `--head lstm` (`hcrbatch.train.lines.build_line_model`,
+Builds the line model with each `--head` (conv, lstm, lstm2) (`hcrbatch.train.lines.build_line_model`,
 105 characters, as the shipped charset), compiles it as `train-lines` does (Adam, the sparse CTC
 loss) and times `train_on_batch` on random lines of one width after a first, traced step. Random
 pixels and labels: the cost of a step does not depend on what is written.
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = parser.parse_args()
     rows = ["| head | parameters | seconds per training step |", "|---|---|---|"]
-    for head in ("conv", "lstm"):
+    for head in ("conv", "lstm", "lstm2"):
         seconds, parameters = seconds_per_step(head, args.width, args.batch, args.steps)
         rows.append(f"| {head} | {parameters:,} | {seconds:.2f} |")
     table = "\n".join(rows)

@@ -351,8 +351,8 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
     show_default=True,
     help="Checkpoints and history; an interrupted run resumes from here.",
 )
-@click.option("--head", type=click.Choice(["conv", "lstm"]), default="conv", show_default=True,
-              help="Sequence head: dilated 1-D convolutions, or a bidirectional LSTM.")  # fmt: skip
+@click.option("--head", type=click.Choice(["conv", "lstm", "lstm2"]), default="conv", show_default=True,
+              help="Sequence head: dilated 1-D convolutions, a bidirectional LSTM, or two larger stacked ones.")  # fmt: skip
 @click.option("--epochs", type=click.IntRange(1), default=LineTrainConfig.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=LineTrainConfig.batch_size, show_default=True)
 @click.option("--seed", type=int, default=LineTrainConfig.seed, show_default=True)
