@@ -344,8 +344,9 @@ def test_fine_tuning_starts_from_a_model_whose_output_columns_follow_their_chara
         )
 
 
-def test_a_start_from_another_head_carries_the_convolutional_backbone_only():
-    source, target = build_line_model(3, head="conv"), build_line_model(3, head="lstm")
+@pytest.mark.parametrize("source_head, target_head", [("conv", "lstm"), ("lstm", "lstm2")])
+def test_a_start_from_another_head_carries_the_convolutional_backbone_only(source_head, target_head):
+    source, target = build_line_model(3, head=source_head), build_line_model(3, head=target_head)
     fresh = [w.copy() for w in target.get_layer("ctc").get_weights()]
     assert transfer_weights(source, "abc", target, "abc") == (0, "convolutional backbone")
     backbone = [layer.name for layer in target.layers].index("features") + 1
