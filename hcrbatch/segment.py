@@ -126,7 +126,29 @@ def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[i
             start = None
     bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
     pitch = _line_pitch(smooth, char_height, pen)
-    return _merge_slivers(_split_tall_bands(bands, smooth, char_height, pitch), profile, char_height)
+    bands = _split_tall_bands(bands, smooth, char_height, pitch)
+    if len(bands) < VALLEY_PAGE_BANDS:
+        bands = [part for band in bands for part in _split_at_valleys(band, smooth, char_height)]
+    return _merge_slivers(bands, profile, char_height)
+
+
+VALLEY_DEPTH = 0.3  # of the lower of the ink peaks on either side: a row this empty parts two lines
+VALLEY_PART = 1.2  # character heights: the least a line cut off at a valley may be
+VALLEY_PAGE_BANDS = 3  # pages with fewer bands have no spacing of their own to cut merged lines at
+
+
+def _split_at_valleys(band: tuple[int, int], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+    """Cut a band at its emptiest row while that row holds far less ink than the lines above and
+    below it: lines that touch where a few descenders meet ascenders, on a page too short for a
+    line spacing to show (a will of five lines)."""
+    top, bottom = band
+    margin = int(VALLEY_PART * char_height)
+    if bottom - top <= 2 * margin:
+        return [band]
+    row = top + margin + int(np.argmin(smooth[top + margin : bottom - margin]))
+    if smooth[row] >= VALLEY_DEPTH * min(smooth[top:row].max(), smooth[row:bottom].max()):
+        return [band]
+    return _split_at_valleys((top, row), smooth, char_height) + _split_at_valleys((row, bottom), smooth, char_height)
 
 
 def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_height: float) -> list[tuple[int, int]]:

@@ -190,3 +190,21 @@ def test_without_a_profile_spacing_two_merged_lines_are_cut_at_the_spacing_of_th
     split = _split_tall_bands(bands, smooth, char_height=40, pitch=None)
     assert len(split) == 7 and split[3][0] == 288 and 348 <= split[3][1] <= 384 and split[4][1] == 444
     # the median band alone (60 rows) would have cut the pair in three
+
+
+def test_a_short_page_of_touching_lines_is_cut_at_its_ink_valleys():
+    page = np.full((480, 1300), 245, np.uint8)
+    tops = [100, 190, 280]
+    for top, width in zip(tops, [1100, 400, 700]):  # lines of unequal length: no regular ink profile
+        xs = np.arange(100, 100 + width)
+        ys = (top + 40 + 10 * np.sin(xs / 8.0)).astype(np.int32)
+        cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
+        for x in range(130, 80 + width, 90):
+            cv2.ellipse(page, (x, top + 12), (8, 20), 0, 0, 360, 20, 3)  # ascender loops
+        for x in range(160, 80 + width, 250):
+            cv2.line(page, (x, top + 50), (x + 8, top + 112), 20, 3)  # a descender into the next line's loops
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    assert (clean.ink[130:330] > 0).any(axis=1).all()  # no blank row between the lines
+    lines = segment(clean, SegmentConfig()).lines
+    assert [round(line.bbox.center_y - top, -1) for line, top in zip(lines, tops)] == [50, 50, 50]
+    assert len(lines) == 3  # two bands before: the first two lines as one
