@@ -163,7 +163,7 @@ class LineTrainConfig:
     name: str = "lines"
     models_dir: Path = DEFAULT_MODELS_DIR
     work_dir: Path = Path(".train")
-    head: Literal["conv", "lstm"] = "conv"
+    head: Literal["conv", "lstm", "lstm2"] = "conv"
     epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 1e-3
