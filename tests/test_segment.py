@@ -208,3 +208,28 @@ def test_a_short_page_of_touching_lines_is_cut_at_its_ink_valleys():
     lines = segment(clean, SegmentConfig()).lines
     assert [round(line.bbox.center_y - top, -1) for line, top in zip(lines, tops)] == [50, 50, 50]
     assert len(lines) == 3  # two bands before: the first two lines as one
+
+
+def joined_up_words(page: np.ndarray, top: int, lefts: list[int], width: int = 240) -> None:
+    """Words of "joined-up script": one wavy stroke each, with ascender loops the stroke runs through."""
+    for left in lefts:
+        xs = np.arange(left, left + width)
+        ys = (top + 40 + 10 * np.sin(xs / 7.0)).astype(np.int32)
+        cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
+        for x in range(left + 30, left + width - 20, 70):
+            cv2.ellipse(page, (x, top + 22), (7, 22), 0, 0, 360, 20, 3)
+
+
+def test_joined_up_script_is_told_from_hand_printing_by_the_shape_of_its_ink():
+    cursive = np.full((900, 1200), 245, np.uint8)
+    for top in (100, 250, 400, 550):
+        joined_up_words(cursive, top, [100, 400, 700])
+    printed = draw_page(["HELLO WORLD", "NUMBER 1887", "ONE TWO"])
+    cv2.line(printed, (60, 185), (1100, 185), 20, 3)  # a ruling under the first line
+    cv2.rectangle(printed, (60, 240), (700, 320), 20, 3)  # a box round the second, as on a form
+    joined = {}
+    for name, pixels in (("cursive", cursive), ("printed", printed)):
+        clean = preprocess(PageImage(None, 0, pixels, 300.0), PreprocessConfig(deskew=False))
+        joined[name] = segment(clean, SegmentConfig()).joined_ink
+    assert joined["cursive"] > 0.8
+    assert joined["printed"] < 0.05  # neither the ruling nor the box counts as joined-up writing
