@@ -2,20 +2,24 @@
 
     .venv/bin/python benchmarks/auto_rule.py [--model lines] [--char-prior prose|training] [--write] [--record]
 
-The rule (`hcrbatch.linereader.AutoRule`): a page is the line engine's when the median over its
+The rule (`hcrbatch.linereader.AutoRule`): a page is the line engine's when at least `joined_ink`
+of its letter ink lies in joined-up strokes (`hcrbatch.segment.joined_ink`) or the median over its
 lines of (line - glyph mean character confidence) exceeds `page_margin`; there the glyph engine
 keeps only lines it is surer of by more than `glyph_margin`; elsewhere the line engine takes only
-lines it is surer of by more than `line_margin`. Every triple on a grid is scored by raw CER (no
+lines it is surer of by more than `line_margin`. Every rule on a grid is scored by raw CER (no
 correction) on tuning pages that no benchmark figure uses:
 - cursive: pages rebuilt from the line model's *validation* lines (`validation_split`: seen only to
   watch the loss, never trained on; the held-out test pages of benchmarks/lines.py stay unseen);
 - hand-printed: EMNIST-hand, font-hand and GAN-hand pages with seed 3 (benchmarks/run.py and
   lines.py read seed 0; the GAN's hand is the one the glyph engine is least sure of).
 Chosen among the rules that leave every kind of printed page no worse than the glyph engine alone
-and keep every printed tuning page's median at least SAFETY below `page_margin` (a printed page that
-crosses it would be read by the wrong engine throughout): of those within NEAR of the lowest cursive
-CER, the one with the largest `line_margin` (a few tuning pages cannot show every printed hand; the
-shipped samples lost lines to the line engine at 0), then the lowest cursive CER. `--write` stores it
+and keep every printed tuning page's median at least SAFETY below `page_margin` and its joined ink
+at least JOINED_SAFETY below `joined_ink` (a printed page that crosses either would be read by the
+wrong engine throughout; a cramped hand touches more letters than the tuning hands do): of those
+within NEAR of the lowest cursive CER, the one with the largest `line_margin` (a few tuning pages
+cannot show every printed hand; the shipped samples lost lines to the line engine at 0), then the
+lowest cursive CER, then the lowest `joined_ink` (the more cursive pages the shape of their ink
+decides, the fewer are left to the votes of a few lines). `--write` stores it
 in `models/<model>.json` under "auto".
 `--char-prior training` scores the rules with the glyph engine reading under its training prior
 instead of prose's (a diagnosis of how the prior moves the engines' vote; `--write` keeps to the default).
@@ -51,7 +55,9 @@ from results import record  # noqa: E402
 PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.18, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages
 GLYPH_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 1.0)
 LINE_MARGIN = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)  # 1.0: never on a glyph page
+JOINED_INK = (0.15, 0.2, 0.3, 0.5, AutoRule.joined_ink)  # the last: the ink's shape never decides
 SAFETY = 0.05
+JOINED_SAFETY = 0.1
 NEAR = 0.01
 
 
@@ -70,6 +76,7 @@ class TuningPage:
     kind: str
     truth: str  # the page's text, line after line
     lines: list[LinePair] | None = None
+    joined_ink: float = 0.0
 
 
 def cursive_pages(split_seed: int, seed: int) -> list[tuple[TuningPage, PageImage]]:
@@ -96,6 +103,7 @@ def read_both(processor, tuning: TuningPage, page: PageImage) -> TuningPage:
     seg = segment(clean, processor.cfg.segment)
     glyph = recognize_page(seg, clean, processor.recognizer, page.index, page.dpi)
     line = read_lines(seg, clean, processor.line_reader, glyph, "line")
+    tuning.joined_ink = seg.joined_ink
     tuning.lines = [
         LinePair(
             line_confidence(g),
@@ -108,13 +116,20 @@ def read_both(processor, tuning: TuningPage, page: PageImage) -> TuningPage:
     return tuning
 
 
+def describe(rule: AutoRule) -> str:
+    shape = f", joined_ink {rule.joined_ink:g}" if rule.joined_ink < AutoRule.joined_ink else ""
+    return (
+        f"page_margin {rule.page_margin:g}, glyph_margin {rule.glyph_margin:g}, line_margin {rule.line_margin:g}{shape}"
+    )
+
+
 def errors(tuning: TuningPage, rule: AutoRule | None, engine: str = "") -> tuple[int, int]:
     """(character errors, truth length) with `rule` choosing each line, or one engine throughout."""
     pairs = tuning.lines
     takes = (
         [engine == "line"] * len(pairs)
         if engine
-        else rule.takes_line([(p.glyph_confidence, p.line_confidence) for p in pairs])
+        else rule.takes_line([(p.glyph_confidence, p.line_confidence) for p in pairs], tuning.joined_ink)
     )
     key = (id(tuning), tuple(takes))  # many rules choose the same lines: count each choice once
     if key not in COUNTED:
@@ -179,8 +194,9 @@ def main() -> None:
         for page in pages
         if page.kind != "cursive" and page.lines
     ]
+    printed_joined = [page.joined_ink for page in pages if page.kind != "cursive"]
     scored = {}
-    for margins in itertools.product(PAGE_MARGIN, GLYPH_MARGIN, LINE_MARGIN):
+    for margins in itertools.product(PAGE_MARGIN, GLYPH_MARGIN, LINE_MARGIN, JOINED_INK):
         rule = AutoRule(*margins)
         scored[rule] = {k: cer(pages, k, rule=rule) for k in kinds}
     fair = [
@@ -188,32 +204,33 @@ def main() -> None:
         for r, s in scored.items()
         if all(s[k] <= glyph_alone[k] + 1e-9 for k in kinds if k != "cursive")
         and max(printed_medians) <= r.page_margin - SAFETY
+        and max(printed_joined) <= r.joined_ink - JOINED_SAFETY
     ]
     lowest = min(scored[r]["cursive"] for r in fair)
     near = [r for r in fair if scored[r]["cursive"] <= lowest + NEAR]
-    best = min(near, key=lambda r: (-r.line_margin, scored[r]["cursive"], r.page_margin, r.glyph_margin))
+    best = min(near, key=lambda r: (-r.line_margin, scored[r]["cursive"], r.joined_ink, r.page_margin, r.glyph_margin))
+    by_votes = min((r for r in fair if r.joined_ink == AutoRule.joined_ink), key=lambda r: scored[r]["cursive"])
     for label, rule in (
         ("without thresholds (the more confident wins each line)", AutoRule()),
-        (
-            f"chosen (page_margin {best.page_margin:g}, glyph_margin {best.glyph_margin:g}, "
-            f"line_margin {best.line_margin:g})",
-            best,
-        ),
+        (f"chosen ({describe(best)})", best),
+        (f"best by the votes alone, as before the joined-ink rule ({describe(by_votes)})", by_votes),
     ):
         rows.append(f"| auto, {label} | " + " | ".join(f"{scored[rule][k]:.2%}" for k in kinds) + " |")
     for line_margin in LINE_MARGIN:  # what caution on hand-printed pages costs cursive pages
         options = [r for r in fair if r.line_margin == line_margin]
         if options:
             rule = min(options, key=lambda r: scored[r]["cursive"])
-            rows.append(f"| auto, best with line_margin {line_margin:g} (page_margin {rule.page_margin:g}, "
-                        f"glyph_margin {rule.glyph_margin:g}) | " + " | ".join(f"{scored[rule][k]:.2%}" for k in kinds) + " |")  # fmt: skip
+            rows.append(f"| auto, best with line_margin {line_margin:g} ({describe(rule)}) | "
+                        + " | ".join(f"{scored[rule][k]:.2%}" for k in kinds) + " |")  # fmt: skip
     lines_read = {k: sum(len(p.lines) for p in pages if p.kind == k) for k in kinds}
     table = "\n".join(rows)
     summary = (
         f"Tuning pages: {', '.join(f'{k}: {sum(p.kind == k for p in pages)} pages, {lines_read[k]} lines' for k in kinds)}; "
-        f"{len(scored)} triples (page_margin, glyph_margin, line_margin) tried, {len(fair)} keep printed pages no "
-        f"worse than the glyph engine and their medians (at most {max(printed_medians):.3f}) {SAFETY} below "
-        f"page_margin; {len(near)} within {NEAR:.0%} of the lowest cursive CER, of which the largest line_margin."
+        f"{len(scored)} rules (page_margin, glyph_margin, line_margin, joined_ink) tried, {len(fair)} keep printed "
+        f"pages no worse than the glyph engine, their medians (at most {max(printed_medians):.3f}) {SAFETY} below "
+        f"page_margin and their joined ink (at most {max(printed_joined):.3f}; cursive pages' median "
+        f"{np.median([p.joined_ink for p in pages if p.kind == 'cursive']):.3f}) {JOINED_SAFETY} below joined_ink; "
+        f"{len(near)} within {NEAR:.0%} of the lowest cursive CER, of which the largest line_margin."
     )
     print(table, summary, sep="\n\n")
     if args.write:
@@ -223,6 +240,7 @@ def main() -> None:
             "page_margin": best.page_margin,
             "glyph_margin": best.glyph_margin,
             "line_margin": best.line_margin,
+            "joined_ink": best.joined_ink,
         }
         raw["auto_tuning"] = f"benchmarks/auto_rule.py on {dt.date.today()}: {summary}"
         write_manifest(RecognizeConfig().models_dir, raw)

@@ -133,8 +133,8 @@ def cli() -> None:
     default=RecognizeConfig.engine,
     show_default=True,
     help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
-    "auto: both; the line engine on pages whose lines favour it, elsewhere the more confident per line "
-    "(glyph alone when no line model is installed).",
+    "auto: both; the line engine on pages of joined-up script or whose lines favour it, elsewhere the glyph "
+    "engine unless the line engine is surer of a line by a margin (glyph alone when no line model is installed).",
 )
 @click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name.")
 @click.option("--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True)

@@ -5,10 +5,10 @@ cutting it into characters. Best-path decoding gives the text; each character's 
 gives its columns, so characters and words get boxes on the page (the PDF text layer stays aligned)
 and each character keeps its top-k readings at its most confident step (its confidence in the CSV).
 Each word's likeliest spellings, by a CTC beam search over its steps, are what the corrector
-chooses from. `--engine auto` reads every line with both engines; on a page whose lines the line
-engine reads with more confidence (relative to the glyph engine) it keeps the line engine's
-readings, elsewhere the more confident one per line (`AutoRule`); the CSV says which engine read
-each line.
+chooses from. `--engine auto` reads every line with both engines; on a page written in joined-up
+script, or whose lines the line engine reads with more confidence (relative to the glyph engine),
+it keeps the line engine's readings, elsewhere the glyph engine's unless the line engine is surer
+of a line by a margin (`AutoRule`); the CSV says which engine read each line.
 """
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ class AutoRule:
     """Which lines `--engine auto` takes from the line engine, given each line's mean character
     confidence under both engines, (glyph, line).
 
-    A page is written one way, so the page decides first: it is the line engine's page when the
+    A page is written one way, so the page decides first: it is the line engine's page when at
+    least `joined_ink` of its letter ink is joined-up script (`hcrbatch.segment.joined_ink`) or the
     median over its lines of (line - glyph confidence) exceeds `page_margin`; there the glyph
     engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the line
     engine takes only lines it is surer of by more than `line_margin` (a signature on a printed
@@ -175,18 +176,21 @@ class AutoRule:
     glyph engine is surer of them by `glyph_margin` (its readings of such slivers are noise).
     Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
     joined-up script, and line by line confidence cannot tell cursive from a hard hand-printed
-    hand, while a page's lines together can. The thresholds depend on how the two models are
-    calibrated, so they live in the line model's manifest ("auto"), tuned by benchmarks/auto_rule.py;
-    without them no page is the line engine's (`page_margin` 1.0).
+    hand, while a page's lines together can, and the shape of its ink more surely still: the
+    votes of a short page (a postcard, a page of two lines) are few and noisy. The thresholds
+    depend on how the two models are calibrated, so they live in the line model's manifest
+    ("auto"), tuned by benchmarks/auto_rule.py; without them no page is the line engine's
+    (`page_margin` 1.0, `joined_ink` above any share).
     """
 
     page_margin: float = 1.0
     glyph_margin: float = 0.0
     line_margin: float = 0.0
+    joined_ink: float = 2.0
 
-    def takes_line(self, confidences: list[tuple[float, float]]) -> list[bool]:
+    def takes_line(self, confidences: list[tuple[float, float]], joined_ink: float = 0.0) -> list[bool]:
         votes = [line - glyph for glyph, line in confidences if line > 0]
-        if votes and float(np.median(votes)) > self.page_margin:
+        if joined_ink >= self.joined_ink or (votes and float(np.median(votes)) > self.page_margin):
             return [line > glyph - self.glyph_margin for glyph, line in confidences]
         return [line > glyph + self.line_margin for glyph, line in confidences]
 
@@ -334,7 +338,8 @@ def read_lines(
         for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings)
     ]
     takes_line = reader.auto.takes_line(
-        [(line_confidence(g), line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)]
+        [(line_confidence(g), line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)],
+        segmentation.joined_ink,
     )
     lines = [
         r if engine == "line" or take else replace(g, engine="glyph")

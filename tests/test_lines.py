@@ -289,6 +289,16 @@ def test_auto_gives_a_page_to_the_line_engine_when_its_lines_say_so_and_otherwis
     assert rule.takes_line([]) == []
 
 
+def test_a_page_of_joined_up_ink_is_the_line_engines_whatever_its_few_lines_vote():
+    rule = AutoRule(page_margin=0.0, glyph_margin=1.0, line_margin=0.2, joined_ink=0.15)
+    short_cursive = [(0.80, 0.55), (0.50, 0.60)]  # a postcard's two lines: median vote -0.075, a glyph page
+    assert rule.takes_line(short_cursive) == [False, False]
+    assert rule.takes_line(short_cursive, joined_ink=0.6) == [True, True]
+    assert rule.takes_line(short_cursive, joined_ink=0.03) == [False, False]  # hand-printing: its letters apart
+    # no thresholds: never the line engine's page, however joined its ink; the surer engine wins each line
+    assert AutoRule().takes_line(short_cursive, joined_ink=1.0) == [False, True]
+
+
 def test_lines_the_line_engine_reads_as_nothing_do_not_vote_and_stay_empty_on_its_pages():
     rule = AutoRule(page_margin=-0.2, glyph_margin=0.7)
     fragments = [(0.62, 0.70), (0.60, 0.0), (0.65, 0.0), (0.95, 0.0)]  # one line, three slivers of strokes
