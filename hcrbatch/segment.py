@@ -152,11 +152,14 @@ def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[i
             bands.append((start, row))
             start = None
     bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
+    found = {top for top, _ in bands}
     pitch = _line_pitch(smooth, char_height, pen)
     bands = _split_tall_bands(bands, smooth, char_height, pitch)
+    # cut at the profile's own spacing, a line stays cut; the median-band guess may cut a loop off
+    cuts = {top for top, _ in bands} - found if pitch else set()
     if len(bands) < VALLEY_PAGE_BANDS:
         bands = [part for band in bands for part in _split_at_valleys(band, smooth, char_height)]
-    return _merge_slivers(bands, profile, char_height)
+    return _merge_slivers(bands, profile, char_height, cuts)
 
 
 VALLEY_DEPTH = 0.3  # of the lower of the ink peaks on either side: a row this empty parts two lines
@@ -178,10 +181,14 @@ def _split_at_valleys(band: tuple[int, int], smooth: np.ndarray, char_height: fl
     return _split_at_valleys((top, row), smooth, char_height) + _split_at_valleys((row, bottom), smooth, char_height)
 
 
-def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_height: float) -> list[tuple[int, int]]:
+def _merge_slivers(
+    bands: list[tuple[int, int]], profile: np.ndarray, char_height: float, cuts: set[int] = frozenset()
+) -> list[tuple[int, int]]:
     """Join a band with little ink that nearly touches a neighbour to that neighbour: on cursive
     pages the loops of ascenders and descenders, dots and specks between two lines leave slivers
-    of profile that are not lines of their own. A short line standing apart (a page number) stays."""
+    of profile that are not lines of their own. A short line standing apart (a page number) stays,
+    and so does one parted from its neighbour at a `cuts` row, where the line spacing of the page's
+    ink profile put a line's edge (a one-word title whose tails touch the line below)."""
     bands = list(bands)
     while len(bands) > 1:
         mass = [float(profile[a:b].sum()) for a, b in bands]
@@ -190,9 +197,9 @@ def _merge_slivers(bands: list[tuple[int, int]], profile: np.ndarray, char_heigh
         for i in sorted(range(len(bands)), key=mass.__getitem__):
             if mass[i] >= SLIVER_MASS * typical:
                 break
-            gaps = [(bands[i][0] - bands[j][1], j) for j in (i - 1,) if j >= 0]
-            gaps += [(bands[j][0] - bands[i][1], j) for j in (i + 1,) if j < len(bands)]
-            gap, j = min(gaps)
+            gaps = [(bands[i][0] - bands[j][1], j) for j in (i - 1,) if j >= 0 and bands[i][0] not in cuts]
+            gaps += [(bands[j][0] - bands[i][1], j) for j in (i + 1,) if j < len(bands) and bands[j][0] not in cuts]
+            gap, j = min(gaps, default=(np.inf, i))
             if gap <= SLIVER_GAP * char_height:
                 lo, hi = min(i, j), max(i, j)
                 bands[lo : hi + 1] = [(bands[lo][0], bands[hi][1])]

@@ -233,3 +233,17 @@ def test_joined_up_script_is_told_from_hand_printing_by_the_shape_of_its_ink():
         joined[name] = segment(clean, SegmentConfig()).joined_ink
     assert joined["cursive"] > 0.8
     assert joined["printed"] < 0.05  # neither the ruling nor the box counts as joined-up writing
+
+
+def test_a_short_title_whose_tails_touch_the_line_below_stays_a_line_of_its_own():
+    tops = [100, 190, 280, 370, 460, 550, 640]
+    page = cursive_block(tops[1:])
+    xs = np.arange(100, 260)  # the title: one short word, a sixth of a line's ink
+    cv2.polylines(page, [np.stack([xs, (tops[0] + 40 + 6 * np.sin(xs / 7.0)).astype(np.int32)], axis=1)], False, 20, 4)
+    for x in (130, 220):
+        cv2.line(page, (x, tops[0] + 40), (x + 6, tops[0] + 100), 20, 3)  # its tails reach the line below
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    assert (clean.ink[140:690] > 0).any(axis=1).all()  # no blank row parts it from the rest
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)
+    assert abs(lines[0].bbox.center_y - (tops[0] + 40)) < 30 and lines[0].bbox.right < 300
