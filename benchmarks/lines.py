@@ -268,7 +268,8 @@ def lines_per_second(reader: LineRecognizer, images: list[np.ndarray], batch: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="lines")
-    parser.add_argument("--speed-lines", type=int, default=128, help="lines timed at each batch size")
+    parser.add_argument("--speed-lines", type=int, default=128,
+                        help="lines timed at each batch size (0: no timing, while other work shares the CPU)")  # fmt: skip
     parser.add_argument("--printed", type=int, default=20, help="hand-printed pages (benchmarks/run.py's) to read")
     parser.add_argument("--quick", action="store_true", help="two held-out pages of each: a check that all runs")
     parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
@@ -314,15 +315,21 @@ def main() -> None:
     print(page_table, flush=True)
 
     images = [s.image for folder in FOLDERS for s in held[folder]][: args.speed_lines]
-    speed = {batch: lines_per_second(reader, images, batch) for batch in (1, 64)}
-    speed_line = ", ".join(f"batch {b}: {v:.1f} lines/s" for b, v in speed.items())
+    if images:
+        speed = {batch: lines_per_second(reader, images, batch) for batch in (1, 64)}
+        speed_line = ", ".join(f"batch {b}: {v:.1f} lines/s" for b, v in speed.items())
+        speed_line = (
+            f"Speed ({len(images)} held-out lines, mean width "
+            f"{np.mean([i.shape[1] * LINE_HEIGHT / i.shape[0] for i in images]):.0f} px at 64 px high): {speed_line}"
+        )
+    else:
+        speed_line = "Speed: not timed (--speed-lines 0)."
     print(speed_line)
     if args.record:
         record(
             f"python benchmarks/lines.py --model {args.model} --speed-lines {args.speed_lines} --printed {args.printed}",
             f"Line by line (ground-truth line images):\n\n{line_table}\n\nEnd to end (pages rebuilt from the "
-            f"held-out lines, our segmentation):\n\n{page_table}\n\nSpeed ({len(images)} held-out lines, mean width "
-            f"{np.mean([i.shape[1] * LINE_HEIGHT / i.shape[0] for i in images]):.0f} px at 64 px high): {speed_line}",
+            f"held-out lines, our segmentation):\n\n{page_table}\n\n{speed_line}",
         )
 
 
