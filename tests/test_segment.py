@@ -247,3 +247,14 @@ def test_a_short_title_whose_tails_touch_the_line_below_stays_a_line_of_its_own(
     lines = segment(clean, SegmentConfig()).lines
     assert len(lines) == len(tops)
     assert abs(lines[0].bbox.center_y - (tops[0] + 40)) < 30 and lines[0].bbox.right < 300
+
+
+def test_a_short_line_as_high_as_the_others_is_not_a_sliver_of_the_line_above():
+    page = np.full((800, 1400), 245, np.uint8)
+    for baseline in (160, 300, 440, 580):
+        cv2.putText(page, "HELLO WORLD, AGAIN AND AGAIN", (60, baseline), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 25, 5)
+    cv2.putText(page, "1887", (60, 655), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 25, 5)  # a date close under the text
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == 5
+    assert lines[-1].bbox.top > 600 and lines[-2].bbox.bottom < 600
