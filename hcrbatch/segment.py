@@ -7,6 +7,7 @@ column near where the typical letter width says a cut belongs. Boxes are in the 
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 import cv2
@@ -186,8 +187,8 @@ def _merge_slivers(
     bands: list[tuple[int, int]],
     profile: np.ndarray,
     char_height: float,
-    cuts: set[int] = frozenset(),
-    whole: set[tuple[int, int]] = frozenset(),
+    cuts: AbstractSet[int] = frozenset(),
+    whole: AbstractSet[tuple[int, int]] = frozenset(),
 ) -> list[tuple[int, int]]:
     """Join a band with little ink that nearly touches a neighbour to that neighbour: on cursive
     pages the loops of ascenders and descenders, dots and specks between two lines leave slivers
