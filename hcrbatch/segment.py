@@ -199,7 +199,7 @@ def _merge_slivers(
     from its neighbour at a `cuts` row, where the spacing of the page's ink profile put a line's
     edge (a one-word title whose tails touch the line below). Pieces cut at the median-band guess
     (a page with no spacing of its own) may still be joined back."""
-    bands = list(bands)
+    bands, whole = list(bands), set(whole)
     while len(bands) > 1:
         mass = [float(profile[a:b].sum()) for a, b in bands]
         typical = float(np.median(mass))
@@ -216,7 +216,10 @@ def _merge_slivers(
             gap, j = min(gaps, default=(np.inf, i))
             if gap <= SLIVER_GAP * char_height:
                 lo, hi = min(i, j), max(i, j)
-                bands[lo : hi + 1] = [(bands[lo][0], bands[hi][1])]
+                joined = (bands[lo][0], bands[hi][1])
+                if bands[j] in whole:  # a line that took in a sliver is still the line the profile found
+                    whole.add(joined)
+                bands[lo : hi + 1] = [joined]
                 merged = True
                 break
         if not merged:
