@@ -193,12 +193,13 @@ def _merge_slivers(
     """Join a band with little ink that nearly touches a neighbour to that neighbour: on cursive
     pages the loops of ascenders and descenders, dots and specks between two lines leave slivers
     of profile that are not lines of their own, and lower than lines are. A short line stays: one
-    standing apart (a page number); one the profile found `whole` and about as high as the page's
-    full lines (a date or a signature under the text: on the benchmarks' training pages, 88 in 100
-    of the bands this high that were joined as slivers belonged to another line); and one parted
-    from its neighbour at a `cuts` row, where the spacing of the page's ink profile put a line's
-    edge (a one-word title whose tails touch the line below). Pieces cut at the median-band guess
-    (a page with no spacing of its own) may still be joined back."""
+    standing apart (a page number); one the profile found `whole` (with any sliver it took in
+    since) and about as high as the page's full lines (a date or a signature under the text: on
+    the benchmarks' training pages, 88 in 100 of the bands this high that were joined as slivers
+    belonged to another line); and one parted from its neighbour at a `cuts` row, where the
+    spacing of the page's ink profile put a line's edge (a one-word title whose tails touch the
+    line below). Pieces cut at the median-band guess (a page with no spacing of its own) may
+    still be joined back."""
     bands, whole = list(bands), set(whole)
     while len(bands) > 1:
         mass = [float(profile[a:b].sum()) for a, b in bands]
