@@ -46,10 +46,11 @@ from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
 from hcrbatch.recognize import recognize_page
 from hcrbatch.segment import segment
+from hcrbatch.train.linepages import page_from_lines
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import page_from_lines, printed_pages, validation_lines  # noqa: E402
+from lines import printed_pages, validation_lines  # noqa: E402
 from results import record  # noqa: E402
 
 PAGE_MARGIN = (-0.35, -0.3, -0.28, -0.25, -0.22, -0.2, -0.18, -0.15, -0.1, 0.0, 0.1, 1.0)  # 1.0: no line pages

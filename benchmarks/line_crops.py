@@ -23,10 +23,11 @@ from hcrbatch.linereader import LineRecognizer, line_crop_box
 from hcrbatch.elements import BBox
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest
+from hcrbatch.train.linepages import without_neighbours
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from lines import validation_lines, without_neighbours  # noqa: E402
+from lines import validation_lines  # noqa: E402
 from results import record  # noqa: E402
 
 PADS = (0.0, 0.03, 0.05, 0.08, 0.12, 0.25)

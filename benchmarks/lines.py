@@ -29,7 +29,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from hcrbatch.config import (
@@ -48,6 +47,7 @@ from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignmen
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
+from hcrbatch.train.linepages import lines_by_page, page_from_lines
 from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page, validation_split
 
 HERE = Path(__file__).resolve().parent
@@ -97,36 +97,6 @@ def line_level(
     return best, corrected, texts
 
 
-def without_neighbours(image: np.ndarray) -> np.ndarray:
-    """The line image with the cut-off strokes of the lines above and below painted out: ink that
-    touches the top or bottom edge and does not reach the middle row. Stacked as they are, those
-    strokes would appear twice on the rebuilt page (once whole in their own line's image)."""
-    _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    height, middle = image.shape[0], image.shape[0] // 2
-    out = image.copy()
-    paper = int(np.percentile(image, 90))
-    for i in range(1, count):
-        top, bottom = stats[i, cv2.CC_STAT_TOP], stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT]
-        if (top == 0 and bottom <= middle) or (bottom == height and top > middle):
-            out[cv2.dilate((labels == i).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0] = paper
-    return out
-
-
-def page_from_lines(lines: list[LineSample], index: int) -> tuple[PageImage, list[tuple[int, int]]]:
-    """The page's line images (neighbours' strokes painted out) stacked in order on one sheet of
-    their paper's grey, and the rows (top, bottom) each line image covers."""
-    width = max(s.image.shape[1] for s in lines) + 200
-    paper = int(np.median([np.percentile(s.image, 90) for s in lines]))
-    sheet = np.full((sum(s.image.shape[0] for s in lines) + 200, width), paper, np.uint8)
-    top, bands = 100, []
-    for s in lines:
-        sheet[top : top + s.image.shape[0], 100 : 100 + s.image.shape[1]] = without_neighbours(s.image)
-        bands.append((top, top + s.image.shape[0]))
-        top += s.image.shape[0]
-    return PageImage(None, index, sheet, 300.0), bands
-
-
 class LineCounts:
     """Line segmentation against the known line bands: a band is found when exactly one segmented
     line has its centre in it; precision over segmented lines, recall over bands."""
@@ -157,10 +127,9 @@ def joined_by_page(samples: list[LineSample], texts: list[str]) -> list[str]:
 
 def rebuilt_pages(samples: list[LineSample]) -> list[tuple[str, PageImage, list[tuple[int, int]]]]:
     """(truth, page, line bands) for each page the held-out lines come from."""
-    pages: dict[str, list[LineSample]] = {}
-    for s in samples:
-        pages.setdefault(s.page, []).append(s)
-    return [("\n".join(s.text for s in lines), *page_from_lines(lines, i)) for i, lines in enumerate(pages.values())]
+    return [
+        ("\n".join(s.text for s in lines), *page_from_lines(lines, i)) for i, lines in enumerate(lines_by_page(samples))
+    ]
 
 
 def documents(folder: Path) -> list[Path]:

@@ -119,6 +119,8 @@ class TrainConfig:
     patience: int = 3
     transposed: bool = False  # EMNIST files straight from NIST, stored column-major
     limit: int = 0  # use at most this many training rows (0 = all), for quick runs
+    # also train on the crops our segmentation cuts from the training pages (train/linepages.py)
+    page_crops: bool = False
     elastic_alpha: float = 0.0  # elastic distortion of every training glyph, besides the affine warps (0: none)
     balance: Literal["none", "gan"] = "none"  # "gan": top up classes under `balance_to` with generated glyphs
     balance_to: int = 0  # rows per class after top-up; 0: the mean count per class
@@ -177,4 +179,6 @@ class LineTrainConfig:
     limit: int = 0  # use at most this many training lines (0 = all), for quick runs
     synthetic: int = 0  # lines rendered from handwriting fonts added to training (train/synthlines.py)
     init_from: str = ""  # start from this trained line model in `models_dir` (fine-tuning), not from random weights
+    # also train on the crops our segmentation cuts from the training pages (train/linepages.py)
+    page_crops: bool = False
     elastic_alpha: float = 0.0  # elastic distortion of training lines, strength drawn from [0, this] per line (0: none)

@@ -42,6 +42,7 @@ from hcrbatch.train.lines import (
     split_by_page,
     transfer_weights,
 )
+from hcrbatch.train.linepages import page_crops
 from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, draw_word, font_covers, synthetic_lines, vocabulary
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "it"]
@@ -114,7 +115,7 @@ def test_model_gives_one_step_per_four_columns():
 @pytest.mark.slow
 def test_train_lines_writes_a_model_tested_on_held_out_pages(line_folder, tmp_path):
     argv = ["train-lines", "--data", str(line_folder), "--epochs", "1", "--batch-size", "8", "--elastic-alpha", "150",
-            "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
+            "--page-crops", "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
     result = CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
@@ -124,6 +125,22 @@ def test_train_lines_writes_a_model_tested_on_held_out_pages(line_folder, tmp_pa
     assert manifest["metrics"]["held_out"]["cer"] >= 0 and manifest["head"] == "conv"
     assert manifest["head_description"].startswith("three dilated 1-D convolutions")
     assert any("36 train / 4 test lines" in line for line in manifest["training_data"])
+    crops = [int(line.split()[2]) for line in manifest["training_data"] if line.startswith("page crops: ")]
+    assert crops and 30 <= crops[0] <= 35  # of the 35 lines left after the validation line
+
+
+def test_page_crops_are_the_pipeline_s_crops_of_each_line_with_its_text(line_folder):
+    lines = read_line_folder(line_folder)[:8]  # two pages
+    blank = LineSample(np.full_like(lines[1].image, 235), "never seen", lines[1].page)
+    crops = list(page_crops([lines[0], blank, *lines[1:]]))
+    assert [c.text for c in crops] == [s.text for s in lines]  # the blank line has no crop, the others theirs
+    spaced = [c.image.shape[0] for c in crops[4:]]  # the second page's lines are regularly spaced
+    assert max(spaced) - min(spaced) <= 1  # so each is cropped one (capped) line spacing high
+    for crop, sample in zip(crops, lines):
+        ink_rows, ink_columns = (np.flatnonzero((sample.image < 128).any(axis=a)) for a in (1, 0))
+        assert crop.image.shape[0] > ink_rows[-1] - ink_rows[0]
+        assert crop.image.shape[1] == pytest.approx(ink_columns[-1] - ink_columns[0], rel=0.15)
+        assert crop.page == sample.page and (crop.image < 128).any()
 
 
 def test_elastic_distortion_moves_a_training_line_s_ink_but_keeps_its_size():

@@ -359,6 +359,15 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     if cfg.limit:
         train = [train[i] for i in sorted(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])]
     fit, val = validation_split(train, cfg.seed)
+    if cfg.page_crops:
+        from hcrbatch.train.linepages import page_crops  # it builds on this module
+
+        crops = list(page_crops(fit))
+        described.append(
+            f"page crops: {len(crops)} lines as our segmentation cut them from the training lines' pages, "
+            "rebuilt by stacking those lines"
+        )
+        fit += crops
     fit += synthetic
     charset = "".join(sorted({c for s in fit for c in s.text}))
     lookup = {c: i + 1 for i, c in enumerate(charset)}
