@@ -159,9 +159,10 @@ def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[i
     bands = _split_tall_bands(bands, smooth, char_height, pitch)
     # cut at the profile's own spacing, a line stays cut; the median-band guess may cut a loop off
     cuts = {top for top, _ in bands} - {top for top, _ in found} if pitch else set()
+    pieces = set(bands) - found if pitch else set()  # lines as much as the bands found whole
     if len(bands) < VALLEY_PAGE_BANDS:
         bands = [part for band in bands for part in _split_at_valleys(band, smooth, char_height)]
-    return _merge_slivers(bands, profile, char_height, cuts, whole=found)
+    return _merge_slivers(bands, profile, char_height, cuts, whole=found | pieces)
 
 
 VALLEY_DEPTH = 0.3  # of the lower of the ink peaks on either side: a row this empty parts two lines
@@ -193,10 +194,11 @@ def _merge_slivers(
     """Join a band with little ink that nearly touches a neighbour to that neighbour: on cursive
     pages the loops of ascenders and descenders, dots and specks between two lines leave slivers
     of profile that are not lines of their own, and lower than lines are. A short line stays: one
-    standing apart (a page number); one the profile found `whole` (with any sliver it took in
-    since) and about as high as the page's full lines (a date or a signature under the text: on
-    the benchmarks' training pages, 88 in 100 of the bands this high that were joined as slivers
-    belonged to another line); and one parted from its neighbour at a `cuts` row, where the
+    standing apart (a page number); one the profile found `whole`, or cut off at the profile's own
+    spacing (with any sliver it took in since), and about as high as the page's full lines (a date
+    or a signature under the text, one short word touching the line above: on the benchmarks'
+    training pages, 88 in 100 of the bands this high that were joined as slivers belonged to
+    another line); and one parted from its neighbour at a `cuts` row, where the
     spacing of the page's ink profile put a line's edge (a one-word title whose tails touch the
     line below). Pieces cut at the median-band guess (a page with no spacing of its own) may
     still be joined back."""

@@ -250,6 +250,19 @@ def test_a_short_title_whose_tails_touch_the_line_below_stays_a_line_of_its_own(
     assert abs(lines[0].bbox.center_y - (tops[0] + 40)) < 30 and lines[0].bbox.right < 300
 
 
+def test_a_short_line_cut_off_at_the_spacing_is_not_a_sliver_of_the_line_below():
+    tops = [100, 190, 280, 370, 460, 550, 640]
+    page = cursive_block([top for top in tops if top != 370])
+    xs = np.arange(100, 200)  # one short word, its loop touching the tails of the line above
+    cv2.polylines(page, [np.stack([xs, (370 + 40 + 6 * np.sin(xs / 7.0)).astype(np.int32)], axis=1)], False, 20, 4)
+    cv2.ellipse(page, (140, 370 + 15), (7, 25), 0, 0, 360, 20, 3)
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    assert (clean.ink[130:418] > 0).any(axis=1).all() and not (clean.ink[420:445] > 0).any()  # apart only below
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)
+    assert abs(lines[3].bbox.center_y - (370 + 40)) < 30 and lines[3].bbox.right < 250
+
+
 @pytest.mark.parametrize("blot", [False, True], ids=["date", "date with a blot that joins it first"])
 def test_a_short_line_as_high_as_the_others_is_not_a_sliver_of_the_line_above(blot):
     page = np.full((800, 1400), 245, np.uint8)
