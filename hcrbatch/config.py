@@ -119,8 +119,6 @@ class TrainConfig:
     patience: int = 3
     transposed: bool = False  # EMNIST files straight from NIST, stored column-major
     limit: int = 0  # use at most this many training rows (0 = all), for quick runs
-    # also train on the crops our segmentation cuts from the training pages (train/linepages.py)
-    page_crops: bool = False
     elastic_alpha: float = 0.0  # elastic distortion of every training glyph, besides the affine warps (0: none)
     balance: Literal["none", "gan"] = "none"  # "gan": top up classes under `balance_to` with generated glyphs
     balance_to: int = 0  # rows per class after top-up; 0: the mean count per class
