@@ -291,6 +291,14 @@ def line_crop_box(
     return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
 
 
+def line_crops(boxes: list[BBox], gray: np.ndarray) -> list[BBox]:
+    """Where the line engine reads each of a page's segmented line boxes (`line_crop_box`: one line
+    spacing high where the page has one); the one framing both reading and `--page-crops` training use."""
+    height, width = gray.shape
+    spacing = line_spacing(boxes)
+    return [line_crop_box(box, width, height, spacing=spacing) for box in boxes]
+
+
 def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:
     """Words (split at spaces) with page boxes: columns of the normalised line mapped back through the crop."""
     words, current = [], []
@@ -325,9 +333,7 @@ def read_lines(
 ) -> PageResult:
     """The page with each line read by the line engine (`line`), or by the engine the model's
     `AutoRule` prefers (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
-    height, width = clean.gray.shape
-    spacing = line_spacing([line.bbox for line in segmentation.lines])
-    crops = [line_crop_box(line.bbox, width, height, spacing=spacing) for line in segmentation.lines]
+    crops = line_crops([line.bbox for line in segmentation.lines], clean.gray)
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     line_readings = [
         Line(

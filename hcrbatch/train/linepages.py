@@ -18,7 +18,7 @@ import numpy as np
 
 from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import PageImage
-from hcrbatch.linereader import line_crop_box, line_spacing
+from hcrbatch.linereader import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
 from hcrbatch.train.lines import LineSample
@@ -78,9 +78,8 @@ def page_crops(samples: list[LineSample]) -> Iterator[LineSample]:
         page, bands = page_from_lines(lines, index)
         clean = preprocess(page, PreprocessConfig())
         found = [line.bbox for line in segment(clean, SegmentConfig()).lines]
-        spacing = line_spacing(found)
+        crops = line_crops(found, clean.gray)
         on_page = [clean.to_page(box) for box in found]
-        height, width = clean.gray.shape
         for sample, (top, bottom) in zip(lines, bands):
             inside = [i for i, box in enumerate(on_page) if top <= box.center_y < bottom]
             if len(inside) != 1:
@@ -88,7 +87,7 @@ def page_crops(samples: list[LineSample]) -> Iterator[LineSample]:
             box = on_page[inside[0]]
             if min(bottom, box.bottom) - max(top, box.top) < CROP_BAND_SHARE * box.height:
                 continue
-            crop = line_crop_box(found[inside[0]], width, height, spacing=spacing)
+            crop = crops[inside[0]]
             yield LineSample(
                 clean.gray[crop.top : crop.bottom, crop.left : crop.right].copy(), sample.text, sample.page
             )
