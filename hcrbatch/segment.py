@@ -157,9 +157,10 @@ def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[i
     found = set(bands)
     pitch = _line_pitch(smooth, char_height, pen)
     bands = _split_tall_bands(bands, smooth, char_height, pitch)
-    # cut at the profile's own spacing, a line stays cut; the median-band guess may cut a loop off
-    cuts = {top for top, _ in bands} - {top for top, _ in found} if pitch else set()
-    pieces = set(bands) - found if pitch else set()  # lines as much as the bands found whole
+    # cut at the profile's own spacing, a piece is a line as much as a band found whole, and a line
+    # stays cut at its new top edges; the median-band guess may cut a loop off
+    pieces = set(bands) - found if pitch else set()
+    cuts = {top for top, _ in pieces} - {top for top, _ in found}
     if len(bands) < VALLEY_PAGE_BANDS:
         bands = [part for band in bands for part in _split_at_valleys(band, smooth, char_height)]
     return _merge_slivers(bands, profile, char_height, cuts, whole=found | pieces)
