@@ -10,7 +10,6 @@ take from it, each with its line's transcription (`hcrbatch train-lines --page-c
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import cv2
@@ -22,8 +21,6 @@ from hcrbatch.linereader import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
 from hcrbatch.train.lines import LineSample
-
-log = logging.getLogger(__name__)
 
 # Of a segmented line's rows, the share that must lie in the one known line band it is matched to:
 # a band holding two lines' ink (about half in each) is not a crop of either.
