@@ -24,7 +24,7 @@ from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
 from hcrbatch.preprocess import CleanPage
-from hcrbatch.segment import Segmentation, middle_spacings
+from hcrbatch.segment import LineBox, Segmentation
 
 log = logging.getLogger(__name__)
 
@@ -259,44 +259,62 @@ SPACING_SPREAD = 0.5  # of the median: lines whose spacings vary more than this 
 SPACING_CROP_MAX = 2.0  # median line box heights: the tallest a crop one spacing high may be
 
 
-def line_spacing(boxes: list[BBox]) -> float | None:
+STRETCHED_BOX = 0.25  # line spacings: a box whose middle is this far from its ink's was stretched
+
+
+def line_spacing(lines: list[LineBox]) -> float | None:
     """Rows from one segmented line to the next: the median distance between neighbouring lines'
-    middles, where at least three lines are spaced regularly (the middle half of the distances
-    within SPACING_SPREAD of the median); None otherwise (a few lines, marginalia, columns). At
-    most SPACING_CROP_MAX median line heights, so that a crop one spacing high does not shrink the
-    lines of a widely spaced page (a form, double spacing) to a sliver of it."""
-    if len(boxes) < 3:
+    middles (`LineBox.middle`, where their writing is), where at least three lines are spaced
+    regularly (the middle half of the distances within SPACING_SPREAD of the median); None
+    otherwise (a few lines, marginalia, columns). At most SPACING_CROP_MAX median line heights, so
+    that a crop one spacing high does not shrink the lines of a widely spaced page (a form, double
+    spacing) to a sliver of it."""
+    if len(lines) < 3:
         return None
-    q1, median, q3 = np.percentile(middle_spacings([(b.top, b.bottom) for b in boxes]), [25, 50, 75])
+    q1, median, q3 = np.percentile(np.diff(sorted(line.middle for line in lines)), [25, 50, 75])
     if median <= 0 or q3 - q1 > SPACING_SPREAD * median:
         return None
-    return float(min(median, SPACING_CROP_MAX * np.median([b.height for b in boxes])))
+    return float(min(median, SPACING_CROP_MAX * np.median([line.bbox.height for line in lines])))
 
 
 def line_crop_box(
-    box: BBox, width: int, height: int, pad_fraction: float = LINE_PAD, spacing: float | None = None
+    box: BBox,
+    width: int,
+    height: int,
+    pad_fraction: float = LINE_PAD,
+    spacing: float | None = None,
+    middle: float | None = None,
 ) -> BBox:
     """The part of the page the line engine reads for a segmented line: its box, a little wider and
-    taller; where the page has a regular line spacing (`line_spacing`), one spacing high around the
-    box's middle instead. The training lines are their polygons' boxes, which reach into the
-    neighbouring lines (the images hold cut-off strokes of both), about one spacing high; a box that
-    a long descender or a touching neighbour stretched, or one of a line without ascenders, would
-    change the size of the writing the network sees."""
+    taller; where the page has a regular line spacing (`line_spacing`), one spacing high around
+    `middle` (the box's middle by default) instead. The training lines are their polygons' boxes,
+    which reach into the neighbouring lines (the images hold cut-off strokes of both), about one
+    spacing high; a box that a long descender or a touching neighbour stretched, or one of a line
+    without ascenders, would change the size of the writing the network sees."""
     pad = int(round(pad_fraction * box.height))
     if spacing:
-        middle = (box.top + box.bottom) / 2
+        middle = box.center_y if middle is None else middle
         return BBox(box.left - pad, round(middle - spacing / 2), box.right + pad, round(middle + spacing / 2)).clip(
             width, height
         )
     return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
 
 
-def line_crops(boxes: list[BBox], gray: np.ndarray) -> list[BBox]:
-    """Where the line engine reads each of a page's segmented line boxes (`line_crop_box`: one line
-    spacing high where the page has one); the one framing both reading and `--page-crops` training use."""
+def line_crops(lines: list[LineBox], gray: np.ndarray) -> list[BBox]:
+    """Where the line engine reads each of a page's segmented lines (`line_crop_box`: one line
+    spacing high where the page has one); the one framing both reading and `--page-crops` training
+    use. The crop centres on the box's middle, as the training lines' polygons do, unless a stroke
+    reaching into a neighbouring line (a bracket, a flourish) stretched the box so far that its
+    middle lies STRETCHED_BOX spacings from the line's writing: then on the writing."""
     height, width = gray.shape
-    spacing = line_spacing(boxes)
-    return [line_crop_box(box, width, height, spacing=spacing) for box in boxes]
+    spacing = line_spacing(lines)
+    crops = []
+    for line in lines:
+        middle = line.bbox.center_y
+        if spacing and abs(middle - line.middle) > STRETCHED_BOX * spacing:
+            middle = line.middle
+        crops.append(line_crop_box(line.bbox, width, height, spacing=spacing, middle=middle))
+    return crops
 
 
 def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:
@@ -333,7 +351,7 @@ def read_lines(
 ) -> PageResult:
     """The page with each line read by the line engine (`line`), or by the engine the model's
     `AutoRule` prefers (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
-    crops = line_crops([line.bbox for line in segmentation.lines], clean.gray)
+    crops = line_crops(list(segmentation.lines), clean.gray)
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     line_readings = [
         Line(

@@ -44,6 +44,7 @@ class WordBox:
 class LineBox:
     bbox: BBox
     words: tuple[WordBox, ...]
+    middle: float  # the row its writing centres on (`_ink_middle`); a stroke reaching into a neighbour stretches the box, not this
 
 
 @dataclass(frozen=True, eq=False)
@@ -457,6 +458,14 @@ def _split_words(glyphs: list[GlyphBox], base_gap: float) -> list[WordBox]:
     return [WordBox(BBox.enclosing([g.bbox for g in w]), tuple(w)) for w in words]
 
 
+def _ink_middle(comps: list[_Component]) -> float:
+    """The median row of a line's ink, by its components' centres of mass weighted by their ink: a
+    bracket, a flourish or a descender that reaches into the next line is a minority of the ink."""
+    comps = sorted(comps, key=lambda c: c.ink_row)
+    ink = np.cumsum([c.area for c in comps])
+    return comps[int(np.searchsorted(ink, ink[-1] / 2))].ink_row
+
+
 def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     labels, comps = _components(page.ink)
     if not comps:
@@ -481,6 +490,7 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
             words = [
                 replace(w, alternatives=tuple(cut_alternatives(list(w.glyphs), labels, line_height))) for w in words
             ]
-        lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words)))
-    lines.sort(key=lambda line: (line.bbox.top + line.bbox.bottom) / 2)
+        middle = _ink_middle([c for g in groups for c in g])
+        lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words), middle))
+    lines.sort(key=lambda line: line.middle)
     return Segmentation(tuple(lines), labels, joined_ink(labels, comps, letter_area))

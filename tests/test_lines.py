@@ -25,6 +25,7 @@ from hcrbatch.linereader import (
     align,
     best_path,
     line_crop_box,
+    line_crops,
     line_spacing,
     normalize_line,
     word_spans,
@@ -33,6 +34,7 @@ from hcrbatch.linereader import (
 )
 from hcrbatch.modelstore import ModelManifest, TrainingClock
 from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import LineBox
 from hcrbatch.train.lines import (
     LineSample,
     augment,
@@ -180,21 +182,37 @@ def test_words_from_alignment_lie_inside_the_line_in_order():
     assert [b.left for b in boxes] == sorted(b.left for b in boxes)
 
 
+def lines_of(boxes: list[BBox]) -> list[LineBox]:
+    """Segmented lines with these boxes, their writing centred in them."""
+    return [LineBox(box, (), box.center_y) for box in boxes]
+
+
 def test_lines_on_a_regularly_ruled_page_are_cropped_one_line_spacing_high():
     # lines every 96 rows, their boxes as tall as their ascenders and descenders make them
     ruled = [BBox(100, top, 900, top + height) for top, height in ((100, 60), (181, 90), (297, 50), (388, 60))]
-    assert line_spacing(ruled) == 96
+    assert line_spacing(lines_of(ruled)) == 96
     crops = [line_crop_box(b, 1000, 1000, spacing=96) for b in ruled]
     assert [(c.height, (c.top + c.bottom) / 2) for c in crops] == [(96, b.center_y) for b in ruled]
     assert all(c.left < b.left and c.right > b.right for c, b in zip(crops, ruled))  # the pad still widens it
     assert line_crop_box(ruled[0], 1000, 1000) == BBox(97, 97, 903, 163)  # no spacing: the box and its pad
     widely_spaced = [BBox(100, top, 900, top + 40) for top in (100, 400, 700, 1000)]
-    assert line_spacing(widely_spaced) == 80  # a form or double spacing: two line heights, not 300 rows
+    assert line_spacing(lines_of(widely_spaced)) == 80  # a form or double spacing: two line heights, not 300 rows
+
+
+def test_a_line_box_stretched_into_the_next_line_is_cropped_around_its_writing():
+    lines = lines_of([BBox(100, top, 900, top + 60) for top in (100, 196, 292, 388, 484)])
+    # a bracket in the margin reaches from the third line's writing (middle 322) to the fourth's bottom
+    lines[2] = LineBox(BBox(60, 292, 900, 448), (), 322.0)
+    assert line_spacing(lines) == 96  # spaced by where the writing is, not by the stretched box's middle
+    crops = line_crops(lines, np.zeros((1000, 1000), np.uint8))
+    assert [c.center_y for c in crops] == [130, 226, 322, 418, 514]
+    slightly_off = lines[:2] + [LineBox(BBox(100, 292, 900, 352), (), 330.0)] + lines[3:]
+    assert line_crops(slightly_off, np.zeros((1000, 1000), np.uint8))[2].center_y == 322  # as the box frames it
 
 
 def test_no_line_spacing_on_pages_of_few_or_irregular_lines():
-    assert line_spacing([BBox(0, 0, 100, 50), BBox(0, 100, 100, 150)]) is None
-    assert line_spacing([BBox(0, top, 100, top + 40) for top in (0, 60, 120, 400, 800)]) is None
+    assert line_spacing(lines_of([BBox(0, 0, 100, 50), BBox(0, 100, 100, 150)])) is None
+    assert line_spacing(lines_of([BBox(0, top, 100, top + 40) for top in (0, 60, 120, 400, 800)])) is None
 
 
 def test_word_spans_run_from_space_to_space():

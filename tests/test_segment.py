@@ -5,6 +5,7 @@ import pytest
 from conftest import draw_page
 from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import PageImage
+from hcrbatch.linereader import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import _line_pitch, _split_tall_bands, segment
 
@@ -275,3 +276,21 @@ def test_a_short_line_as_high_as_the_others_is_not_a_sliver_of_the_line_above(bl
     lines = segment(clean, SegmentConfig()).lines
     assert len(lines) == 5
     assert lines[-1].bbox.top > 600 and lines[-2].bbox.bottom < 600
+
+
+def test_a_bracket_reaching_into_the_next_line_stretches_the_box_but_not_the_lines_middle():
+    page = np.full((900, 1200), 245, np.uint8)
+    tops = [100, 220, 340, 460, 580]
+    for top in tops:  # words of joined-up "handwriting", ink centred 40 rows below each top
+        for x in range(150, 1050, 180):
+            xs = np.arange(x, x + 140)
+            ys = (top + 40 + 12 * np.sin(xs / 9.0)).astype(np.int32)
+            cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
+    cv2.ellipse(page, (130, 400), (15, 75), 0, 100, 260, 20, 4)  # a bracket from line 3 down into line 4
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)
+    assert max(line.bbox.height for line in lines) > 110  # the bracket's line reaches into the next
+    assert [abs(line.middle - (top + 40)) < 10 for line, top in zip(lines, tops)] == [True] * len(tops)
+    crops = line_crops(list(lines), clean.gray)
+    assert [abs(crop.center_y - (top + 40)) < 12 for crop, top in zip(crops, tops)] == [True] * len(tops)

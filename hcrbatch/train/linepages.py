@@ -74,9 +74,9 @@ def page_crops(samples: list[LineSample]) -> Iterator[LineSample]:
     for index, lines in enumerate(lines_by_page(samples)):
         page, bands = page_from_lines(lines, index)
         clean = preprocess(page, PreprocessConfig())
-        found = [line.bbox for line in segment(clean, SegmentConfig()).lines]
+        found = list(segment(clean, SegmentConfig()).lines)
         crops = line_crops(found, clean.gray)
-        on_page = [clean.to_page(box) for box in found]
+        on_page = [clean.to_page(line.bbox) for line in found]
         for sample, (top, bottom) in zip(lines, bands):
             inside = [i for i, box in enumerate(on_page) if top <= box.center_y < bottom]
             if len(inside) != 1:
