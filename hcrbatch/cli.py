@@ -367,19 +367,21 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
               help="Fine-tune: start from this line model in --models-dir (e.g. one pre-trained on synthetic lines).")  # fmt: skip
 @click.option("--elastic-alpha", type=click.FloatRange(0), default=LineTrainConfig.elastic_alpha, show_default=True,
               help="Also distort each training line elastically, with a strength drawn up to this (px; 0: off).")  # fmt: skip
+@click.option("--vertical-jitter", type=click.FloatRange(0, 0.5), default=LineTrainConfig.vertical_jitter,
+              show_default=True, help="Also scale each training line's writing in height and move it up or down by up to this share of the line (0: off).")  # fmt: skip
 @click.option("--page-crops", is_flag=True,
               help="Also train on each training line as our segmentation crops it from its page, rebuilt from the page's lines.")  # fmt: skip
 @with_logging
 @click.pass_context
 def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, schedule,
-                limit, learning_rate, init_from, elastic_alpha, page_crops, quiet, verbose, log_file) -> None:  # fmt: skip
+                limit, learning_rate, init_from, elastic_alpha, vertical_jitter, page_crops, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the CTC line recognizer on transcribed line images; hold out 10 % of the pages."""
     setup_logging(verbose, quiet, log_file)
     cfg = LineTrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, head=head, epochs=epochs,
         batch_size=batch_size, seed=seed, patience=patience, schedule=schedule, limit=limit,
         learning_rate=learning_rate, init_from=init_from, synthetic=synthetic, elastic_alpha=elastic_alpha,
-        page_crops=page_crops,
+        vertical_jitter=vertical_jitter, page_crops=page_crops,
     )  # fmt: skip
 
     def action() -> int:

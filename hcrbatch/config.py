@@ -180,3 +180,4 @@ class LineTrainConfig:
     # also train on the crops our segmentation cuts from the training pages (train/linepages.py)
     page_crops: bool = False
     elastic_alpha: float = 0.0  # elastic distortion of training lines, strength drawn from [0, this] per line (0: none)
+    vertical_jitter: float = 0.0  # writing scaled in height and moved by up to this share of the line (0: none)

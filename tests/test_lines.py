@@ -156,6 +156,25 @@ def test_elastic_distortion_moves_a_training_line_s_ink_but_keeps_its_size():
     assert wobbled.sum() == pytest.approx(plain.sum(), rel=0.15)  # moved, not erased
 
 
+def test_vertical_jitter_moves_a_training_line_s_writing_a_few_rows_as_crops_do():
+    ink = np.zeros((LINE_HEIGHT, 300), np.uint8)
+    cv2.putText(ink, "the cat sat", (10, 44), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 255, 3, cv2.LINE_AA)
+    line = ink.astype(np.float32) / 255
+
+    def middle_row(image):
+        return float((image.sum(axis=1) * np.arange(image.shape[0])).sum() / image.sum())
+
+    def jittered(seed, jitter):
+        return augment(line, np.random.default_rng(seed), vertical_jitter=jitter)
+
+    moved = [middle_row(jittered(seed, 0.06)) - middle_row(line) for seed in range(20)]
+    kept = [middle_row(jittered(seed, 0.0)) - middle_row(line) for seed in range(20)]
+    assert all(jittered(seed, 0.06).shape[0] == LINE_HEIGHT for seed in range(3))
+    assert max(abs(k) for k in kept) < 1  # without it the writing stays where it was (strokes thicken)
+    assert min(moved) < -1 and max(moved) > 1  # up and down
+    assert max(abs(m) for m in moved) < 0.1 * LINE_HEIGHT  # a few rows: still the same line
+
+
 def test_alignment_gives_each_character_its_columns_in_order():
     charset = " ab"
     # steps: blank a a blank space b blank b  -> "a", " ", "b", "b"

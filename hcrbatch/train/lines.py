@@ -178,13 +178,21 @@ def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def augment(image: np.ndarray, rng: np.random.Generator, elastic_alpha: float = 0.0) -> np.ndarray:
+def augment(
+    image: np.ndarray, rng: np.random.Generator, elastic_alpha: float = 0.0, vertical_jitter: float = 0.0
+) -> np.ndarray:
     """Slant, width and stroke jitter: lines of other hands, on the same text; with `elastic_alpha`,
-    also an elastic distortion of a strength drawn from [0, elastic_alpha] (the wobble of a pen)."""
+    also an elastic distortion of a strength drawn from [0, elastic_alpha] (the wobble of a pen);
+    with `vertical_jitter`, the writing scaled in height and moved up or down by up to that share of
+    the line's height (the pipeline's crops sit a few rows off the polygons the lines were cut to)."""
     h, w = image.shape
     shear = rng.uniform(-0.3, 0.3)
     scale = rng.uniform(0.85, 1.15)
-    matrix = np.array([[scale, shear, -shear * h / 2], [0, 1, 0]], np.float32)
+    height, shift = 1.0, 0.0
+    if vertical_jitter:
+        height = rng.uniform(1 - vertical_jitter, 1 + vertical_jitter)
+        shift = rng.uniform(-vertical_jitter, vertical_jitter) * h
+    matrix = np.array([[scale, shear, -shear * h / 2], [0, height, (1 - height) * h / 2 + shift]], np.float32)
     out_w = max(DOWNSAMPLE, int(w * scale + abs(shear) * h))
     warped = cv2.warpAffine(image, matrix, (out_w, h), flags=cv2.INTER_LINEAR)
     grow = int(rng.integers(-1, 2))
@@ -198,7 +206,15 @@ def augment(image: np.ndarray, rng: np.random.Generator, elastic_alpha: float = 
     return warped
 
 
-def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool, elastic_alpha: float = 0.0):
+def line_batches(
+    samples,
+    lookup,
+    batch_size: int,
+    seed: int,
+    augmented: bool,
+    elastic_alpha: float = 0.0,
+    vertical_jitter: float = 0.0,
+):
     """A Keras dataset of width-bucketed (images, padded labels) batches, reshuffled each epoch;
     `augmented` ones are warped anew each epoch (`augment`)."""
     import keras
@@ -224,7 +240,7 @@ def line_batches(samples, lookup, batch_size: int, seed: int, augmented: bool, e
         def __getitem__(self, index):
             rows = self.order[index]
             rng = np.random.default_rng([seed, self.epoch, index])
-            picked = [augment(images[i], rng, elastic_alpha) if augmented else images[i] for i in rows]
+            picked = [augment(images[i], rng, elastic_alpha, vertical_jitter) if augmented else images[i] for i in rows]
             return make_batch(picked, [labels[i] for i in rows], label_width, pad_to=TRAIN_WIDTH_STEP)
 
         def on_epoch_end(self):
@@ -377,7 +393,15 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
 
     work = Path(cfg.work_dir) / cfg.name
     work.mkdir(parents=True, exist_ok=True)
-    batches = line_batches(fit, lookup, cfg.batch_size, cfg.seed, augmented=True, elastic_alpha=cfg.elastic_alpha)
+    batches = line_batches(
+        fit,
+        lookup,
+        cfg.batch_size,
+        cfg.seed,
+        True,
+        elastic_alpha=cfg.elastic_alpha,
+        vertical_jitter=cfg.vertical_jitter,
+    )
     learning_rate, callbacks = fit_schedule(
         work,
         clock,
@@ -415,6 +439,9 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
             f", elastic distortion (alpha up to {cfg.elastic_alpha:g}, sigma {LINE_ELASTIC_SIGMA:g})"
             if cfg.elastic_alpha
             else ""
+        )
+        + (
+            f", height and position jitter (up to {cfg.vertical_jitter:.0%} of the line)" if cfg.vertical_jitter else ""
         ),
         "weights": weights.name,
         "charset": charset,
