@@ -394,14 +394,9 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     work = Path(cfg.work_dir) / cfg.name
     work.mkdir(parents=True, exist_ok=True)
     batches = line_batches(
-        fit,
-        lookup,
-        cfg.batch_size,
-        cfg.seed,
-        True,
-        elastic_alpha=cfg.elastic_alpha,
-        vertical_jitter=cfg.vertical_jitter,
-    )
+        fit, lookup, cfg.batch_size, cfg.seed, augmented=True,
+        elastic_alpha=cfg.elastic_alpha, vertical_jitter=cfg.vertical_jitter,
+    )  # fmt: skip
     learning_rate, callbacks = fit_schedule(
         work,
         clock,
