@@ -93,119 +93,108 @@ def cli() -> None:
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
-@cli.command()
-@click.argument("in_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--glob", "pattern", default="*", show_default=True, help="Only files whose name or relative path match.")
-@click.option("--recursive/--no-recursive", default=True, show_default=True, help="Walk sub-folders.")
-@click.option(
-    "--dpi",
-    type=click.IntRange(50, 1200),
-    default=IngestConfig.dpi,
-    show_default=True,
-    help="PDF rasterisation, and the DPI assumed for images that record none.",
-)
-@click.option(
-    "--max-pixels",
-    type=click.IntRange(1),
-    default=IngestConfig.max_pixels,
-    show_default=True,
-    help="Refuse pages larger than this many pixels.",
-)
-@click.option(
-    "--binarize", type=click.Choice(["otsu", "sauvola"]), default=PreprocessConfig.binarize, show_default=True
-)
-@click.option("--deskew/--no-deskew", default=True, show_default=True)
-@click.option(
-    "--word-gap",
-    type=click.FloatRange(0.05, 5),
-    default=SegmentConfig.word_gap,
-    show_default=True,
-    help="Gap, as a fraction of letter height, that separates words.",
-)
-@click.option("--model", default=RecognizeConfig.model, show_default=True, help="Model name in the models folder.")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
-@click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True)
-@click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True)
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "glyph", "line"]),
-    default=RecognizeConfig.engine,
-    show_default=True,
-    help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
-    "auto: both; the line engine on pages of joined-up script or whose lines favour it, elsewhere the glyph "
-    "engine unless the line engine is surer of a line by a margin (glyph alone when no line model is installed).",
-)
-@click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name.")
-@click.option("--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True)
-@click.option(
-    "--char-prior",
-    type=click.Choice(["prose", "training"]),
-    default=RecognizeConfig.char_prior,
-    show_default=True,
-    help="How likely each character is taken to be: prose, as in running text; training, as in the "
-    "character model's training rows (many digits), for isolated characters such as boxes on forms.",
-)
-@click.option(
-    "--correct",
-    "correct_method",
-    type=click.Choice(["none", "lexicon", "llm"]),
-    default="lexicon",
-    show_default=True,
-    help="none: the CNN's reading; lexicon: word model; llm: lexicon plus a local LLM.",
-)
-@click.option("--lang", default="en", show_default=True, help="Lexicon language (wordfreq code).")
-@click.option(
-    "--llm",
-    "llm_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="GGUF model for --correct llm (default: SmolLM2-135M from the llm extra).",
-)
-@click.option("--llm-ctx", type=click.IntRange(64), default=CorrectConfig.llm_ctx, show_default=True)
-@click.option("--llm-threads", type=click.IntRange(0), default=0, help="llama.cpp threads (0: its default).")
-@click.option(
-    "--llm-gpu-layers", type=click.IntRange(-1), default=0, show_default=True, help="Layers on the GPU (-1: all)."
-)
-@click.option(
-    "--llm-threshold",
-    type=click.FloatRange(0, 1),
-    default=CorrectConfig.llm_threshold,
-    show_default=True,
-    help="Lines whose best reading is at least this likely skip the LLM.",
-)
-@click.option(
-    "--low-confidence",
-    type=float,
-    default=0.6,
-    show_default=True,
-    help="Words whose mean character confidence is below this count as low-confidence.",
-)
-@click.option("--force", is_flag=True, help="Redo files even if their outputs are up to date.")
-@click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
-@click.option(
-    "--workers",
-    type=click.IntRange(1),
-    default=os.cpu_count() or 1,
-    show_default=True,
-    help="Files processed in parallel.",
-)
-@with_logging
-@click.pass_context
-def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, deskew, word_gap, model, models_dir,
-        batch_size, top_k, engine, line_model, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads, llm_gpu_layers, llm_threshold, low_confidence, force, fail_fast, workers, quiet, verbose,
-        log_file) -> None:  # fmt: skip
-    """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
-    setup_logging(verbose, quiet, log_file)
-    cfg = Config(
-        input_dir=in_dir.absolute(),
-        output_dir=out_dir.absolute(),
-        glob=pattern,
-        recursive=recursive,
-        force=force,
-        fail_fast=fail_fast,
-        workers=workers,
+# Options that change how a page is read: `run` and `eval-pages` take the same ones, so an
+# archivist measures on a transcribed sample exactly the reading the whole collection will get.
+reading_options = [
+    click.option(
+        "--dpi",
+        type=click.IntRange(50, 1200),
+        default=IngestConfig.dpi,
+        show_default=True,
+        help="PDF rasterisation, and the DPI assumed for images that record none.",
+    ),
+    click.option(
+        "--max-pixels",
+        type=click.IntRange(1),
+        default=IngestConfig.max_pixels,
+        show_default=True,
+        help="Refuse pages larger than this many pixels.",
+    ),
+    click.option(
+        "--binarize", type=click.Choice(["otsu", "sauvola"]), default=PreprocessConfig.binarize, show_default=True
+    ),
+    click.option("--deskew/--no-deskew", default=True, show_default=True),
+    click.option(
+        "--word-gap",
+        type=click.FloatRange(0.05, 5),
+        default=SegmentConfig.word_gap,
+        show_default=True,
+        help="Gap, as a fraction of letter height, that separates words.",
+    ),
+    click.option("--model", default=RecognizeConfig.model, show_default=True, help="Model name in the models folder."),
+    click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR),
+    click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True),
+    click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True),
+    click.option(
+        "--engine",
+        type=click.Choice(["auto", "glyph", "line"]),
+        default=RecognizeConfig.engine,
+        show_default=True,
+        help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
+        "auto: both; the line engine on pages of joined-up script or whose lines favour it, elsewhere the glyph "
+        "engine unless the line engine is surer of a line by a margin (glyph alone when no line model is installed).",
+    ),
+    click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name."),
+    click.option(
+        "--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True
+    ),
+    click.option(
+        "--char-prior",
+        type=click.Choice(["prose", "training"]),
+        default=RecognizeConfig.char_prior,
+        show_default=True,
+        help="How likely each character is taken to be: prose, as in running text; training, as in the "
+        "character model's training rows (many digits), for isolated characters such as boxes on forms.",
+    ),
+    click.option(
+        "--correct",
+        "correct_method",
+        type=click.Choice(["none", "lexicon", "llm"]),
+        default="lexicon",
+        show_default=True,
+        help="none: the CNN's reading; lexicon: word model; llm: lexicon plus a local LLM.",
+    ),
+    click.option("--lang", default="en", show_default=True, help="Lexicon language (wordfreq code)."),
+    click.option(
+        "--llm",
+        "llm_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="GGUF model for --correct llm (default: SmolLM2-135M from the llm extra).",
+    ),
+    click.option("--llm-ctx", type=click.IntRange(64), default=CorrectConfig.llm_ctx, show_default=True),
+    click.option("--llm-threads", type=click.IntRange(0), default=0, help="llama.cpp threads (0: its default)."),
+    click.option(
+        "--llm-gpu-layers", type=click.IntRange(-1), default=0, show_default=True, help="Layers on the GPU (-1: all)."
+    ),
+    click.option(
+        "--llm-threshold",
+        type=click.FloatRange(0, 1),
+        default=CorrectConfig.llm_threshold,
+        show_default=True,
+        help="Lines whose best reading is at least this likely skip the LLM.",
+    ),
+    click.option(
+        "--low-confidence",
+        type=float,
+        default=0.6,
+        show_default=True,
+        help="Words whose mean character confidence is below this count as low-confidence.",
+    ),
+]
+
+
+def with_reading_options(func):
+    for option in reversed(reading_options):
+        func = option(func)
+    return func
+
+
+def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_dir, batch_size, top_k, engine,
+                   line_model, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
+                   llm_gpu_layers, llm_threshold, low_confidence) -> dict:  # fmt: skip
+    """The reading options as the Config fields they set."""
+    return dict(
         low_confidence=low_confidence,
-        progress=not quiet and sys.stderr.isatty(),
         ingest=IngestConfig(dpi=dpi, max_pixels=max_pixels),
         preprocess=PreprocessConfig(binarize=binarize, deskew=deskew),
         segment=SegmentConfig(word_gap=word_gap),
@@ -230,6 +219,41 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
         ),  # fmt: skip
     )
 
+
+@cli.command()
+@click.argument("in_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--glob", "pattern", default="*", show_default=True, help="Only files whose name or relative path match.")
+@click.option("--recursive/--no-recursive", default=True, show_default=True, help="Walk sub-folders.")
+@with_reading_options
+@click.option("--force", is_flag=True, help="Redo files even if their outputs are up to date.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Files processed in parallel.",
+)
+@with_logging
+@click.pass_context
+def run(
+    ctx, in_dir, out_dir, pattern, recursive, force, fail_fast, workers, quiet, verbose, log_file, **reading
+) -> None:
+    """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = Config(
+        input_dir=in_dir.absolute(),
+        output_dir=out_dir.absolute(),
+        glob=pattern,
+        recursive=recursive,
+        force=force,
+        fail_fast=fail_fast,
+        workers=workers,
+        progress=not quiet and sys.stderr.isatty(),
+        **reading_config(**reading),
+    )
+
     def action() -> int:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -242,6 +266,47 @@ def run(ctx, in_dir, out_dir, pattern, recursive, dpi, max_pixels, binarize, des
         log.info("%d ok, %d skipped, %d failed; report: %s", counts["ok"], counts["skipped"], counts["failed"],
                  cfg.output_dir / "hcrbatch-report.csv")  # fmt: skip
         return result.exit_code
+
+    finish(ctx, action)
+
+
+@cli.command(name="eval-pages")
+@click.argument("pages_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval-pages"),
+    show_default=True,
+    help="Where pages.csv (a row per page and one for all) and cer-vs-confidence.png go.",
+)
+@click.option(
+    "--glob", "pattern", default="*", show_default=True, help="Only images whose name or relative path match."
+)
+@click.option(
+    "--held-out",
+    is_flag=True,
+    help="Only the pages the line model's manifest lists as held out from its training (for the benchmarks).",
+)
+@with_reading_options
+@with_logging
+@click.pass_context
+def eval_pages(ctx, pages_dir, out_dir, pattern, held_out, quiet, verbose, log_file, **reading) -> None:
+    """Read the transcribed pages under PAGES_DIR (images with PAGE or ALTO XML beside them) as `run`
+    would, and score the reading against the transcriptions: CER, WER, line segmentation, reading order."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = Config(input_dir=pages_dir.absolute(), output_dir=out_dir.absolute(), glob=pattern, workers=1,
+                 progress=not quiet and sys.stderr.isatty(), **reading_config(**reading))  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.evalpages import evaluate_folder, summary_lines, write_scores
+
+        scores = evaluate_folder(cfg, held_out_only=held_out)
+        written = write_scores(scores, cfg.output_dir)
+        if not quiet:
+            for line in summary_lines(scores) + [f"wrote {path}" for path in written]:
+                click.echo(line)
+        return ExitCode.OK
 
     finish(ctx, action)
 

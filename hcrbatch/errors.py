@@ -66,3 +66,9 @@ class ConfigError(HcrError):
     """Options that cannot work together, found before the first file."""
 
     exit_code = ExitCode.USAGE
+
+
+class GroundTruthError(HcrError):
+    """A PAGE or ALTO transcription that cannot be read; the message names the file and element."""
+
+    exit_code = ExitCode.USAGE

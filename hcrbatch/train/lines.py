@@ -448,6 +448,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "epochs_max": cfg.epochs,
         "seed": cfg.seed,
         "split_seed": cfg.split_seed,
+        "held_out_pages": sorted({s.page for s in test}),
         "training_seconds": clock.seconds,
         **({"initialised_from": started_from} if started_from else {}),
         "metrics": metrics,

@@ -1,0 +1,382 @@
+"""How well the pipeline reads pages someone has already transcribed (PAGE or ALTO beside the images).
+
+`hcrbatch eval-pages` and the benchmarks' real-page figures both come from here. Each page is read
+exactly as `hcrbatch run` reads it, and its lines are compared with the transcription's by their
+ink (the page's dark pixels inside the transcription's polygon, and inside the read line's word
+boxes): transcribers draw a line's outline anywhere from its x-height band to its ascenders and
+descenders, while the ink is the same whatever the outline.
+
+- Line segmentation: precision, recall and F1 of one-to-one matches (ink IoU above 0.5).
+- CER and WER, raw (the recognizer's reading) and corrected, over groups of lines that share most
+  of either's ink: a line read right is a group of one on each side; two lines read as one are
+  compared with that one, their texts joined; a line no read line overlaps is wholly deleted, a
+  read line overlapping no transcribed line wholly inserted. Reading order does not enter these,
+  so that a misplaced line is counted once, in `reading_order_errors`: the number of matched lines
+  that would have to move for the reading to follow the transcription's order.
+
+Where the transcription annotates regions (CREMMA's wills annotate the will's own text and leave a
+clerk's notes out), only read lines inside those regions are scored (`scope`); the lines read
+outside them are counted apart (`lines_outside`), not as errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from hcrbatch.config import Config
+from hcrbatch.discover import InputFile, discover
+from hcrbatch.elements import Line, PageResult
+from hcrbatch.errors import ConfigError, InputFileError
+from hcrbatch.groundtruth import GTLine, GTPage, transcription_of
+from hcrbatch.ingest import iter_pages
+from hcrbatch.linereader import line_manifest
+from hcrbatch.pipeline import build_processor
+from hcrbatch.metrics import edit_distance, normalise_text
+from hcrbatch.preprocess import to_gray
+from hcrbatch.report import write_csv
+
+log = logging.getLogger(__name__)
+
+LINE_MATCH_IOU = 0.5  # a read and a transcribed line are one line when their ink overlaps more than this (IoU)
+GROUP_SHARE = 0.5  # of the smaller line's ink: lines sharing this much are compared as one group
+INSIDE_REGION = 0.5  # of a read line's ink: the least that must lie in annotated regions for it to be scored
+
+
+@dataclass(frozen=True)
+class PageScore:
+    """One page's figures; the rates are derived from the counts, so pages sum into totals."""
+
+    image: str
+    ground_truth: str  # the format, e.g. "PAGE 2013-07-15"
+    scope: str  # "annotated regions" or "whole page"
+    gt_lines: int
+    read_lines: int  # lines read inside the scope
+    matched_lines: int
+    lines_outside: int  # lines read outside the annotated regions, not scored
+    gt_chars: int
+    char_errors_raw: int
+    char_errors: int
+    gt_words: int
+    word_errors_raw: int
+    word_errors: int
+    reading_order_errors: int
+    words: int
+    mean_confidence: float | None  # mean character confidence of the scored words
+    seconds: float = 0.0
+
+    @property
+    def cer(self) -> float:
+        return self.char_errors / max(self.gt_chars, 1)
+
+    @property
+    def cer_raw(self) -> float:
+        return self.char_errors_raw / max(self.gt_chars, 1)
+
+    @property
+    def wer(self) -> float:
+        return self.word_errors / max(self.gt_words, 1)
+
+    @property
+    def wer_raw(self) -> float:
+        return self.word_errors_raw / max(self.gt_words, 1)
+
+    @property
+    def line_precision(self) -> float:
+        return self.matched_lines / self.read_lines if self.read_lines else float(not self.gt_lines)
+
+    @property
+    def line_recall(self) -> float:
+        return self.matched_lines / self.gt_lines if self.gt_lines else float(not self.read_lines)
+
+    @property
+    def line_f1(self) -> float:
+        p, r = self.line_precision, self.line_recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def read_as_empty(self) -> bool:
+        """The transcription has text here and the pipeline read nothing in the scope."""
+        return self.gt_chars > 0 and self.words == 0
+
+    def row(self) -> dict:
+        rates = {name: round(getattr(self, name), 4) for name in RATE_COLUMNS}
+        return {**asdict(self), **rates, "read_as_empty": self.read_as_empty}
+
+
+RATE_COLUMNS = ("cer", "cer_raw", "wer", "wer_raw", "line_precision", "line_recall", "line_f1")
+COUNT_COLUMNS = [f.name for f in fields(PageScore) if f.type == "int"]
+
+
+def scoring_ink(gray: np.ndarray) -> np.ndarray:
+    """The ink lines are compared by: darker than the page around it (OpenCV's adaptive threshold).
+    Fixed here, apart from the pipeline's own binarisation, so that a change to the pipeline
+    cannot change what it is measured against."""
+    return cv2.adaptiveThreshold(gray, 1, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, 51, 15).astype(bool)
+
+
+def polygon_ink(ink: np.ndarray, polygon) -> np.ndarray:
+    """Flat indices (sorted) of the ink pixels inside a polygon."""
+    points = np.round(np.asarray(polygon, np.float64)).astype(np.int32)
+    height, width = ink.shape
+    left, top = np.clip(points.min(axis=0), 0, [width, height])
+    right, bottom = np.clip(points.max(axis=0) + 1, 0, [width, height])
+    if right <= left or bottom <= top:
+        return np.zeros(0, np.int64)
+    mask = np.zeros((bottom - top, right - left), np.uint8)
+    cv2.fillPoly(mask, [points - [left, top]], 1)
+    rows, cols = np.nonzero(mask.astype(bool) & ink[top:bottom, left:right])
+    return np.sort((rows + top).astype(np.int64) * width + cols + left)
+
+
+def line_ink(ink: np.ndarray, line: Line) -> np.ndarray:
+    """Flat indices of the ink pixels in a read line's word boxes (its box where it has no words)."""
+    height, width = ink.shape
+    found = []
+    for b in [w.bbox for w in line.words] or [line.bbox]:
+        b = b.clip(width, height)
+        rows, cols = np.nonzero(ink[b.top : b.bottom, b.left : b.right])
+        found.append((rows + b.top).astype(np.int64) * width + cols + b.left)
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+def match_lines(
+    truth: list[np.ndarray], found: list[np.ndarray], threshold: float = LINE_MATCH_IOU
+) -> list[tuple[int, int]]:
+    """One-to-one (truth index, found index) pairs of lines given as ink pixel sets, greedily from
+    the best-overlapping, ink IoU above `threshold`. Ink, not outlines: transcribers draw a line's
+    outline anywhere from its x-height to its ascenders and descenders, the ink is the same."""
+    pairs = []
+    for i, t in enumerate(truth):
+        for j, f in enumerate(found):
+            shared = len(np.intersect1d(t, f, assume_unique=True))
+            if shared:
+                pairs.append((shared / (len(t) + len(f) - shared), i, j))
+    used_t, used_f, out = set(), set(), []
+    for iou, i, j in sorted(pairs, reverse=True):
+        if iou <= threshold:
+            break
+        if i not in used_t and j not in used_f:
+            used_t.add(i)
+            used_f.add(j)
+            out.append((i, j))
+    return sorted(out)
+
+
+def line_groups(truth: list[np.ndarray], found: list[np.ndarray]) -> list[tuple[list[int], list[int]]]:
+    """Transcribed and read lines (ink pixel sets) grouped where they share most of either's ink
+    (GROUP_SHARE): one to one where segmentation is right; two transcribed lines and the one read
+    line that merged them; a transcribed line and the pieces it was split into. A line of either
+    side that shares with none is a group of its own. Each group's texts are compared joined."""
+    parent = list(range(len(truth) + len(found)))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for i, t in enumerate(truth):
+        for j, f in enumerate(found):
+            shared = len(np.intersect1d(t, f, assume_unique=True))
+            if shared and shared >= GROUP_SHARE * min(len(t), len(f)):
+                parent[root(i)] = root(len(truth) + j)
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for k in range(len(parent)):
+        side = groups.setdefault(root(k), ([], []))
+        side[0 if k < len(truth) else 1].append(k if k < len(truth) else k - len(truth))
+    return sorted(groups.values(), key=lambda g: (min(g[0], default=len(truth)), min(g[1], default=0)))
+
+
+def misplaced(order: list[int]) -> int:
+    """How many items of `order` must move to sort it: its length less its longest increasing run."""
+    tails: list[int] = []
+    for value in order:
+        k = int(np.searchsorted(tails, value))
+        tails[k : k + 1] = [value]
+    return len(order) - len(tails)
+
+
+def scaled(gt: GTPage, width: int, height: int) -> list[GTLine]:
+    """The transcription's lines in the image's pixels (an export may describe the page at another size)."""
+    sx, sy = width / max(gt.width, 1), height / max(gt.height, 1)
+    if math.isclose(sx, 1, abs_tol=1e-3) and math.isclose(sy, 1, abs_tol=1e-3):
+        return gt.lines
+    return [
+        GTLine(
+            line.id,
+            tuple((x * sx, y * sy) for x, y in line.polygon),
+            tuple((x * sx, y * sy) for x, y in line.baseline),
+            line.text,
+            line.kind,
+        )
+        for line in gt.lines
+    ]
+
+
+def annotated_ink(gt: GTPage, ink: np.ndarray) -> np.ndarray | None:
+    """Flat indices of the ink inside the transcription's regions; None where it gives none."""
+    height, width = ink.shape
+    sx, sy = width / max(gt.width, 1), height / max(gt.height, 1)
+    inside = [polygon_ink(ink, [(x * sx, y * sy) for x, y in r.polygon]) for r in gt.regions if len(r.polygon) >= 3]
+    return np.unique(np.concatenate(inside)) if inside else None
+
+
+def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, seconds: float = 0.0) -> PageScore:
+    """`result` scored against `gt`; `gray` is the page image, whose ink the lines are matched by."""
+    ink = scoring_ink(gray)
+    truth = [line for line in scaled(gt, result.width, result.height) if normalise_text(line.text)]
+    region_ink = annotated_ink(gt, ink)
+    read = [line for line in result.lines if line.words]
+    read_ink = [line_ink(ink, line) for line in read]
+    if region_ink is not None:
+        inside = [len(np.intersect1d(f, region_ink, assume_unique=True)) >= INSIDE_REGION * len(f) for f in read_ink]
+    else:
+        inside = [True] * len(read)
+    scored = [line for line, keep in zip(read, inside) if keep]
+    found = [f for f, keep in zip(read_ink, inside) if keep]
+    truth_ink = [polygon_ink(ink, line.polygon) for line in truth]
+    pairs = match_lines(truth_ink, found)
+    groups = line_groups(truth_ink, found)
+    texts = [normalise_text(line.text) for line in truth]
+    raw = [normalise_text(" ".join(w.raw_text for w in line.words)) for line in scored]
+    corrected = [normalise_text(line.text) for line in scored]
+
+    def errors(readings: list[str], unit: Callable[[str], list | str]) -> int:
+        return sum(
+            edit_distance(unit(" ".join(texts[i] for i in t)), unit(" ".join(readings[j] for j in f)))
+            for t, f in groups
+        )
+
+    chars = [c.confidence for line in scored for w in line.words for c in w.chars]
+    return PageScore(
+        image=image,
+        ground_truth=gt.format,
+        scope="annotated regions" if region_ink is not None else "whole page",
+        gt_lines=len(truth),
+        read_lines=len(scored),
+        matched_lines=len(pairs),
+        lines_outside=len(read) - len(scored),
+        gt_chars=sum(len(t) for t in texts),
+        char_errors_raw=errors(raw, str),
+        char_errors=errors(corrected, str),
+        gt_words=sum(len(t.split()) for t in texts),
+        word_errors_raw=errors(raw, str.split),
+        word_errors=errors(corrected, str.split),
+        reading_order_errors=misplaced([j for _, j in sorted(pairs)]),
+        words=sum(len(line.words) for line in scored),
+        mean_confidence=round(float(np.mean(chars)), 4) if chars else None,
+        seconds=round(seconds, 3),
+    )
+
+
+def total(scores: Iterable[PageScore], image: str = "all pages") -> PageScore:
+    """The pages' counts summed into one score (rates over all their characters, not a mean of rates)."""
+    scores = list(scores)
+    counts = {name: sum(getattr(s, name) for s in scores) for name in COUNT_COLUMNS}
+    chars = sum(s.mean_confidence * s.words for s in scores if s.mean_confidence is not None)
+    return PageScore(
+        image=image,
+        ground_truth=", ".join(sorted({s.ground_truth for s in scores})),
+        scope=", ".join(sorted({s.scope for s in scores})),
+        mean_confidence=round(chars / counts["words"], 4) if counts["words"] else None,
+        seconds=round(sum(s.seconds for s in scores), 3),
+        **counts,
+    )
+
+
+def write_scores(scores: list[PageScore], out_dir: Path) -> list[Path]:
+    """pages.csv (a row per page and one for all), and cer-vs-confidence.png."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [s.row() for s in scores] + [total(scores).row()]
+    pages_csv = out_dir / "pages.csv"
+    write_csv(pages_csv, pd.DataFrame(rows))
+    plot = out_dir / "cer-vs-confidence.png"
+    plot_cer_against_confidence(scores, plot)
+    return [pages_csv, plot]
+
+
+def plot_cer_against_confidence(scores: list[PageScore], path: Path) -> None:
+    """Each page's corrected CER against its mean character confidence: whether confidence can
+    tell an archivist which pages to check by hand."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from hcrbatch.atomic import atomic_output
+
+    shown = [s for s in scores if s.mean_confidence is not None]
+    figure, axes = plt.subplots(figsize=(6, 4.5), dpi=100)
+    axes.scatter([s.mean_confidence for s in shown], [s.cer for s in shown], s=14, alpha=0.7)
+    empty = [s for s in scores if s.mean_confidence is None]
+    if empty:
+        axes.scatter([0.0] * len(empty), [s.cer for s in empty], s=20, marker="x", color="red", label="read as empty")
+        axes.legend(loc="upper right")
+    axes.set_xlabel("mean character confidence of the page")
+    axes.set_ylabel("CER (corrected)")
+    axes.set_xlim(-0.02, 1.02)
+    axes.set_ylim(0, max([1.0] + [s.cer for s in scores]) * 1.02)
+    axes.grid(alpha=0.3)
+    axes.set_title(f"{len(scores)} pages")
+    figure.tight_layout()
+    with atomic_output(path, "wb") as fh:
+        figure.savefig(fh, format="png")
+    plt.close(figure)
+
+
+def transcribed_images(cfg: Config, held_out_only: bool = False) -> list[tuple[InputFile, GTPage]]:
+    """The images under the input folder (`cfg.glob` applies) that have a PAGE or ALTO transcription;
+    with `held_out_only`, only the pages the line model's manifest lists as held out from training."""
+    found = [(f, transcription_of(f.path)) for f in discover(cfg.input_dir, cfg.glob, cfg.recursive)]
+    pages = [(f, gt) for f, gt in found if gt is not None]
+    if held_out_only:
+        manifest = line_manifest(replace(cfg.recognize, engine="line"))
+        names = manifest.extra.get("held_out_pages")
+        if not names:
+            raise ConfigError(f"{manifest.weights}: its manifest lists no held_out_pages to select")
+        held = {name.rsplit("/", 1)[-1] for name in names}
+        pages = [(f, gt) for f, gt in pages if f.path.stem in held]
+    if not pages:
+        raise ConfigError(f"no transcribed pages under {cfg.input_dir}: images with PAGE or ALTO XML beside them")
+    return pages
+
+
+def evaluate_folder(cfg: Config, held_out_only: bool = False) -> list[PageScore]:
+    """Every transcribed page under `cfg.input_dir` read with the pipeline `cfg` sets up, and scored."""
+    pages = transcribed_images(cfg, held_out_only)
+    processor = build_processor(cfg, settings="")
+    scores = []
+    for file, gt in tqdm(pages, unit="page", desc="pages", disable=not cfg.progress):
+        started = time.monotonic()
+        try:
+            page = next(iter_pages(file.path, cfg.ingest))
+        except InputFileError as exc:
+            log.warning("%s: not scored: %s", file.relative, exc)
+            continue
+        result = processor.read_page(page)
+        scores.append(score_page(gt, result, to_gray(page.pixels), str(file.relative), time.monotonic() - started))
+    return scores
+
+
+def summary_lines(scores: list[PageScore]) -> list[str]:
+    """What `hcrbatch eval-pages` prints: the totals an archivist decides on."""
+    all_pages = total(scores)
+    empty = [s.image for s in scores if s.read_as_empty]
+    return [
+        f"pages: {len(scores)}, scored inside: {all_pages.scope}",
+        f"CER: {all_pages.cer:.2%} corrected, {all_pages.cer_raw:.2%} raw; "
+        f"WER: {all_pages.wer:.2%} corrected, {all_pages.wer_raw:.2%} raw",
+        f"lines: F1 {all_pages.line_f1:.3f} (precision {all_pages.line_precision:.3f}, "
+        f"recall {all_pages.line_recall:.3f}); reading-order errors: {all_pages.reading_order_errors}",
+        f"pages with writing read as empty: {len(empty)}" + (f" ({', '.join(empty)})" if empty else ""),
+    ]
