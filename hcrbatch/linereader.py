@@ -259,9 +259,6 @@ SPACING_SPREAD = 0.5  # of the median: lines whose spacings vary more than this 
 SPACING_CROP_MAX = 2.0  # median line box heights: the tallest a crop one spacing high may be
 
 
-STRETCHED_BOX = 0.25  # line spacings: a box whose middle is this far from its ink's was stretched
-
-
 def line_spacing(lines: list[LineBox]) -> float | None:
     """Rows from one segmented line to the next: the median distance between neighbouring lines'
     middles (`LineBox.middle`, where their writing is), where at least three lines are spaced
@@ -303,18 +300,12 @@ def line_crop_box(
 def line_crops(lines: list[LineBox], gray: np.ndarray) -> list[BBox]:
     """Where the line engine reads each of a page's segmented lines (`line_crop_box`: one line
     spacing high where the page has one); the one framing both reading and `--page-crops` training
-    use. The crop centres on the box's middle, as the training lines' polygons do, unless a stroke
-    reaching into a neighbouring line (a bracket, a flourish) stretched the box so far that its
-    middle lies STRETCHED_BOX spacings from the line's writing: then on the writing."""
+    use. The crop centres on the line's ridge (`LineBox.middle`), its x-height band: a stroke reaching
+    into a neighbouring line (a bracket, a flourish) stretches the box, not the ridge, and on the
+    training pages this read better than the box's middle (benchmarks/real_pages.py)."""
     height, width = gray.shape
     spacing = line_spacing(lines)
-    crops = []
-    for line in lines:
-        middle = line.bbox.center_y
-        if spacing and abs(middle - line.middle) > STRETCHED_BOX * spacing:
-            middle = line.middle
-        crops.append(line_crop_box(line.bbox, width, height, spacing=spacing, middle=middle))
-    return crops
+    return [line_crop_box(line.bbox, width, height, spacing=spacing, middle=line.middle) for line in lines]
 
 
 def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:

@@ -20,11 +20,18 @@ PAPER_WORK_SIZE = 600  # the paper's own grey level is estimated on a copy this 
 PAPER_WINDOW_INCHES = 0.6  # ... as the median over a window this wide: far wider than a pen stroke
 INK_NOISE_SIGMAS = 6.0  # ink is darker than the paper around it by more than this many deviations of its noise
 MIN_INK_CONTRAST = 16  # ... and by at least this many grey levels (a clean digital page has no noise)
+FRAME_WORK_SIZE = 800  # the scanner's dark border is found on a copy this large (longer side)
+FRAME_DARKNESS = 0.5  # of the paper's grey level: darker is scanner bed, a paper edge or a gutter, when thick
+FRAME_THICKNESS = 1 / 60  # of the page's shorter side: the least width of a frame (pen strokes are far thinner)
+RULING_LENGTH = 0.1  # of the page's width (height): a straight run of ink this long ...
+RULING_INCHES = 1.0  # ... and this long is a ruling, not writing
+FRAME_SPAN = 0.8  # of the page's width or height: a thick dark band this long is a frame wherever it lies
 
 
 @dataclass(frozen=True, eq=False)
 class CleanPage:
     ink: np.ndarray  # uint8, 255 = ink, in the deskewed frame
+    marks: np.ndarray  # bool, deskewed frame: whatever stands out of the paper on the sheet (`stands_out_of_paper`)
     source_gray: np.ndarray  # uint8, contrast-normalised page in the original frame (paper light)
     skew_degrees: float  # the page's text was rotated by this much (counter-clockwise positive)
     to_clean: np.ndarray  # 2×3 affine: original page pixels -> deskewed frame
@@ -46,14 +53,58 @@ class CleanPage:
         return box.mapped(inverse).clip(self.page_width, self.page_height)
 
 
+def paper_frame(gray: np.ndarray) -> np.ndarray:
+    """What of the image is not the sheet itself: the scanner's bed, a dark paper edge, a gutter.
+
+    Dark areas thicker than any pen stroke that touch the image's edge or run along most of it,
+    and everything outside the largest bright area (the sheet, holes and all). A global threshold
+    would split such a page into border and paper and leave the writing on the paper's side, so
+    the page read as empty; a frame's edge would read as a line of ink."""
+    height, width = gray.shape
+    scale = min(1.0, FRAME_WORK_SIZE / max(height, width))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    otsu, _ = cv2.threshold(cv2.GaussianBlur(small, (5, 5), 0), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    dark = (small < min(otsu, FRAME_DARKNESS * np.percentile(small, 75))).astype(np.uint8)
+    kernel = np.ones((max(3, round(min(small.shape) * FRAME_THICKNESS)) | 1,) * 2, np.uint8)
+    thick = cv2.morphologyEx(dark, cv2.MORPH_OPEN, kernel)
+    if not thick.any():
+        return np.zeros(gray.shape, bool)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(1 - thick, connectivity=4)
+    sheet = labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    outside = np.pad(~sheet, 1, constant_values=True).astype(np.uint8)
+    cv2.floodFill(outside, None, (0, 0), 2)  # what the sheet encloses (writing, stamps) is on the sheet
+    frame = outside[1:-1, 1:-1] == 2
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(thick, connectivity=8)
+    rows, cols = small.shape
+    for i in range(1, count):
+        x, y, w, h = stats[i, :4]
+        if x == 0 or y == 0 or x + w == cols or y + h == rows or w >= FRAME_SPAN * cols or h >= FRAME_SPAN * rows:
+            frame |= labels == i
+    frame = cv2.dilate(frame.astype(np.uint8), kernel)  # and the blurred edge between frame and sheet
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def rulings(ink: np.ndarray, dpi: float) -> np.ndarray:
+    """The straight lines ruled across a sheet (ruled paper, a margin rule, a form's lines, a thin
+    frame): runs of ink along a row or a column longer than an inch and than RULING_LENGTH of the
+    page, which no stroke of writing is. Writing crosses them, and left in they join every letter
+    they cross into one component."""
+    height, width = ink.shape
+    least = RULING_INCHES * dpi
+    along = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, int(max(least, RULING_LENGTH * width))), np.uint8))
+    down = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((int(max(least, RULING_LENGTH * height)), 1), np.uint8))
+    return (along | down) > 0
+
+
 def to_gray(pixels: np.ndarray) -> np.ndarray:
     return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def normalize_contrast(gray: np.ndarray) -> np.ndarray:
+def normalize_contrast(gray: np.ndarray, sheet: np.ndarray | None = None) -> np.ndarray:
     """Stretch ink (0.05th percentile: pages can be 99 % paper) to paper (99th) over 0..255,
-    so faded ink and grey paper binarise alike."""
-    cumulative = np.cumsum(np.bincount(gray.ravel(), minlength=256)) / gray.size
+    so faded ink and grey paper binarise alike; the levels are the `sheet`'s where given."""
+    values = gray[sheet] if sheet is not None and sheet.any() else gray.ravel()
+    cumulative = np.cumsum(np.bincount(values, minlength=256)) / values.size
     low, high = (float(np.searchsorted(cumulative, q)) for q in (0.0005, 0.99))  # percentiles, O(n)
     if high - low < 1:
         return gray.copy()
@@ -61,10 +112,12 @@ def normalize_contrast(gray: np.ndarray) -> np.ndarray:
     return np.clip(stretched, 0, 255).astype(np.uint8)
 
 
-def binarize_otsu(gray: np.ndarray) -> np.ndarray:
+def binarize_otsu(gray: np.ndarray, sheet: np.ndarray | None = None) -> np.ndarray:
+    """Otsu's threshold, chosen from the `sheet`'s pixels where given (a dark frame would be the dark class)."""
     blurred = cv2.GaussianBlur(gray, (3, 3), 0)
-    _, ink = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    return ink
+    values = blurred[sheet] if sheet is not None and sheet.any() else blurred
+    threshold, _ = cv2.threshold(values.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return np.where(blurred <= threshold, 255, 0).astype(np.uint8)
 
 
 def binarize_sauvola(gray: np.ndarray, window: int = 31, k: float = 0.2) -> np.ndarray:
@@ -145,15 +198,23 @@ def rotation_keeping_corners(width: int, height: int, degrees: float) -> tuple[n
 
 def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
     raw = to_gray(page.pixels)
-    gray = normalize_contrast(raw)
-    ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray)
-    ink[~stands_out_of_paper(raw, page.dpi)] = 0
+    frame = paper_frame(raw)
+    sheet = ~frame
+    if frame.any():  # the frame painted as paper: it must not darken the paper's level nor count as ink
+        raw = raw.copy()
+        raw[frame] = int(np.median(raw[sheet])) if sheet.any() else 255
+    gray = normalize_contrast(raw, sheet)
+    ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray, sheet)
+    marks = stands_out_of_paper(raw, page.dpi) & sheet
+    ink[~marks] = 0
+    ink[rulings(ink, page.dpi)] = 0
     if cfg.despeckle:
         ink = despeckle(ink, page.dpi)
     angle = estimate_skew(ink, cfg.max_skew_degrees) if cfg.deskew else 0.0
     if abs(angle) < 0.05:
         identity = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
-        return CleanPage(ink, gray, 0.0, identity, page.width, page.height)
+        return CleanPage(ink, marks, gray, 0.0, identity, page.width, page.height)
     matrix, new_w, new_h = rotation_keeping_corners(page.width, page.height, angle)
     rotated = cv2.warpAffine(ink, matrix, (new_w, new_h), flags=cv2.INTER_NEAREST)
-    return CleanPage(rotated, gray, angle, matrix, page.width, page.height)
+    rotated_marks = cv2.warpAffine(marks.astype(np.uint8), matrix, (new_w, new_h), flags=cv2.INTER_NEAREST) > 0
+    return CleanPage(rotated, rotated_marks, gray, angle, matrix, page.width, page.height)

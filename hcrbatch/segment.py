@@ -7,7 +7,6 @@ column near where the typical letter width says a cut belongs. Boxes are in the 
 from __future__ import annotations
 
 import math
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 
 import cv2
@@ -44,7 +43,7 @@ class WordBox:
 class LineBox:
     bbox: BBox
     words: tuple[WordBox, ...]
-    middle: float  # the row its writing centres on (`_ink_middle`); a stroke reaching into a neighbour stretches the box, not this
+    middle: float  # the row its writing centres on (its ridge, `_ridges`); a stroke reaching into a neighbour stretches the box, not this
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,199 +128,259 @@ def joined_ink(labels: np.ndarray, comps: list[_Component], letter_area: float) 
     return joined / sum(c.area for c in letters)
 
 
-# Rows whose smoothed ink is under this share of a full line's are gaps between lines: low enough
-# that a short line (a date, a signature, a page number) is still a line of its own; the slivers
-# this lets through are joined to their line by _merge_slivers.
-LINE_INK = 0.03
-SLIVER_MASS = 0.25  # of the median line's ink: less is a sliver, not a line
-SLIVER_GAP = 1.0  # of the character height: a sliver this close to a line belongs to it
-SLIVER_HEIGHT = 0.6  # of the median line's height: a band this high is a short line, however little its ink
+# Line finding. Lines are found where the writing is densest: the page's letters (no brackets,
+# rulings, outlines or frames) blurred much more along a line than across it leave a ridge along
+# each line's x-height band, whatever the line's slope or curve, and however its ascenders and
+# descenders touch its neighbours'. Ridge pieces are chained left to right into lines, and each
+# letter joins the line whose ridge it holds. Sizes are in letter heights (`_letter_height`).
+NOT_TEXT_TALL = 3.0  # a narrow or sparse component taller than this is no writing (`_is_not_writing`) ...
+DROPPED_TALL = 5.0  # ... and taller than this joins no line at all (a margin bracket, a frame, an outline)
+NARROW = 0.5  # of its height: a tall component narrower than this is a bracket or a rule
+SPARSE = 0.05  # of its box: a tall component with less ink than this is an outline or a frame
+RULING_WIDE = 6.0  # a component wider than this ...
+RULING_INK = 0.8  # ... with less ink per column than this many pen widths is a single stroke: a ruling, an outline
+RIDGE_ALONG = 1.5  # the blur's deviation along the line: joins a word's letters and close words
+RIDGE_ACROSS = 0.4  # ... and across it: keeps neighbouring lines apart
+RIDGE_WINDOW = 0.8  # a ridge is the densest row within this many rows (in letter heights) of its column
+RIDGE_FLOOR = 0.08  # of the page's densest writing (99th percentile): fainter ridges are not lines
+RIDGE_SHORTEST = 1.0  # a ridge piece shorter than this is a speck's or a dot's
+CHAIN_GAP = 4.0  # ridge pieces this far apart along a line, ...
+CHAIN_STEP = 0.5  # ... and this close in height where they meet, are one line
+PARALLEL = 0.8  # ridge pieces over each other this close are crests of one line
+RIDGE_HOLD = 0.3  # a component holds a ridge when its ink lies within half this of the ridge's row
+JOIN_NEAR = 1.0  # a letter on no ridge joins the nearest ridge above or below within this distance
+DOT_NEAR = 0.6  # ... a dot, a comma or a speck within this one (specks between lines join none)
+SPLIT_SHARE = 0.2  # of the ridge a component holds: where two lines have this much each, it is cut between them
+SLIVER_MASS = 0.25  # of the median line's ink: a line with less is a sliver ...
+SLIVER_HEIGHT = 0.6  # ... when lower than this share of the median line's height ...
+SLIVER_NARROW = 1.0  # ... or narrower than this (a blot, a dash), ...
+SLIVER_GAP = 1.0  # ... and joins the nearest line above or below it within this gap, ...
+SLIVER_REACH = CHAIN_GAP  # ... that reaches within this distance of it along the page
 
 
-def _line_bands(ink: np.ndarray, char_height: float, pen: float) -> list[tuple[int, int]]:
-    """Row ranges of text lines from the smoothed horizontal ink profile; tall bands are split."""
-    profile = (ink > 0).sum(axis=1).astype(np.float64)
-    window = max(3, int(char_height / 3) | 1)
-    smooth = np.convolve(profile, np.ones(window) / window, mode="same")
-    if smooth.max() <= 0:
-        return []
-    threshold = LINE_INK * np.percentile(smooth[smooth > 0], 90)
-    above = smooth > threshold
-    bands, start = [], None
-    for row, on in enumerate(np.append(above, False)):
-        if on and start is None:
-            start = row
-        elif not on and start is not None:
-            bands.append((start, row))
-            start = None
-    bands = [b for b in bands if b[1] - b[0] >= 0.4 * char_height] or bands
-    found = set(bands)
-    pitch = _line_pitch(smooth, char_height, pen)
-    bands = _split_tall_bands(bands, smooth, char_height, pitch)
-    # cut at the profile's own spacing, a piece is a line as much as a band found whole, and a line
-    # stays cut at its new top edges; the median-band guess may cut a loop off
-    pieces = set(bands) - found if pitch else set()
-    cuts = {top for top, _ in pieces} - {top for top, _ in found}
-    if len(bands) < VALLEY_PAGE_BANDS:
-        bands = [part for band in bands for part in _split_at_valleys(band, smooth, char_height)]
-    return _merge_slivers(bands, profile, char_height, cuts, whole=found | pieces)
+def _letter_height(comps: list[_Component], letter_area: float) -> float:
+    """The height of the page's writing: the median height of the components with a letter's ink
+    (a letter of hand-printing, a word of joined-up script), so that the many specks of a noisy
+    scan do not count. (Weighted by ink, the few large words of a page read CREMMA's lines as fewer.)"""
+    letters = [c for c in comps if c.area >= letter_area]
+    if not letters:
+        return float(np.median([c.bbox.height for c in comps]))
+    return float(np.median([c.bbox.height for c in letters]))
 
 
-VALLEY_DEPTH = 0.3  # of the lower of the ink peaks on either side: a row this empty parts two lines
-VALLEY_PART = 1.2  # character heights: the least a line cut off at a valley may be
-VALLEY_PAGE_BANDS = 3  # pages with fewer bands have no spacing of their own to cut merged lines at
+def _is_not_writing(comp: _Component, height: float, pen: float, tall: float = NOT_TEXT_TALL) -> bool:
+    """A long single stroke along the page (a ruling, an underline, the edge of an outline drawn
+    round the text: one pen width of ink per column, where a word crosses each column several
+    times), or a stroke far taller than the writing that is narrow (a bracket in the margin, a
+    rule down it) or mostly empty (an outline, a frame): written words, however tall, are wider
+    than high and inked across."""
+    box = comp.bbox
+    if box.width > RULING_WIDE * height > box.height and comp.area < RULING_INK * pen * box.width:
+        return True
+    return box.height > tall * height and (box.width < NARROW * box.height or comp.area < SPARSE * box.area)
 
 
-def _split_at_valleys(band: tuple[int, int], smooth: np.ndarray, char_height: float) -> list[tuple[int, int]]:
-    """Cut a band at its emptiest row while that row holds far less ink than the lines above and
-    below it: lines that touch where a few descenders meet ascenders, on a page too short for a
-    line spacing to show (a will of five lines)."""
-    top, bottom = band
-    margin = int(VALLEY_PART * char_height)
-    if bottom - top <= 2 * margin:
-        return [band]
-    row = top + margin + int(np.argmin(smooth[top + margin : bottom - margin]))
-    if smooth[row] >= VALLEY_DEPTH * min(smooth[top:row].max(), smooth[row:bottom].max()):
-        return [band]
-    return _split_at_valleys((top, row), smooth, char_height) + _split_at_valleys((row, bottom), smooth, char_height)
+def _ridges(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
+    """A label image of the ridge pieces of the page's writing (0 elsewhere)."""
+    writing = np.zeros(len(comps) + 1, bool)
+    for c in comps:
+        if c.area >= letter_area and not _is_not_writing(c, height, pen):
+            writing[c.label] = True
+    density = cv2.GaussianBlur(
+        writing[labels].astype(np.float32), (0, 0), sigmaX=RIDGE_ALONG * height, sigmaY=RIDGE_ACROSS * height
+    )
+    if not density.any():
+        return np.zeros(labels.shape, np.int32)
+    window = np.ones((max(3, int(RIDGE_WINDOW * height)) | 1, 1), np.float32)
+    floor = RIDGE_FLOOR * np.percentile(density[density > 0], 99)
+    crest = (density >= cv2.dilate(density, window)) & (density > floor)
+    crest = cv2.dilate(crest.astype(np.uint8), np.ones((1, max(3, int(height / 2)) | 1), np.uint8))
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(crest, connectivity=8)
+    short = np.flatnonzero(stats[:, cv2.CC_STAT_WIDTH] < RIDGE_SHORTEST * height)
+    pieces[np.isin(pieces, short)] = 0
+    return pieces
 
 
-def _merge_slivers(
-    bands: list[tuple[int, int]],
-    profile: np.ndarray,
-    char_height: float,
-    cuts: AbstractSet[int] = frozenset(),
-    whole: AbstractSet[tuple[int, int]] = frozenset(),
-) -> list[tuple[int, int]]:
-    """Join a band with little ink that nearly touches a neighbour to that neighbour: on cursive
-    pages the loops of ascenders and descenders, dots and specks between two lines leave slivers
-    of profile that are not lines of their own, and lower than lines are. A short line stays: one
-    standing apart (a page number); one the profile found `whole`, or cut off at the profile's own
-    spacing (with any sliver it took in since), and about as high as the page's full lines (a date
-    or a signature under the text, one short word touching the line above: on the benchmarks'
-    training pages, 88 in 100 of the bands this high that were joined as slivers belonged to
-    another line); and one parted from its neighbour at a `cuts` row, where the
-    spacing of the page's ink profile put a line's edge (a one-word title whose tails touch the
-    line below). Pieces cut at the median-band guess (a page with no spacing of its own) may
-    still be joined back."""
-    bands, whole = list(bands), set(whole)
-    while len(bands) > 1:
-        mass = [float(profile[a:b].sum()) for a, b in bands]
-        typical = float(np.median(mass))
-        full = [b - a for (a, b), m in zip(bands, mass) if m >= SLIVER_MASS * typical]  # specks make low bands
-        line_height = SLIVER_HEIGHT * float(np.median(full))
-        merged = False
-        for i in sorted(range(len(bands)), key=mass.__getitem__):
-            if mass[i] >= SLIVER_MASS * typical:
-                break
-            if bands[i] in whole and bands[i][1] - bands[i][0] >= line_height:
-                continue
-            gaps = [(bands[i][0] - bands[j][1], j) for j in (i - 1,) if j >= 0 and bands[i][0] not in cuts]
-            gaps += [(bands[j][0] - bands[i][1], j) for j in (i + 1,) if j < len(bands) and bands[j][0] not in cuts]
-            gap, j = min(gaps, default=(np.inf, i))
-            if gap <= SLIVER_GAP * char_height:
-                lo, hi = min(i, j), max(i, j)
-                joined = (bands[lo][0], bands[hi][1])
-                if bands[j] in whole:  # a line that took in a sliver is still the line the profile found
-                    whole.add(joined)
-                bands[lo : hi + 1] = [joined]
-                merged = True
-                break
-        if not merged:
-            break
-    return bands
+@dataclass(frozen=True)
+class _Ridge:
+    label: int
+    left: int
+    right: int
+    left_row: float  # the ridge's row at its left end
+    right_row: float
+
+    def row_at(self, column: float) -> float:
+        share = (column - self.left) / max(self.right - self.left, 1)
+        return self.left_row + share * (self.right_row - self.left_row)
 
 
-PITCH_DETREND = 4.0  # character heights: profile changes slower than this are not line spacing
-PITCH_MAX = 6.0  # character heights: the widest line spacing looked for
-PITCH_HARMONIC = 0.7  # a peak this near the highest is the spacing; the higher ones are its multiples
-PITCH_CORRELATION = 0.2  # a weaker repeat than this is no regular spacing
-PITCH_MIN_STROKES = 9.0  # pen widths: a shorter repeat is the strokes of one line, not its spacing
-TALL_BAND_BY_PITCH = 1.5  # line spacings: a band this tall holds more than one line
-TALL_BAND = 2.2  # median bands, where the page gives no spacing (a median that merged lines inflate)
-
-
-def _line_pitch(smooth: np.ndarray, char_height: float, pen: float) -> float | None:
-    """Rows from one text line to the next: the first strong peak of the ink profile's
-    autocorrelation after its first trough, the profile's slow changes (a dense half page, a
-    blank one) taken out first. None where the page has no regular spacing to find (a few lines,
-    lines at odd distances)."""
-    window = min(int(PITCH_DETREND * char_height), len(smooth) - 1) | 1
-    if len(smooth) < 3 * char_height or window < 3:
-        return None
-    centred = smooth - np.convolve(smooth, np.ones(window) / window, mode="same")
-    energy = float(np.dot(centred, centred))
-    if energy <= 0:
-        return None
-    corr = np.correlate(centred, centred, mode="full")[len(centred) - 1 :] / energy
-    rising = np.flatnonzero(np.diff(corr) >= 0)  # the first trough ends the fall from lag 0
-    if not len(rising):
-        return None
-    trough, last = int(rising[0]), min(len(corr) // 2, int(PITCH_MAX * char_height))
-    if last <= trough + 2:
-        return None
-    span = corr[trough:last]
-    peaks = [k for k in range(1, len(span) - 1) if span[k - 1] <= span[k] >= span[k + 1]]
-    strong = [k for k in peaks if span[k] >= PITCH_HARMONIC * span.max()]
-    if not strong or span[strong[0]] < PITCH_CORRELATION or trough + strong[0] < PITCH_MIN_STROKES * pen:
-        return None
-    return float(trough + strong[0])
-
-
-def middle_spacings(spans: list[tuple[float, float]]) -> np.ndarray:
-    """Distances between the middles of neighbouring row spans (lines, bands), top to bottom."""
-    return np.diff(sorted((top + bottom) / 2 for top, bottom in spans))
-
-
-def _split_tall_bands(
-    bands: list[tuple[int, int]], smooth: np.ndarray, char_height: float, pitch: float | None
-) -> list[tuple[int, int]]:
-    """Cut bands that hold several touching lines at the profile's lowest rows near where the line
-    spacing puts the gaps. The spacing is the profile's own (`pitch`) where it has one; else,
-    with three bands or more, the median distance between their middles (no less than the median
-    band: the profile's autocorrelation finds no spacing on many cursive pages whose lines mostly
-    stand apart); else the median band, which fails when most lines of a page have merged."""
-    median_band = float(np.median([b - a for a, b in bands])) if bands else 0.0
-    if not pitch and len(bands) >= 3:
-        # the bands' own spacing: merged pairs lengthen only a few of the distances
-        pitch = max(float(np.median(middle_spacings(bands))), median_band)
-    typical, tall = (pitch, TALL_BAND_BY_PITCH) if pitch else (median_band, TALL_BAND)
+def _ridge_ends(pieces: np.ndarray, height: float) -> list[_Ridge]:
     out = []
-    for top, bottom in bands:
-        pieces = int(round((bottom - top) / typical)) if typical else 1
-        if pieces < 2 or bottom - top < tall * max(typical, char_height):
-            out.append((top, bottom))
-            continue
-        cuts = [top]
-        for k in range(1, pieces):
-            guess = top + k * (bottom - top) // pieces
-            lo, hi = max(top + 1, guess - int(typical / 3)), min(bottom - 1, guess + int(typical / 3))
-            cuts.append(lo + int(np.argmin(smooth[lo:hi])) if hi > lo else guess)
-        cuts.append(bottom)
-        out.extend(zip(cuts[:-1], cuts[1:]))
+    reach = max(1, int(height))
+    count, _, stats, _ = cv2.connectedComponentsWithStats((pieces > 0).astype(np.uint8), connectivity=8)
+    for x, y, w, h, _ in stats[1:]:
+        window = pieces[y : y + h, x : x + w]
+        for label in np.unique(window[window > 0]):
+            rows, cols = np.nonzero(window == label)
+            left, right = int(cols.min()), int(cols.max()) + 1
+            out.append(
+                _Ridge(
+                    int(label),
+                    x + left,
+                    x + right,
+                    y + float(np.median(rows[cols < left + reach])),
+                    y + float(np.median(rows[cols >= right - reach])),
+                )
+            )
     return out
 
 
+def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
+    """Ridge label -> line number: pieces that follow each other along a line (within CHAIN_GAP,
+    meeting within CHAIN_STEP in height), each joined to its nearest follower, and pieces side by
+    side less than PARALLEL apart (two crests of one line)."""
+    links = []
+    for a in ridges:
+        for b in ridges:
+            gap = b.left - a.right
+            if b.left > a.left and -height <= gap <= CHAIN_GAP * height:
+                step = abs(b.left_row - a.right_row)
+                if step < CHAIN_STEP * height:
+                    links.append((max(gap, 0) + 3 * step, a.label, b.label))
+    follower: dict[int, int] = {}
+    leader: dict[int, int] = {}
+    for _, a, b in sorted(links):
+        if a not in follower and b not in leader:
+            follower[a], leader[b] = b, a
+    parent = {r.label: r.label for r in ridges}
+
+    def root(label: int) -> int:
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = parent[label]
+        return label
+
+    for a, b in follower.items():
+        parent[root(b)] = root(a)
+    for a in ridges:  # two crests of one line (its x-height band and a row of loops), side by side
+        for b in ridges:
+            overlap = (max(a.left, b.left) + min(a.right, b.right)) / 2
+            side_by_side = a.label < b.label and min(a.right, b.right) > max(a.left, b.left)
+            if side_by_side and abs(a.row_at(overlap) - b.row_at(overlap)) < PARALLEL * height:
+                parent[root(b.label)] = root(a.label)
+    roots = sorted({root(r.label) for r in ridges})
+    return {r.label: roots.index(root(r.label)) + 1 for r in ridges}
+
+
+def _split_across_lines(
+    comp: _Component, labels: np.ndarray, line_map: np.ndarray, lines: list[int], next_label: int
+) -> list[tuple[int, _Component]]:
+    """A component that holds the ridges of several lines (a descender run into the loop of a
+    word below) cut into one part per line, each pixel to the line of the nearest ridge; parts
+    after the first get new labels in `labels`."""
+    b = comp.bbox
+    own = labels[b.top : b.bottom, b.left : b.right] == comp.label
+    window = line_map[b.top : b.bottom, b.left : b.right]
+    seeds = np.isin(window, lines) & own
+    _, nearest = cv2.distanceTransformWithLabels(
+        (~seeds).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    seed_rows, seed_cols = np.nonzero(seeds)
+    seed_line = np.zeros(len(seed_rows) + 1, np.int32)
+    seed_line[nearest[seeds]] = window[seed_rows, seed_cols]  # the label of each seed pixel -> its line
+    owner = np.where(own, seed_line[nearest], 0)
+    parts = []
+    for line in lines:
+        rows, cols = np.nonzero(owner == line)
+        if not rows.size:
+            continue
+        label = comp.label if not parts else next_label + len(parts) - 1
+        if parts:
+            labels[b.top + rows, b.left + cols] = label
+        box = BBox(
+            b.left + int(cols.min()), b.top + int(rows.min()), b.left + int(cols.max()) + 1, b.top + int(rows.max()) + 1
+        )
+        parts.append((line, _Component(label, box, int(rows.size), b.top + float(rows.mean()))))
+    return parts
+
+
 def _assign_to_lines(
-    comps: list[_Component], bands: list[tuple[int, int]], letter_area: float
-) -> list[list[_Component]]:
-    """Each component joins the band that holds its ink's centre of mass (where a letter with a
-    long descender or ascender has most of its ink, whatever its box overlaps), else the band
-    holding most of its rows, else the nearest band if it is a letter; a dot or speck in no band
-    (between lines, in a margin) joins none: added to a line, it stretched the line's box, and the
-    line engine's crop, far from the line's ink."""
-    lines: list[list[_Component]] = [[] for _ in bands]
+    labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float
+) -> list[tuple[list[_Component], float]]:
+    """The page's components grouped into lines, each with the row of its ridge, by the ridge they hold most of (`_ridges`), or
+    the nearest ridge above or below them (within JOIN_NEAR, or DOT_NEAR for a dot, a comma or a
+    speck); what is not writing (a margin bracket, a ruling, a frame) joins none. A component on
+    the ridges of several lines is cut between them (`_split_across_lines`; `labels` changes)."""
+    pieces = _ridges(labels, comps, letter_area, height, pen)
+    lookup = np.zeros(int(pieces.max()) + 1, np.int32)
+    for label, line in _chain_ridges(_ridge_ends(pieces, height), height).items():
+        lookup[label] = line
+    line_map = lookup[pieces]
+    kernel = np.ones((max(1, int(RIDGE_HOLD * height)) | 1, 1), np.uint8)
+    thick = cv2.dilate(line_map.astype(np.float32), kernel).astype(np.int32)  # line numbers, a few hundred at most
+    lines: dict[int, list[_Component]] = {}
+    next_label = int(labels.max()) + 1
     for comp in comps:
-        best = next((i for i, (a, b) in enumerate(bands) if a <= comp.ink_row < b), None)
-        if best is None:
-            overlaps = [min(comp.bbox.bottom, b) - max(comp.bbox.top, a) for a, b in bands]
-            best = int(np.argmax(overlaps))
-            if overlaps[best] <= 0:
-                if comp.area < letter_area:
-                    continue
-                best = int(np.argmin([abs(comp.bbox.center_y - (a + b) / 2) for a, b in bands]))
-        lines[best].append(comp)
-    return [line for line in lines if line]
+        b = comp.bbox
+        if _is_not_writing(comp, height, pen, DROPPED_TALL):
+            continue
+        window = thick[b.top : b.bottom, b.left : b.right]
+        held = np.bincount(window[(labels[b.top : b.bottom, b.left : b.right] == comp.label) & (window > 0)])
+        shared = [int(line) for line in np.flatnonzero(held) if held[line] >= SPLIT_SHARE * held.sum()]
+        if len(shared) > 1 and comp.area >= letter_area:
+            parts = _split_across_lines(comp, labels, thick, shared, next_label)
+            next_label += len(parts) - 1
+            for line, part in parts:
+                lines.setdefault(line, []).append(part)
+            continue
+        if held.sum():
+            lines.setdefault(int(held.argmax()), []).append(comp)
+            continue
+        rows, cols = np.nonzero(line_map[:, b.left : b.right])
+        if rows.size:
+            nearest = int(np.argmin(np.abs(rows - comp.ink_row)))
+            reach = JOIN_NEAR if comp.area >= letter_area else DOT_NEAR
+            if abs(rows[nearest] - comp.ink_row) < reach * height:
+                lines.setdefault(int(line_map[rows[nearest], b.left + cols[nearest]]), []).append(comp)
+
+    rows, cols = np.nonzero(line_map)
+    numbers = line_map[rows, cols]
+    ridge_row = {int(n): float(np.median(rows[numbers == n])) for n in lines}
+    return _join_slivers([(comps, ridge_row[n]) for n, comps in lines.items()], height)
+
+
+def _join_slivers(lines: list[tuple[list[_Component], float]], height: float) -> list[tuple[list[_Component], float]]:
+    """A line with little ink, lower than full lines, just above or below a line beside it (the
+    tail of a blot, a detached loop, a few specks that made a ridge of their own) is part of it."""
+    if len(lines) < 2:
+        return lines
+    ink = [sum(c.area for c in line) for line, _ in lines]
+    boxes = [BBox.enclosing([c.bbox for c in line]) for line, _ in lines]
+    typical_ink, typical_height = float(np.median(ink)), float(np.median([b.height for b in boxes]))
+    target = list(range(len(lines)))
+    for i in sorted(range(len(lines)), key=ink.__getitem__):
+        if ink[i] >= SLIVER_MASS * typical_ink:
+            break
+        if boxes[i].height >= SLIVER_HEIGHT * typical_height and boxes[i].width >= SLIVER_NARROW * height:
+            continue  # a short line as high as the others: a date, a signature, a page number
+        near = [
+            (max(boxes[j].top - boxes[i].bottom, boxes[i].top - boxes[j].bottom), j)
+            for j in range(len(lines))
+            if j != i
+            and target[j] == j
+            and max(boxes[j].left - boxes[i].right, boxes[i].left - boxes[j].right) <= SLIVER_REACH * height
+        ]
+        gap, j = min(near, default=(np.inf, i))
+        if gap <= SLIVER_GAP * height:
+            target[i] = j
+            boxes[j] = boxes[j].union(boxes[i])
+    joined: dict[int, list[_Component]] = {}
+    for i, (line, _) in enumerate(lines):
+        root = i
+        while target[root] != root:
+            root = target[root]
+        joined.setdefault(root, []).extend(line)
+    return [(comps, lines[root][1]) for root, comps in joined.items()]
 
 
 def _group_glyphs(comps: list[_Component], line_height: float) -> list[list[_Component]]:
@@ -458,14 +517,6 @@ def _split_words(glyphs: list[GlyphBox], base_gap: float) -> list[WordBox]:
     return [WordBox(BBox.enclosing([g.bbox for g in w]), tuple(w)) for w in words]
 
 
-def _ink_middle(comps: list[_Component]) -> float:
-    """The median row of a line's ink, by its components' centres of mass weighted by their ink: a
-    bracket, a flourish or a descender that reaches into the next line is a minority of the ink."""
-    comps = sorted(comps, key=lambda c: c.ink_row)
-    ink = np.cumsum([c.area for c in comps])
-    return comps[int(np.searchsorted(ink, ink[-1] / 2))].ink_row
-
-
 def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     labels, comps = _components(page.ink)
     if not comps:
@@ -473,14 +524,16 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     pen = _stroke_width(page.ink)
     letter_area = _letter_area(pen)
     char_height = _typical_height(comps)
-    bands = _line_bands(page.ink, char_height, pen)
-    line_comps = _assign_to_lines(comps, bands, letter_area) if bands else [comps]
-    grouped = [_group_glyphs(line, char_height) for line in line_comps]
+    joined = joined_ink(labels, comps, letter_area)  # before lines cut the components that join them
+    line_comps = _assign_to_lines(labels, comps, letter_area, _letter_height(comps, letter_area), pen)
+    if not line_comps:
+        return Segmentation((), labels)
+    grouped = [_group_glyphs(line, char_height) for line, _ in line_comps]
     boxes = [BBox.enclosing([c.bbox for c in g]) for groups in grouped for g in groups]
     single = [b.width for b in boxes if b.width < 1.3 * b.height and b.height > 0.5 * char_height]
     typical_width = float(np.median(single)) if single else 0.8 * char_height
     lines = []
-    for groups in grouped:
+    for groups, (_, ridge_row) in zip(grouped, line_comps):
         glyphs = [GlyphBox(BBox.enclosing([c.bbox for c in g]), tuple(c.label for c in g)) for g in groups]
         if cfg.split_touching:
             glyphs = [piece for g in glyphs for piece in _split_touching(g, labels, typical_width, char_height)]
@@ -490,7 +543,6 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
             words = [
                 replace(w, alternatives=tuple(cut_alternatives(list(w.glyphs), labels, line_height))) for w in words
             ]
-        middle = _ink_middle([c for g in groups for c in g])
-        lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words), middle))
+        lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words), ridge_row))
     lines.sort(key=lambda line: line.middle)
-    return Segmentation(tuple(lines), labels, joined_ink(labels, comps, letter_area))
+    return Segmentation(tuple(lines), labels, joined)

@@ -218,15 +218,15 @@ def test_lines_on_a_regularly_ruled_page_are_cropped_one_line_spacing_high():
     assert line_spacing(lines_of(widely_spaced)) == 80  # a form or double spacing: two line heights, not 300 rows
 
 
-def test_a_line_box_stretched_into_the_next_line_is_cropped_around_its_writing():
+def test_a_lines_crop_centres_on_its_ridge_not_on_a_box_a_stroke_stretched():
     lines = lines_of([BBox(100, top, 900, top + 60) for top in (100, 196, 292, 388, 484)])
-    # a bracket in the margin reaches from the third line's writing (middle 322) to the fourth's bottom
+    # a bracket in the margin reaches from the third line's writing (ridge at 322) to the fourth's bottom
     lines[2] = LineBox(BBox(60, 292, 900, 448), (), 322.0)
     assert line_spacing(lines) == 96  # spaced by where the writing is, not by the stretched box's middle
     crops = line_crops(lines, np.zeros((1000, 1000), np.uint8))
     assert [c.center_y for c in crops] == [130, 226, 322, 418, 514]
-    slightly_off = lines[:2] + [LineBox(BBox(100, 292, 900, 352), (), 330.0)] + lines[3:]
-    assert line_crops(slightly_off, np.zeros((1000, 1000), np.uint8))[2].center_y == 322  # as the box frames it
+    lower = lines[:2] + [LineBox(BBox(100, 292, 900, 352), (), 330.0)] + lines[3:]
+    assert line_crops(lower, np.zeros((1000, 1000), np.uint8))[2].center_y == 330  # the ridge, not the box
 
 
 def test_no_line_spacing_on_pages_of_few_or_irregular_lines():

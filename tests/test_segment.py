@@ -7,7 +7,7 @@ from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import PageImage
 from hcrbatch.linereader import line_crops
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import _line_pitch, _split_tall_bands, segment
+from hcrbatch.segment import segment
 
 
 def segment_lines(lines, **page_args):
@@ -176,24 +176,6 @@ def test_specks_between_lines_join_no_line():
     assert lines[0].bbox.bottom < 215 and lines[1].bbox.top > 235
 
 
-def test_line_spacing_is_read_from_the_profile_but_not_from_the_strokes_of_one_line():
-    rows = np.arange(1200)
-    lines = np.where((rows % 96) < 60, 200.0, 5.0)  # a line every 96 rows
-    strokes = np.where((rows % 20) < 8, 200.0, 5.0)  # bars 20 rows apart: the strokes of big letters
-    assert _line_pitch(lines, char_height=40, pen=5) == 96
-    assert _line_pitch(strokes, char_height=40, pen=5) is None  # 20 rows is 4 pen widths
-
-
-def test_without_a_profile_spacing_two_merged_lines_are_cut_at_the_spacing_of_the_others():
-    rows = np.arange(800)
-    smooth = np.where((rows % 96) < 60, 200.0, 5.0)  # a line every 96 rows, 60 rows of ink each
-    bands = [(k * 96, k * 96 + 60) for k in range(7)]
-    bands[3:5] = [(288, 444)]  # lines 3 and 4 touch: one band
-    split = _split_tall_bands(bands, smooth, char_height=40, pitch=None)
-    assert len(split) == 7 and split[3][0] == 288 and 348 <= split[3][1] <= 384 and split[4][1] == 444
-    # the median band alone (60 rows) would have cut the pair in three
-
-
 def test_a_short_page_of_touching_lines_is_cut_at_its_ink_valleys():
     page = np.full((480, 1300), 245, np.uint8)
     tops = [100, 190, 280]
@@ -237,33 +219,6 @@ def test_joined_up_script_is_told_from_hand_printing_by_the_shape_of_its_ink():
     assert joined["printed"] < 0.05  # neither the ruling nor the box counts as joined-up writing
 
 
-def test_a_short_title_whose_tails_touch_the_line_below_stays_a_line_of_its_own():
-    tops = [100, 190, 280, 370, 460, 550, 640]
-    page = cursive_block(tops[1:])
-    xs = np.arange(100, 260)  # the title: one short word, a sixth of a line's ink
-    cv2.polylines(page, [np.stack([xs, (tops[0] + 40 + 6 * np.sin(xs / 7.0)).astype(np.int32)], axis=1)], False, 20, 4)
-    for x in (130, 220):
-        cv2.line(page, (x, tops[0] + 40), (x + 6, tops[0] + 100), 20, 3)  # its tails reach the line below
-    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
-    assert (clean.ink[140:690] > 0).any(axis=1).all()  # no blank row parts it from the rest
-    lines = segment(clean, SegmentConfig()).lines
-    assert len(lines) == len(tops)
-    assert abs(lines[0].bbox.center_y - (tops[0] + 40)) < 30 and lines[0].bbox.right < 300
-
-
-def test_a_short_line_cut_off_at_the_spacing_is_not_a_sliver_of_the_line_below():
-    tops = [100, 190, 280, 370, 460, 550, 640]
-    page = cursive_block([top for top in tops if top != 370])
-    xs = np.arange(100, 200)  # one short word, its loop touching the tails of the line above
-    cv2.polylines(page, [np.stack([xs, (370 + 40 + 6 * np.sin(xs / 7.0)).astype(np.int32)], axis=1)], False, 20, 4)
-    cv2.ellipse(page, (140, 370 + 15), (7, 25), 0, 0, 360, 20, 3)
-    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
-    assert (clean.ink[130:418] > 0).any(axis=1).all() and not (clean.ink[420:445] > 0).any()  # apart only below
-    lines = segment(clean, SegmentConfig()).lines
-    assert len(lines) == len(tops)
-    assert abs(lines[3].bbox.center_y - (370 + 40)) < 30 and lines[3].bbox.right < 250
-
-
 @pytest.mark.parametrize("blot", [False, True], ids=["date", "date with a blot that joins it first"])
 def test_a_short_line_as_high_as_the_others_is_not_a_sliver_of_the_line_above(blot):
     page = np.full((800, 1400), 245, np.uint8)
@@ -278,19 +233,67 @@ def test_a_short_line_as_high_as_the_others_is_not_a_sliver_of_the_line_above(bl
     assert lines[-1].bbox.top > 600 and lines[-2].bbox.bottom < 600
 
 
-def test_a_bracket_reaching_into_the_next_line_stretches_the_box_but_not_the_lines_middle():
+def cursive_words(page: np.ndarray, middle, lefts: range, width: int = 140) -> None:
+    """Words of joined-up "handwriting" whose ink centres on the row `middle(x)` gives."""
+    for x in lefts:
+        xs = np.arange(x, x + width)
+        ys = (np.array([middle(v) for v in xs]) + 12 * np.sin(xs / 9.0)).astype(np.int32)
+        cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
+
+
+def test_a_margin_bracket_across_lines_joins_none_and_the_lines_stay_apart():
     page = np.full((900, 1200), 245, np.uint8)
     tops = [100, 220, 340, 460, 580]
-    for top in tops:  # words of joined-up "handwriting", ink centred 40 rows below each top
-        for x in range(150, 1050, 180):
-            xs = np.arange(x, x + 140)
-            ys = (top + 40 + 12 * np.sin(xs / 9.0)).astype(np.int32)
-            cv2.polylines(page, [np.stack([xs, ys], axis=1)], False, 20, 4)
-    cv2.ellipse(page, (130, 400), (15, 75), 0, 100, 260, 20, 4)  # a bracket from line 3 down into line 4
+    for top in tops:
+        cursive_words(page, lambda x, top=top: top + 40, range(150, 1050, 180))
+    cv2.ellipse(page, (110, 400), (25, 260), 0, 100, 260, 20, 4)  # a bracket in the margin over four lines
+    cv2.line(page, (60, 80), (60, 700), 20, 3)  # and a ruled margin
     clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
     lines = segment(clean, SegmentConfig()).lines
     assert len(lines) == len(tops)
-    assert max(line.bbox.height for line in lines) > 110  # the bracket's line reaches into the next
     assert [abs(line.middle - (top + 40)) < 10 for line, top in zip(lines, tops)] == [True] * len(tops)
+    assert all(line.bbox.left >= 140 and line.bbox.height < 60 for line in lines)  # neither joined a line
     crops = line_crops(list(lines), clean.gray)
     assert [abs(crop.center_y - (top + 40)) < 12 for crop, top in zip(crops, tops)] == [True] * len(tops)
+
+
+def test_lines_that_slope_and_curve_across_the_page_are_followed():
+    page = np.full((1000, 1400), 245, np.uint8)
+    starts = [150, 290, 430, 570, 710]
+    for start in starts:  # each line climbs 60 rows over the page and sags in the middle
+        cursive_words(
+            page, lambda x, start=start: start - 0.05 * x + 25 * np.sin(np.pi * x / 1400), range(80, 1250, 165)
+        )
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(starts)
+    assert all(len(line.words) == 8 for line in lines)  # no word went to the line above or below
+
+
+@pytest.mark.parametrize("marks", ["ruled paper", "an outline round the text"])
+def test_the_ruling_of_the_paper_and_an_outline_round_the_text_make_no_lines(marks):
+    page = np.full((900, 1300), 245, np.uint8)
+    if marks == "ruled paper":
+        for row in range(150, 800, 70):
+            cv2.line(page, (20, row), (1280, row), 150, 2)  # ruled every 70 rows, through the writing
+    else:  # a balloon drawn round the will, as some writers did
+        outline = np.array([[150, 120], [600, 90], [1150, 130], [1180, 560], [700, 600], [140, 540]], np.int32)
+        cv2.polylines(page, [outline], True, 20, 3)
+    tops = [160, 300, 440]
+    for top in tops:
+        cursive_words(page, lambda x, top=top: top + 40, range(200, 1000, 180))
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)
+    assert all(line.bbox.left >= 190 and line.bbox.right <= 1070 and line.bbox.height < 60 for line in lines)
+
+
+def test_a_word_whose_descender_runs_into_the_line_below_is_cut_between_them():
+    page = np.full((600, 1200), 245, np.uint8)
+    for top in (100, 190):
+        cursive_words(page, lambda x, top=top: top + 40, range(100, 1000, 180))
+    cv2.line(page, (300, 140), (310, 232), 20, 4)  # a descender of the first line into a word of the second
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == 2
+    assert lines[0].bbox.bottom < 215 and lines[1].bbox.top > 160  # each has its own part of the joined strokes
