@@ -47,7 +47,7 @@ def _chars_from_json(items: list[dict]) -> tuple[Char, ...]:
 def page_to_json(page: PageResult) -> str:
     data = {
         "index": page.index, "width": page.width, "height": page.height,
-        "dpi": page.dpi, "skew_degrees": page.skew_degrees,
+        "dpi": page.dpi, "skew_degrees": page.skew_degrees, "marks_read": page.marks_read,
         "lines": [
             {"bbox": _box_list(line.bbox), "engine": line.engine, "shape_confidence": line.shape_confidence, "words": [
                 {"bbox": _box_list(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
@@ -83,7 +83,9 @@ def page_from_json(text: str) -> PageResult:
         )
         for line in data["lines"]
     )
-    return PageResult(data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines)
+    return PageResult(
+        data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines, data.get("marks_read")
+    )
 
 
 class FileState:

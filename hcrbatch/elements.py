@@ -180,6 +180,9 @@ class PageResult:
     dpi: float
     skew_degrees: float
     lines: tuple[Line, ...] = field(default_factory=tuple)
+    # the share of the page's marks inside the words read (`hcrbatch.suspect`); None on a page with
+    # too few marks to judge (blank, or a page number alone)
+    marks_read: float | None = None
 
     @property
     def words(self) -> list[Word]:
@@ -205,4 +208,5 @@ class FileOutcome:
     chars: int = 0
     mean_confidence: float | None = None
     low_confidence_words: int = 0
+    suspect_pages: str = ""  # pages (1-based, ";"-separated) with writing that was mostly not read
     seconds: float = 0.0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from hcrbatch.config import Config
 from hcrbatch.discover import InputFile, discover
-from hcrbatch.elements import Line, PageResult
+from hcrbatch.elements import BBox, Line, PageResult
 from hcrbatch.errors import ConfigError, InputFileError
 from hcrbatch.groundtruth import GTLine, GTPage, transcription_of
 from hcrbatch.ingest import iter_pages
@@ -43,6 +43,7 @@ from hcrbatch.linereader import line_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.preprocess import to_gray
+from hcrbatch.suspect import UNREAD_SUSPECT
 from hcrbatch.report import write_csv
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class PageScore:
     reading_order_errors: int
     words: int
     mean_confidence: float | None  # mean character confidence of the scored words
+    marks_read: float | None = None  # the page's marks inside the words read (`hcrbatch.suspect`)
     seconds: float = 0.0
 
     @property
@@ -110,7 +112,8 @@ class PageScore:
 
     def row(self) -> dict:
         rates = {name: round(getattr(self, name), 4) for name in RATE_COLUMNS}
-        return {**asdict(self), **rates, "read_as_empty": self.read_as_empty}
+        suspect = self.marks_read is not None and self.marks_read < UNREAD_SUSPECT
+        return {**asdict(self), **rates, "read_as_empty": self.read_as_empty, "suspect": suspect}
 
 
 RATE_COLUMNS = ("cer", "cer_raw", "wer", "wer_raw", "line_precision", "line_recall", "line_f1")
@@ -138,15 +141,36 @@ def polygon_ink(ink: np.ndarray, polygon) -> np.ndarray:
     return np.sort((rows + top).astype(np.int64) * width + cols + left)
 
 
-def line_ink(ink: np.ndarray, line: Line) -> np.ndarray:
-    """Flat indices of the ink pixels in a read line's word boxes (its box where it has no words)."""
+def boxes_ink(ink: np.ndarray, boxes: list[BBox]) -> np.ndarray:
+    """Flat indices (sorted) of the ink pixels inside any of `boxes`."""
     height, width = ink.shape
     found = []
-    for b in [w.bbox for w in line.words] or [line.bbox]:
+    for b in boxes:
         b = b.clip(width, height)
         rows, cols = np.nonzero(ink[b.top : b.bottom, b.left : b.right])
         found.append((rows + b.top).astype(np.int64) * width + cols + b.left)
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+def line_ink(ink: np.ndarray, line: Line) -> np.ndarray:
+    """The ink of a read line: inside its word boxes (its box where it has no words)."""
+    return boxes_ink(ink, [w.bbox for w in line.words] or [line.bbox])
+
+
+def _sharing(truth: list[np.ndarray], found: list[np.ndarray]) -> list[tuple[int, int, int]]:
+    """(i, j, pixels shared) for every pair of ink sets that share any; sets whose index ranges
+    (rows, as the indices are flat and sorted) do not meet are not compared."""
+    spans = [(f[0], f[-1]) if len(f) else (0, -1) for f in found]
+    out = []
+    for i, t in enumerate(truth):
+        if not len(t):
+            continue
+        for j, f in enumerate(found):
+            if spans[j][0] <= t[-1] and t[0] <= spans[j][1]:
+                shared = len(np.intersect1d(t, f, assume_unique=True))
+                if shared:
+                    out.append((i, j, shared))
+    return out
 
 
 def match_lines(
@@ -155,12 +179,7 @@ def match_lines(
     """One-to-one (truth index, found index) pairs of lines given as ink pixel sets, greedily from
     the best-overlapping, ink IoU above `threshold`. Ink, not outlines: transcribers draw a line's
     outline anywhere from its x-height to its ascenders and descenders, the ink is the same."""
-    pairs = []
-    for i, t in enumerate(truth):
-        for j, f in enumerate(found):
-            shared = len(np.intersect1d(t, f, assume_unique=True))
-            if shared:
-                pairs.append((shared / (len(t) + len(f) - shared), i, j))
+    pairs = [(shared / (len(truth[i]) + len(found[j]) - shared), i, j) for i, j, shared in _sharing(truth, found)]
     used_t, used_f, out = set(), set(), []
     for iou, i, j in sorted(pairs, reverse=True):
         if iou <= threshold:
@@ -185,11 +204,9 @@ def line_groups(truth: list[np.ndarray], found: list[np.ndarray]) -> list[tuple[
             k = parent[k]
         return k
 
-    for i, t in enumerate(truth):
-        for j, f in enumerate(found):
-            shared = len(np.intersect1d(t, f, assume_unique=True))
-            if shared and shared >= GROUP_SHARE * min(len(t), len(f)):
-                parent[root(i)] = root(len(truth) + j)
+    for i, j, shared in _sharing(truth, found):
+        if shared >= GROUP_SHARE * min(len(truth[i]), len(found[j])):
+            parent[root(i)] = root(len(truth) + j)
     groups: dict[int, tuple[list[int], list[int]]] = {}
     for k in range(len(parent)):
         side = groups.setdefault(root(k), ([], []))
@@ -275,6 +292,7 @@ def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, sec
         reading_order_errors=misplaced([j for _, j in sorted(pairs)]),
         words=sum(len(line.words) for line in scored),
         mean_confidence=round(float(np.mean(chars)), 4) if chars else None,
+        marks_read=result.marks_read,
         seconds=round(seconds, 3),
     )
 
@@ -334,26 +352,29 @@ def plot_cer_against_confidence(scores: list[PageScore], path: Path) -> None:
     plt.close(figure)
 
 
-def transcribed_images(cfg: Config, held_out_only: bool = False) -> list[tuple[InputFile, GTPage]]:
-    """The images under the input folder (`cfg.glob` applies) that have a PAGE or ALTO transcription;
-    with `held_out_only`, only the pages the line model's manifest lists as held out from training."""
-    found = [(f, transcription_of(f.path)) for f in discover(cfg.input_dir, cfg.glob, cfg.recursive)]
-    pages = [(f, gt) for f, gt in found if gt is not None]
-    if held_out_only:
-        manifest = line_manifest(replace(cfg.recognize, engine="line"))
-        names = manifest.extra.get("held_out_pages")
-        if not names:
-            raise ConfigError(f"{manifest.weights}: its manifest lists no held_out_pages to select")
-        held = {name.rsplit("/", 1)[-1] for name in names}
-        pages = [(f, gt) for f, gt in pages if f.path.stem in held]
+def held_out_pages(cfg: Config) -> set[str]:
+    """The names (file stems) of the pages the line model's manifest lists as held out from its training."""
+    manifest = line_manifest(replace(cfg.recognize, engine="line"))
+    names = manifest.extra.get("held_out_pages")
+    if not names:
+        raise ConfigError(f"{manifest.weights}: its manifest lists no held_out_pages to select")
+    return {name.rsplit("/", 1)[-1] for name in names}
+
+
+def transcribed_images(cfg: Config, only: Collection[str] | None = None) -> list[tuple[InputFile, GTPage]]:
+    """The images under the input folder (`cfg.glob` applies) that have a PAGE or ALTO
+    transcription; with `only`, those whose file stem it holds."""
+    files = [f for f in discover(cfg.input_dir, cfg.glob, cfg.recursive) if only is None or f.path.stem in only]
+    pages = [(f, gt) for f in files if (gt := transcription_of(f.path)) is not None]
     if not pages:
         raise ConfigError(f"no transcribed pages under {cfg.input_dir}: images with PAGE or ALTO XML beside them")
     return pages
 
 
-def evaluate_folder(cfg: Config, held_out_only: bool = False) -> list[PageScore]:
-    """Every transcribed page under `cfg.input_dir` read with the pipeline `cfg` sets up, and scored."""
-    pages = transcribed_images(cfg, held_out_only)
+def evaluate_folder(cfg: Config, only: Collection[str] | None = None) -> list[PageScore]:
+    """Every transcribed page under `cfg.input_dir` (those named in `only`, if given) read with the
+    pipeline `cfg` sets up, and scored."""
+    pages = transcribed_images(cfg, only)
     processor = build_processor(cfg, settings="")
     scores = []
     for file, gt in tqdm(pages, unit="page", desc="pages", disable=not cfg.progress):
@@ -372,6 +393,7 @@ def summary_lines(scores: list[PageScore]) -> list[str]:
     """What `hcrbatch eval-pages` prints: the totals an archivist decides on."""
     all_pages = total(scores)
     empty = [s.image for s in scores if s.read_as_empty]
+    suspect = [s for s in scores if s.row()["suspect"]]
     return [
         f"pages: {len(scores)}, scored inside: {all_pages.scope}",
         f"CER: {all_pages.cer:.2%} corrected, {all_pages.cer_raw:.2%} raw; "
@@ -379,4 +401,10 @@ def summary_lines(scores: list[PageScore]) -> list[str]:
         f"lines: F1 {all_pages.line_f1:.3f} (precision {all_pages.line_precision:.3f}, "
         f"recall {all_pages.line_recall:.3f}); reading-order errors: {all_pages.reading_order_errors}",
         f"pages with writing read as empty: {len(empty)}" + (f" ({', '.join(empty)})" if empty else ""),
+        f"pages flagged as suspect (most of their marks not read): {len(suspect)}, their CER "
+        + (
+            f"{total(suspect).cer:.2%}, the others' {total(s for s in scores if s not in suspect).cer:.2%}"
+            if suspect
+            else "-"
+        ),
     ]

@@ -41,6 +41,7 @@ from hcrbatch.recognize import CharRecognizer, recognize_page
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import write_batch_report, write_document_csv
 from hcrbatch.segment import segment
+from hcrbatch.suspect import is_suspect, marks_read
 from hcrbatch.workers import run_parallel
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ class DocumentProcessor:
         result = recognize_page(seg, clean, self.recognizer, page.index, page.dpi)
         if self.line_reader is not None:
             result = read_lines(seg, clean, self.line_reader, result, self.cfg.recognize.engine)
-        return self.corrector.correct_page(result)
+        result = self.corrector.correct_page(result)
+        return replace(result, marks_read=marks_read(clean, result))
 
     def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
         """One file's outputs. A bad input becomes a `failed` outcome; a failure to write the outputs
@@ -143,6 +145,11 @@ class DocumentProcessor:
             log.debug("%s: %d pages resumed from their checkpoints", file.relative, len(finished))
         for page in iter_pages(file.path, self.cfg.ingest, skip=finished.keys()):
             result = self.read_page(page)
+            if is_suspect(result):
+                log.warning(
+                    "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in words read); check it",
+                    file.relative, page.index + 1, 100 * result.marks_read,
+                )  # fmt: skip
             write_page_pdf(state.page_pdf(page.index), page, result)
             state.save_page(result)
             finished[page.index] = result
@@ -169,6 +176,7 @@ class DocumentProcessor:
             chars=len(confidences),
             mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
             low_confidence_words=sum(w.mean_confidence < self.cfg.low_confidence for w in words),
+            suspect_pages=";".join(str(page.index + 1) for page in results if is_suspect(page)),
             seconds=round(seconds, 3),
         )
 

@@ -1,0 +1,69 @@
+"""A page with writing that comes out (nearly) empty is flagged; a blank one, framed or not, is not."""
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from conftest import blank_paper, draw_page, write_png
+from hcrbatch.config import PreprocessConfig
+from hcrbatch.elements import BBox, Char, Line, PageImage, PageResult, Word
+from hcrbatch.errors import ExitCode
+from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import Segmentation
+from hcrbatch.suspect import is_suspect, marks_read
+
+
+def framed(page: np.ndarray, border: int = 90) -> np.ndarray:
+    """The page as a scanner with a dark bed sees it: a black border round the sheet, darker
+    than any ink, and an uneven paper edge."""
+    out = page.copy()
+    out[:border] = out[-border:] = 18
+    out[:, :border] = out[:, -border:] = 18
+    cv2.line(out, (border, border + 40), (border + 30, out.shape[0] - border), 18, 25)  # a torn edge
+    return out
+
+
+def written_page() -> np.ndarray:
+    return draw_page(["DEAR SIR", "HERE IS MY LETTER", "YOURS TRULY"])
+
+
+def test_a_written_pages_marks_are_read_and_a_blank_pages_are_too_few_to_judge():
+    clean = preprocess(PageImage(None, 0, written_page(), 300.0), PreprocessConfig())
+    nothing = PageResult(0, 1200, 900, 300.0, 0.0, ())
+    assert marks_read(clean, nothing) == 0.0
+    everything = Word(BBox(0, 0, 1200, 900), (Char(BBox(0, 0, 1200, 900), ("x",), (1.0,)),), "x")
+    assert marks_read(clean, PageResult(0, 1200, 900, 300.0, 0.0, (Line(everything.bbox, (everything,)),))) == 1.0
+    for blank in (blank_paper(), framed(blank_paper())):
+        assert marks_read(preprocess(PageImage(None, 0, blank, 300.0), PreprocessConfig()), nothing) is None
+    assert not is_suspect(PageResult(0, 1, 1, 300.0, 0.0, (), None))
+
+
+def test_a_dark_bordered_written_page_is_read_and_blank_pages_framed_or_not_are_empty_and_not_flagged(
+    run_cli, tmp_path
+):
+    folder = tmp_path / "in"
+    write_png(folder / "bordered.png", framed(written_page()))
+    write_png(folder / "blank-bordered.png", framed(blank_paper()))
+    write_png(folder / "blank.png", blank_paper())
+    out = tmp_path / "out"
+    assert run_cli(folder, out).exit_code == ExitCode.OK
+    rows = pd.read_csv(out / "hcrbatch-report.csv", keep_default_na=False).set_index("path")
+    assert rows.loc["bordered.png", "words"] >= 6  # the writing inside the border is found
+    assert rows.loc["blank-bordered.png", "words"] == 0 and rows.loc["blank.png", "words"] == 0
+    assert (rows["suspect_pages"] == "").all()
+
+
+def test_a_written_page_read_as_nothing_is_flagged_in_the_report_and_on_stderr(run_cli, tmp_path, monkeypatch):
+    import hcrbatch.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "segment", lambda clean, cfg: Segmentation((), np.zeros((1, 1), np.int32)))
+    folder = tmp_path / "in"
+    write_png(folder / "letter.png", written_page())
+    write_png(folder / "blank.png", blank_paper())
+    out = tmp_path / "out"
+    result = run_cli(folder, out)  # --quiet: warnings still reach stderr
+    assert result.exit_code == ExitCode.OK  # the page was processed; it is flagged, not failed
+    rows = pd.read_csv(out / "hcrbatch-report.csv", keep_default_na=False).set_index("path")
+    assert rows.loc["letter.png", "suspect_pages"] == "1" and rows.loc["letter.png", "words"] == 0
+    assert rows.loc["blank.png", "suspect_pages"] == ""
+    assert "letter.png: page 1: most of its writing was not read" in result.stderr
