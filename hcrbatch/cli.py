@@ -299,9 +299,9 @@ def eval_pages(ctx, pages_dir, out_dir, pattern, held_out, quiet, verbose, log_f
                  progress=not quiet and sys.stderr.isatty(), **reading_config(**reading))  # fmt: skip
 
     def action() -> int:
-        from hcrbatch.evalpages import evaluate_folder, summary_lines, write_scores
+        from hcrbatch.evalpages import evaluate_folder, held_out_pages, summary_lines, write_scores
 
-        scores = evaluate_folder(cfg, held_out_only=held_out)
+        scores = evaluate_folder(cfg, only=held_out_pages(cfg) if held_out else None)
         written = write_scores(scores, cfg.output_dir)
         if not quiet:
             for line in summary_lines(scores) + [f"wrote {path}" for path in written]:
@@ -404,7 +404,8 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
 
 @cli.command(name="train-lines")
 @click.option("--data", "data", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of line images with labels.tsv (file<TAB>text), e.g. ../shared/data/hooker-lines; repeatable.")  # fmt: skip
+              help="Folder of line images with labels.tsv (file<TAB>text), e.g. ../shared/data/hooker-lines, or of page "
+                   "scans with PAGE or ALTO XML beside them, e.g. ../shared/data/hooker-pages; repeatable.")  # fmt: skip
 @click.option("--synthetic", type=click.IntRange(0), default=0, show_default=True,
               help="Add this many lines rendered from handwriting fonts; alone (no --data) it pre-trains.")  # fmt: skip
 @click.option("--name", default=LineTrainConfig.name, show_default=True)

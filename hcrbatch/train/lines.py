@@ -90,6 +90,24 @@ def read_line_folder(folder: Path) -> list[LineSample]:
     return samples
 
 
+def read_training_folder(folder: Path) -> list[LineSample]:
+    """A folder of line images with labels.tsv, or of page scans with PAGE or ALTO transcriptions
+    (`hcrbatch.train.transcribed`)."""
+    if (Path(folder) / "labels.tsv").is_file():
+        return read_line_folder(folder)
+    from hcrbatch.train.transcribed import transcribed_lines  # it builds on this module
+
+    return transcribed_lines(folder)
+
+
+def held_out_as(samples: list[LineSample], pages: list[str]) -> tuple[list[LineSample], list[LineSample]]:
+    """(train, test): the samples of the pages named (by file stem, whatever their folder) held out,
+    so that a model fine-tuned from another is tested on, and never trained on, the other's test pages."""
+    held = {page.rsplit("/", 1)[-1] for page in pages}
+    train = [s for s in samples if s.page.rsplit("/", 1)[-1] not in held]
+    return train, [s for s in samples if s.page.rsplit("/", 1)[-1] in held]
+
+
 def split_by_page(samples: list[LineSample], fraction: float, seed: int) -> tuple[list[LineSample], list[LineSample]]:
     """(train, test): a seeded `fraction` of each folder's pages (at least one) is held out whole."""
     train, test = [], []
@@ -354,7 +372,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         raise ConfigError("nothing to train on: give --data folders of real lines, --synthetic N, or both")
     samples, described = [], []
     for folder in cfg.data:
-        part = read_line_folder(Path(folder))
+        part = read_training_folder(Path(folder))
         samples += part
         described.append(f"{Path(folder).name}: {len(part)} lines")
     synthetic = []
@@ -364,14 +382,23 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         synthetic = synthetic_lines(cfg.synthetic, cfg.seed)
         fonts = ", ".join(p.stem for p in line_fonts())
         described.append(f"synthetic: {cfg.synthetic} lines (seed {cfg.seed}) rendered in {fonts}")
-    if samples:  # real lines are the test set; synthetic ones only add to training
-        train, test = split_by_page(samples, cfg.test_fraction, cfg.split_seed)
-    else:  # pre-training on synthetic lines alone: whole synthetic pages are held out
-        train, test, synthetic = *split_by_page(synthetic, cfg.test_fraction, cfg.split_seed), []
-    described.append(
-        f"held out by page (seed {cfg.split_seed}, {cfg.test_fraction:.0%} of each folder's pages): "
-        f"{len(train)} train / {len(test)} test lines"
-    )
+    inherited = load_manifest(cfg.models_dir, cfg.init_from).extra.get("held_out_pages", []) if cfg.init_from else []
+    stems = {page.rsplit("/", 1)[-1] for page in inherited}
+    if any(s.page.rsplit("/", 1)[-1] in stems for s in samples):  # a fine-tuned model keeps its source's test pages
+        train, test = held_out_as(samples, inherited)
+        described.append(
+            f"held out by page: the {len(stems)} pages {cfg.init_from} "
+            f"held out: {len(train)} train / {len(test)} test lines"
+        )
+    else:
+        if samples:  # real lines are the test set; synthetic ones only add to training
+            train, test = split_by_page(samples, cfg.test_fraction, cfg.split_seed)
+        else:  # pre-training on synthetic lines alone: whole synthetic pages are held out
+            train, test, synthetic = *split_by_page(synthetic, cfg.test_fraction, cfg.split_seed), []
+        described.append(
+            f"held out by page (seed {cfg.split_seed}, {cfg.test_fraction:.0%} of each folder's pages): "
+            f"{len(train)} train / {len(test)} test lines"
+        )
     if cfg.limit:
         train = [train[i] for i in sorted(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])]
     fit, val = validation_split(train, cfg.seed)
