@@ -18,7 +18,7 @@ ROWS = [(100, 170), (250, 320), (400, 470)]  # the rows each text line is drawn 
 
 def drawn_page() -> np.ndarray:
     page = np.full((600, 900), 240, np.uint8)
-    for text, (top, bottom) in zip(TEXTS, ROWS):
+    for text, (_, bottom) in zip(TEXTS, ROWS):
         cv2.putText(page, text, (60, bottom - 10), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 20, 5, cv2.LINE_AA)
     return page
 
@@ -120,7 +120,9 @@ def write_page_xml(path, lines):
 def test_eval_pages_reads_a_folder_of_transcribed_scans_and_writes_its_scores(tiny_models_dir, tmp_path):
     folder = tmp_path / "sample"
     write_png(folder / "letter.png", drawn_page())
-    write_page_xml(folder / "letter.xml", [(rectangle(50, t - 10, 850, b + 10), text) for text, (t, b) in zip(TEXTS, ROWS)])
+    write_page_xml(
+        folder / "letter.xml", [(rectangle(50, t - 10, 850, b + 10), text) for text, (t, b) in zip(TEXTS, ROWS)]
+    )
     write_png(folder / "untranscribed.png", drawn_page())  # no XML: not scored
     out = tmp_path / "scores"
     argv = ["eval-pages", str(folder), "--out", str(out), "--models-dir", str(tiny_models_dir), "--model", "tiny",

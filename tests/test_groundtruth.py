@@ -12,7 +12,9 @@ def page_xml(version: str = "2013-07-15", reading_order: str = "r2 r1", body: st
     """Two regions listed r1, r2 in the file but ordered r2, r1 by ReadingOrder; r1's lines are
     listed second-first in the file and put right by their custom readingOrder index."""
     refs = "".join(f'<RegionRefIndexed index="{i}" regionRef="{r}"/>' for i, r in enumerate(reading_order.split()))
-    body = body or """
+    body = (
+        body
+        or """
       <TextRegion id="r1" type="paragraph">
         <Coords points="10,100 500,100 500,300 10,300"/>
         <TextLine id="r1l2" custom="readingOrder {index:1;}">
@@ -35,6 +37,7 @@ def page_xml(version: str = "2013-07-15", reading_order: str = "r2 r1", body: st
           <Word id="w2"><Coords points="120,20 200,20 200,55 120,55"/><TextEquiv><Unicode>Sir,</Unicode></TextEquiv></Word>
         </TextLine>
       </TextRegion>"""
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <PcGts xmlns="{PAGE_NS.format(version)}">
   <Metadata><Creator>tests</Creator></Metadata>
@@ -110,7 +113,9 @@ def test_a_broken_file_is_named_with_the_element_at_fault(tmp_path):
     path.write_text(page_xml(body='<TextRegion id="r1"><TextLine id="r1l7"><TextEquiv/></TextLine></TextRegion>'))
     with pytest.raises(GroundTruthError, match=r"bad\.xml: line \d+: <TextLine id='r1l7'>: TextLine without Coords"):
         read_ground_truth(path)
-    path.write_text(page_xml(body='<TextRegion id="r1"><TextLine id="x"><Coords points="1,2 3"/></TextLine></TextRegion>'))
+    path.write_text(
+        page_xml(body='<TextRegion id="r1"><TextLine id="x"><Coords points="1,2 3"/></TextLine></TextRegion>')
+    )
     with pytest.raises(GroundTruthError, match=r"<Coords>: needs at least 3 x,y points"):
         read_ground_truth(path)
     path.write_text("<PcGts><Page imageWidth='10'")
