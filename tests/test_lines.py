@@ -43,6 +43,8 @@ from hcrbatch.train.lines import (
     read_line_folder,
     split_by_page,
     transfer_weights,
+    widest_two_first,
+    width_buckets,
 )
 from hcrbatch.train.linepages import page_crops
 from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, draw_word, font_covers, synthetic_lines, vocabulary
@@ -454,3 +456,12 @@ def test_words_are_drawn_as_generator_choice_draws_them_at_their_frequencies():
     drawn = [draw_word("en", ours) for _ in range(2000)]
     assert drawn == [words[numpys.choice(len(words), p=probabilities)] for _ in range(2000)]
     assert drawn.count("the") > drawn.count("house") and ours.random() == numpys.random()
+
+
+def test_the_first_two_training_batches_differ_in_width_as_keras_fixes_the_shape_from_them():
+    widths = [100, 110, 120, 130, 600, 610, 900, 910]
+    batches = width_buckets(widths, 2, np.random.default_rng(0))
+    first = widest_two_first(batches, widths)
+    assert sorted(map(tuple, first)) == sorted(map(tuple, batches))  # the same batches
+    assert {widths[first[0][0]], widths[first[1][0]]} == {100, 900}
+    assert widest_two_first(batches[:1], widths) == batches[:1]

@@ -196,6 +196,18 @@ def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def widest_two_first(batches: list[np.ndarray], widths: list[int]) -> list[np.ndarray]:
+    """The batches with the narrowest and the widest first. Keras fixes the shape of every batch of
+    a fit from its first two (NUM_BATCHES_FOR_TENSOR_SPEC): two of one width would fix the width,
+    and the first batch of another width would stop the training."""
+    width = [-(-max(widths[i] for i in batch) // TRAIN_WIDTH_STEP) for batch in batches]  # as make_batch pads
+    first, second = int(np.argmin(width)), int(np.argmax(width))
+    if width[first] == width[second]:
+        return batches
+    rest = [b for k, b in enumerate(batches) if k not in (first, second)]
+    return [batches[first], batches[second], *rest]
+
+
 def augment(
     image: np.ndarray, rng: np.random.Generator, elastic_alpha: float = 0.0, vertical_jitter: float = 0.0
 ) -> np.ndarray:
@@ -250,7 +262,7 @@ def line_batches(
         def __init__(self):
             super().__init__()
             self.epoch = 0
-            self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, 0]))
+            self.order = widest_two_first(width_buckets(widths, batch_size, np.random.default_rng([seed, 0])), widths)
 
         def __len__(self):
             return len(self.order)
