@@ -1,4 +1,5 @@
-"""Appending a figure to benchmarks/RESULTS.md with the command that made it, its date and machine."""
+"""Appending a figure to the day's benchmark log (benchmarks/log/<date>.md) with the command that made
+it, its date and machine; benchmarks/RESULTS.md holds the current figures, updated by hand from it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+LOG = Path(__file__).resolve().parent / "log"
 
 
 def machine() -> str:
@@ -16,5 +17,6 @@ def machine() -> str:
 
 def record(command: str, body: str, context: str = "") -> None:
     """Append `body` under a line saying which command made it, today, on this machine (+ `context`)."""
-    with open(RESULTS, "a", encoding="utf-8") as fh:
+    LOG.mkdir(exist_ok=True)
+    with open(LOG / f"{dt.date.today()}.md", "a", encoding="utf-8") as fh:
         fh.write(f"\n`{command}` on {dt.date.today()}, {machine()}{context}:\n\n{body}\n")

@@ -164,12 +164,15 @@ def _page_line(element, path: Path) -> GTLine:
     return GTLine(element.get("id", ""), polygon, baseline, text, found.group(1).strip() if found else "")
 
 
-def _read_page(path: Path, root) -> GTPage:
-    pages = _children(root, "Page")
+def _sized_page(path: Path, root, pages: list, width: str, height: str) -> tuple:
+    """The first Page element and its size in pixels, from the attributes the format names them by."""
     if not pages:
         raise GroundTruthError(f"{_where(path, root)}: no Page element")
-    page = pages[0]
-    width, height = _int_attribute(page, "imageWidth", path), _int_attribute(page, "imageHeight", path)
+    return pages[0], _int_attribute(pages[0], width, path), _int_attribute(pages[0], height, path)
+
+
+def _read_page(path: Path, root) -> GTPage:
+    page, width, height = _sized_page(path, root, _children(root, "Page"), "imageWidth", "imageHeight")
     regions = {}
     for position, element in enumerate(_descendants(page, "TextRegion")):
         lines = sorted(
@@ -254,11 +257,7 @@ def _alto_line(element, path: Path, tags: dict[str, str]) -> GTLine:
 
 
 def _read_alto(path: Path, root) -> GTPage:
-    pages = _descendants(root, "Page")
-    if not pages:
-        raise GroundTruthError(f"{_where(path, root)}: no Page element")
-    page = pages[0]
-    width, height = _int_attribute(page, "WIDTH", path), _int_attribute(page, "HEIGHT", path)
+    page, width, height = _sized_page(path, root, _descendants(root, "Page"), "WIDTH", "HEIGHT")
     tags = _alto_tags(root)
     regions = []
     for position, block in enumerate(_descendants(page, "TextBlock")):
