@@ -180,7 +180,7 @@ class PageResult:
     dpi: float
     skew_degrees: float
     lines: tuple[Line, ...] = field(default_factory=tuple)
-    # the share of the page's marks inside the words read (`hcrbatch.suspect`); None on a page with
+    # the share of the page's marks inside the lines read (`hcrbatch.suspect`); None on a page with
     # too few marks to judge (blank, or a page number alone)
     marks_read: float | None = None
 

@@ -147,7 +147,7 @@ class DocumentProcessor:
             result = self.read_page(page)
             if is_suspect(result):
                 log.warning(
-                    "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in words read); check it",
+                    "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in lines read); check it",
                     file.relative, page.index + 1, 100 * result.marks_read,
                 )  # fmt: skip
             write_page_pdf(state.page_pdf(page.index), page, result)
