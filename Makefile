@@ -55,9 +55,10 @@ model: install
 	$(BIN)/hcrbatch train --data $(EMNIST) --log-file .train/charcnn.log
 	$(BIN)/python benchmarks/auto_rule.py --write
 
-# Rebuild the shipped line model (about 11 h on 2 CPU cores: 14 epochs of the convolutional model, 12 more at a
+# Rebuild the shipped line model (about 12 h on 2 CPU cores: 14 epochs of the convolutional model, 12 more at a
 # lower learning rate, then 10 with an LSTM head on its backbone, five times 12 more of those, each from the last,
-# then 6 and 4 more with the pipeline's own crops of the training pages), then tune --engine auto for it.
+# then 6 and 4 more with the pipeline's own crops of rebuilt training pages, then 3 on the real training pages:
+# our crops of their lines and their transcribed outlines), then tune --engine auto for it.
 lines: install line-fonts
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --epochs 14 --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
@@ -72,6 +73,8 @@ lines: install line-fonts
 	  --head lstm --learning-rate 3e-4 --epochs 6 --page-crops --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
 	  --head lstm --learning-rate 3e-4 --epochs 4 --page-crops --log-file .train/lines.log
+	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-pages --data $(LINES)/cremma-pages --init-from lines \
+	  --head lstm --learning-rate 3e-4 --epochs 3 --log-file .train/lines.log
 	$(BIN)/python benchmarks/auto_rule.py --write
 
 # Rebuild the shipped GAN generator (about 35 min on 2 CPU cores).
