@@ -241,10 +241,16 @@ def scaled(gt: GTPage, width: int, height: int) -> list[GTLine]:
 
 
 def annotated_ink(gt: GTPage, ink: np.ndarray) -> np.ndarray | None:
-    """Flat indices of the ink inside the transcription's regions; None where it gives none."""
+    """Flat indices of the ink inside the transcription's annotated regions: those with an outline
+    and transcribed text (a stamp's or a clerk's note's region outlined but left untranscribed, as
+    CREMMA's wills have, is not annotated text); None where there are none."""
     height, width = ink.shape
     sx, sy = width / max(gt.width, 1), height / max(gt.height, 1)
-    inside = [polygon_ink(ink, [(x * sx, y * sy) for x, y in r.polygon]) for r in gt.regions if len(r.polygon) >= 3]
+    inside = [
+        polygon_ink(ink, [(x * sx, y * sy) for x, y in r.polygon])
+        for r in gt.regions
+        if len(r.polygon) >= 3 and any(normalise_text(line.text) for line in r.lines)
+    ]
     return np.unique(np.concatenate(inside)) if inside else None
 
 

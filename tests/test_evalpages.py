@@ -1,5 +1,7 @@
 """Scoring a page's reading against its transcription, and `hcrbatch eval-pages` end to end."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -85,6 +87,16 @@ def test_only_lines_inside_the_annotated_regions_are_scored():
     score = score_page(transcription(annotated_lines=2), read, drawn_page(), "page.png")
     assert (score.gt_lines, score.read_lines, score.lines_outside) == (2, 2, 1)
     assert score.cer == 0 and score.scope == "annotated regions"
+
+
+def test_a_region_outlined_but_left_untranscribed_is_not_in_scope():
+    """A will's stamp or clerk's note outlined as a region of its own, with no text: not annotated."""
+    gt = transcription(annotated_lines=2)
+    stamp = GTRegion("stamp", rectangle(40, ROWS[2][0] - 20, 860, ROWS[2][1] + 20), ())
+    read = result(*(read_line(t, top, bottom) for t, (top, bottom) in zip(TEXTS, ROWS)))
+    score = score_page(replace(gt, regions=(*gt.regions, stamp)), read, drawn_page(), "page.png")
+    assert (score.gt_lines, score.read_lines, score.lines_outside) == (2, 2, 1)
+    assert score.cer == 0
 
 
 def test_a_page_read_as_nothing_is_flagged_and_totals_sum_the_pages_counts():
