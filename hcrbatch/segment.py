@@ -145,13 +145,15 @@ RIDGE_WINDOW = 0.8  # a ridge is the densest row within this many rows (in lette
 RIDGE_FLOOR = 0.08  # of the page's densest writing (99th percentile): fainter ridges are not lines
 RIDGE_SHORTEST = 1.0  # a ridge piece shorter than this is a speck's or a dot's
 CHAIN_GAP = 4.0  # ridge pieces this far apart along a line, ...
-CHAIN_STEP = 0.5  # ... and this close in height where they meet, are one line
+CHAIN_STEP = 0.5  # ... and this close in height where they meet, are one line;
+CHAIN_GAP_SPACING = 2.0  # or, in line spacings (`_ridge_spacing`), this far apart ...
+CHAIN_STEP_SPACING = 0.35  # ... and this close: faint or broken writing has small letters, not close lines
 PARALLEL = 0.8  # ridge pieces over each other this close are crests of one line
 RIDGE_HOLD = 0.3  # a component holds a ridge when its ink lies within half this of the ridge's row
 JOIN_NEAR = 1.0  # a component on no ridge joins the nearest ridge above or below within this distance
 SPLIT_SHARE = 0.2  # of the ridge a component holds: where two lines have this much each, it is cut between them
-SLIVER_MASS = 0.25  # of the median line's ink: a line with less is a sliver ...
-SLIVER_HEIGHT = 0.6  # ... when lower than this share of the median line's height ...
+SLIVER_MASS = 0.25  # of the typical line's ink (`_join_slivers`): a line with less is a sliver ...
+SLIVER_HEIGHT = 0.6  # ... when lower than this share of the typical line's height ...
 SLIVER_NARROW = 1.0  # ... or narrower than this (a blot, a dash), ...
 SLIVER_GAP = 1.0  # ... and joins the nearest line above or below it within this gap, ...
 SLIVER_REACH = CHAIN_GAP  # ... that reaches within this distance of it along the page
@@ -234,17 +236,40 @@ def _ridge_ends(pieces: np.ndarray, height: float) -> list[_Ridge]:
     return out
 
 
+def _ridge_spacing(ridges: list[_Ridge], height: float) -> float | None:
+    """The page's line spacing: the median distance from a ridge piece to the nearest piece below
+    it that it overlaps along the page (pieces nearer than PARALLEL are crests of one line); None
+    where no piece lies over another (a single line)."""
+    below = []
+    for a in ridges:
+        distances = []
+        for b in ridges:
+            left, right = max(a.left, b.left), min(a.right, b.right)
+            if right > left:
+                distance = b.row_at((left + right) / 2) - a.row_at((left + right) / 2)
+                if distance >= PARALLEL * height:
+                    distances.append(distance)
+        if distances:
+            below.append(min(distances))
+    return float(np.median(below)) if below else None
+
+
 def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
     """Ridge label -> line number: pieces that follow each other along a line (within CHAIN_GAP,
-    meeting within CHAIN_STEP in height), each joined to its nearest follower, and pieces side by
-    side less than PARALLEL apart (two crests of one line)."""
+    meeting within CHAIN_STEP in height, or within CHAIN_GAP_SPACING and CHAIN_STEP_SPACING of the
+    page's line spacing where those are wider: the letter height of faint or broken writing is its
+    fragments'), each joined to its nearest follower, and pieces side by side less than PARALLEL
+    apart (two crests of one line)."""
+    spacing = _ridge_spacing(ridges, height) or 0.0
+    longest_gap = max(CHAIN_GAP * height, CHAIN_GAP_SPACING * spacing)
+    highest_step = max(CHAIN_STEP * height, CHAIN_STEP_SPACING * spacing)
     links = []
     for a in ridges:
         for b in ridges:
             gap = b.left - a.right
-            if b.left > a.left and -height <= gap <= CHAIN_GAP * height:
+            if b.left > a.left and -height <= gap <= longest_gap:
                 step = abs(b.left_row - a.right_row)
-                if step < CHAIN_STEP * height:
+                if step < highest_step:
                     links.append((max(gap, 0) + 3 * step, a.label, b.label))
     follower: dict[int, int] = {}
     leader: dict[int, int] = {}
@@ -350,12 +375,17 @@ def _assign_to_lines(
 
 def _join_slivers(lines: list[tuple[list[_Component], float]], height: float) -> list[tuple[list[_Component], float]]:
     """A line with little ink, lower than full lines, just above or below a line beside it (the
-    tail of a blot, a detached loop, a few specks that made a ridge of their own) is part of it."""
+    tail of a blot, a detached loop, a few specks that made a ridge of their own) is part of it.
+    Full lines are measured by the typical line: the one holding the median of the page's line ink,
+    not the median line, which on a page of many slivers is itself a sliver (a will's accents and
+    loops: the median line of a CREMMA page held a tenth of a written line's ink)."""
     if len(lines) < 2:
         return lines
     ink = [sum(c.area for c in line) for line, _ in lines]
     boxes = [BBox.enclosing([c.bbox for c in line]) for line, _ in lines]
-    typical_ink, typical_height = float(np.median(ink)), float(np.median([b.height for b in boxes]))
+    by_ink = np.argsort(ink, kind="stable")
+    typical = by_ink[np.searchsorted(np.cumsum(np.asarray(ink)[by_ink]), sum(ink) / 2)]
+    typical_ink, typical_height = float(ink[typical]), float(boxes[typical].height)
     target = list(range(len(lines)))
     for i in sorted(range(len(lines)), key=ink.__getitem__):
         if ink[i] >= SLIVER_MASS * typical_ink:

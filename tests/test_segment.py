@@ -4,10 +4,10 @@ import pytest
 
 from conftest import draw_page
 from hcrbatch.config import PreprocessConfig, SegmentConfig
-from hcrbatch.elements import PageImage
+from hcrbatch.elements import BBox, PageImage
 from hcrbatch.linereader import line_crops
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import segment
+from hcrbatch.segment import _chain_ridges, _Component, _join_slivers, _Ridge, segment
 
 
 def segment_lines(lines, **page_args):
@@ -297,3 +297,28 @@ def test_a_word_whose_descender_runs_into_the_line_below_is_cut_between_them():
     lines = segment(clean, SegmentConfig()).lines
     assert len(lines) == 2
     assert lines[0].bbox.bottom < 215 and lines[1].bbox.top > 160  # each has its own part of the joined strokes
+
+
+def test_a_page_of_many_slivers_joins_them_to_the_lines_they_lie_on():
+    """A will's accents, loops and t-bars that made ridges of their own outnumber its lines: the
+    typical line is the one holding the median of the ink, not the median line (itself a sliver)."""
+    full = [([_Component(i, BBox(100, top, 1100, top + 60), 5000, top + 30.0)], top + 30.0) for i, top in
+            enumerate((100, 200, 300), start=1)]  # fmt: skip
+    slivers = [
+        ([_Component(10 + i, BBox(150 + 100 * i, 105, 180 + 100 * i, 125), 300, 115.0)], 115.0) for i in range(8)
+    ]
+    lines = _join_slivers(full + slivers, 25.0)
+    assert sorted(len(members) for members, _ in lines) == [1, 1, 9]
+
+
+def test_pieces_of_a_faint_line_are_chained_at_the_page_s_line_spacing():
+    """Faint writing breaks into fragments, so its letter height (20) is small beside its line
+    spacing (100): two pieces of one line 100 columns apart and 12 rows off each other are one line."""
+    ridges = [
+        _Ridge(1, 0, 700, 0.0, 0.0),
+        _Ridge(2, 0, 300, 100.0, 100.0),
+        _Ridge(3, 400, 700, 112.0, 112.0),
+        _Ridge(4, 0, 700, 200.0, 200.0),
+    ]
+    lines = _chain_ridges(ridges, 20.0)
+    assert lines[2] == lines[3] and len({lines[1], lines[2], lines[4]}) == 3
