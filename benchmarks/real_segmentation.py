@@ -74,14 +74,16 @@ def main() -> None:
         nothing = sum(s.read_lines == 0 and s.gt_lines > 0 for s in scores)
         rows.append(
             f"| {collection} | {args.split} | {len(scores)} | {t.line_precision:.3f} | {t.line_recall:.3f} | "
-            f"{t.line_f1:.3f} | {nothing} | {t.lines_outside} |"
+            f"{t.line_f1:.3f} | {t.lines_merged} | {t.lines_split} | {t.lines_missed} | {t.lines_extra} | {nothing} | "
+            f"{t.lines_outside} |"
         )
         print(rows[-1], flush=True)
         for s in sorted(scores, key=lambda s: s.line_f1)[: args.worst]:
             print(f"    {s.image}: F1 {s.line_f1:.3f} ({s.matched_lines}/{s.gt_lines} lines, {s.read_lines} read)")
     table = (
-        "| collection | pages | n | line precision | line recall | line F1 | pages with no line found | "
-        "lines outside the annotated regions |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        "| collection | pages | n | line precision | line recall | line F1 | transcribed lines merged | split | "
+        "missed | read lines matching none | pages with no line found | lines outside the annotated regions |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
     print(table)
     if args.record:

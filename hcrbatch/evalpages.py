@@ -71,6 +71,10 @@ class PageScore:
     word_errors_raw: int
     word_errors: int
     reading_order_errors: int
+    lines_merged: int  # transcribed lines read together with another in one line
+    lines_split: int  # transcribed lines read in several pieces
+    lines_missed: int  # transcribed lines no read line shares ink with
+    lines_extra: int  # read lines in scope that share ink with no transcribed line
     words: int
     mean_confidence: float | None  # mean character confidence of the scored words
     marks_read: float | None = None  # the page's marks inside the words read (`hcrbatch.suspect`)
@@ -214,6 +218,22 @@ def line_groups(truth: list[np.ndarray], found: list[np.ndarray]) -> list[tuple[
     return sorted(groups.values(), key=lambda g: (min(g[0], default=len(truth)), min(g[1], default=0)))
 
 
+def segmentation_errors(groups: list[tuple[list[int], list[int]]]) -> dict[str, int]:
+    """What went wrong in each group of lines (`line_groups`), counted in transcribed lines where
+    there are some: merged with another, split into pieces (both, in a tangle of several each),
+    missed; and the read lines that share ink with no transcribed line."""
+    counts = dict.fromkeys(("lines_merged", "lines_split", "lines_missed", "lines_extra"), 0)
+    for truth, found in groups:
+        if not found:
+            counts["lines_missed"] += len(truth)
+        elif not truth:
+            counts["lines_extra"] += len(found)
+        else:
+            counts["lines_merged"] += len(truth) if len(truth) > 1 else 0
+            counts["lines_split"] += len(truth) if len(found) > 1 else 0
+    return counts
+
+
 def misplaced(order: list[int]) -> int:
     """How many items of `order` must move to sort it: its length less its longest increasing run."""
     tails: list[int] = []
@@ -296,6 +316,7 @@ def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, sec
         word_errors_raw=errors(raw, str.split),
         word_errors=errors(corrected, str.split),
         reading_order_errors=misplaced([j for _, j in sorted(pairs)]),
+        **segmentation_errors(groups),
         words=sum(len(line.words) for line in scored),
         mean_confidence=round(float(np.mean(chars)), 4) if chars else None,
         marks_read=result.marks_read,

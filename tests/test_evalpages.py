@@ -70,6 +70,27 @@ def test_two_lines_read_as_one_cost_segmentation_not_their_text():
     # the merged line is still mostly the longer of the two; the shorter one goes unmatched
     assert score.matched_lines == 2 and score.line_recall == pytest.approx(2 / 3) and score.line_precision == 1.0
     assert score.char_errors == 0  # the merged line's text is compared with both lines' joined
+    assert (score.lines_merged, score.lines_split, score.lines_missed, score.lines_extra) == (2, 0, 0, 0)
+
+
+def test_a_line_read_in_pieces_is_split_and_a_speck_read_apart_is_extra():
+    top, bottom = ROWS[0]
+    columns = np.flatnonzero((drawn_page()[top:bottom] < 128).any(axis=0))
+    middle = (columns[0] + columns[-1]) // 2
+
+    def piece(text: str, box: BBox) -> Line:
+        return Line(box, (Word(box, tuple(Char(box, (c,), (0.9,)) for c in text), text),))
+
+    halves = [
+        piece("HOUSE", BBox(int(columns[0]), top, int(middle), bottom)),
+        piece("OF", BBox(int(middle), top, int(columns[-1]) + 1, bottom)),
+    ]
+    page = drawn_page()
+    cv2.circle(page, (800, 360), 6, 20, -1)  # a blot between the second and third lines
+    speck = piece("x", BBox(790, 350, 811, 371))
+    rest = [read_line(t, *r) for t, r in zip(TEXTS[1:], ROWS[1:])]
+    score = score_page(transcription(), result(*halves, speck, *rest), page, "page.png")
+    assert (score.lines_merged, score.lines_split, score.lines_missed, score.lines_extra) == (0, 1, 0, 1)
 
 
 def test_a_missed_line_is_deleted_a_misread_one_costs_its_edits_and_misorder_is_counted_apart():
