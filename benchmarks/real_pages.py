@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from lxml import etree
 from PIL import Image
 
@@ -93,13 +94,22 @@ def ocrmypdf_scores(folder: Path, pages: set[str], lang: str, out: Path) -> list
     return scores
 
 
+def confidence_ranks_pages(scores: list) -> str:
+    """Spearman's rank correlation of the pages' mean confidence with their CER: near -1 where
+    confidence tells the pages read worst, near 0 where it tells nothing ('' without confidences, as
+    OCRmyPDF's text layer has none)."""
+    pages = pd.DataFrame([(s.mean_confidence, s.cer) for s in scores if s.mean_confidence is not None])
+    correlation = pages[0].rank().corr(pages[1].rank()) if len(pages) >= 3 else float("nan")
+    return "" if np.isnan(correlation) else f"{correlation:+.2f}"  # none where every page has one confidence
+
+
 def row(collection: str, engine: str, scores: list, line_cer: float) -> str:
     all_pages = total(scores)
     return (
         f"| {collection} | {engine} | {len(scores)} | {all_pages.cer:.2%} | {all_pages.cer_raw:.2%} | "
         f"{all_pages.wer:.2%} | {all_pages.wer_raw:.2%} | {all_pages.line_f1:.3f} | "
         f"{sum(s.read_as_empty for s in scores)} | {sum(s.row()['suspect'] for s in scores)} | "
-        f"{all_pages.reading_order_errors} | {line_cer:.2%} | "
+        f"{all_pages.reading_order_errors} | {confidence_ranks_pages(scores)} | {line_cer:.2%} | "
         f"{all_pages.cer - line_cer:+.2%} |"
     )
 
@@ -137,7 +147,8 @@ def main() -> None:
             print(rows[-1], flush=True)
     header = (
         "| collection | engine | pages | CER | CER raw | WER | WER raw | line F1 | read as empty | flagged suspect | "
-        "reading-order errors | line-by-line CER | gap |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "reading-order errors | confidence-CER rank correlation | line-by-line CER | gap |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     table = header + "\n" + "\n".join(rows)
     print(table)
