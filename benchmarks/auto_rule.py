@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--char-prior", choices=["prose", "training"], default=RecognizeConfig.char_prior,
                         help="the class prior the glyph engine reads with (hcrbatch run --char-prior)")  # fmt: skip
     parser.add_argument("--write", action="store_true", help="store the chosen rule in the line model's manifest")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     if args.write and args.char_prior != RecognizeConfig.char_prior:
         parser.error("--write tunes the rule for hcrbatch run's default --char-prior only")

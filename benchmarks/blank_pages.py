@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--record", action="store_true", help="append the result to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the result to the day's log, benchmarks/log/")
     args = parser.parse_args()
 
     data = HERE / "data" / f"blank-{args.pages}p-seed{args.seed}"

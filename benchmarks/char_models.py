@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20, help="benchmarks/run.py's hand-printed pages")
     parser.add_argument("--seed", type=int, default=0, help="3: auto_rule.py's tuning pages, which no figure reads")
     parser.add_argument("--hand", choices=["emnist", "gan", "fonts"], default="emnist", help="make_pages.py's hand")
-    parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the tables to the day's log, benchmarks/log/")
     args = parser.parse_args()
 
     held = ["| model | 62-class accuracy | NLL | ECE | best temperature |", "|---|---|---|---|---|"]

@@ -12,9 +12,6 @@ reference length); "pages worse" counts pages whose CER went up against the raw 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,6 +24,7 @@ from hcrbatch.pipeline import build_processor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_pages import make_pages  # noqa: E402
+from results import record  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,7 +50,7 @@ def main() -> None:
     parser.add_argument("--text", type=Path, help="real text for the pages (see make_pages.py --text)")
     parser.add_argument("--hand", choices=["fonts", "emnist", "gan"], default="fonts", help="see make_pages.py")
     parser.add_argument("--no-cut-alternatives", action="store_true", help="the segmenter's cut only (an ablation)")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     folder = (
         HERE
@@ -93,13 +91,11 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         command = f"python benchmarks/correction.py --pages {args.pages} --seed {args.seed}"
         command += (" --llm" if args.llm else "") + (f" --hand {args.hand}" if args.hand != "fonts" else "")
         command += f" --text {args.text}" if args.text else ""
         command += " --no-cut-alternatives" if args.no_cut_alternatives else ""
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`{command}` on {dt.date.today()}, {machine}; {len(pages)} pages, {lines} lines:\n\n{table}\n")
+        record(command, table, f"; {len(pages)} pages, {lines} lines")
 
 
 if __name__ == "__main__":

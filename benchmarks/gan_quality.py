@@ -16,9 +16,7 @@ Writes benchmarks/gan-grid.png (a row of samples per class) and benchmarks/out/g
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
+import sys
 from pathlib import Path
 
 import cv2
@@ -32,6 +30,9 @@ from hcrbatch.train.evaluate import evaluation_data
 from hcrbatch.train.gan import GlyphGenerator
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from results import record  # noqa: E402
+
 EMNIST = HERE.parent.parent / "shared" / "data" / "emnist"
 
 
@@ -147,10 +148,7 @@ def main() -> None:
     low = table.sort_values("fidelity").head(8)
     print("lowest fidelity: " + ", ".join(f"{r['class']} {r.fidelity:.2f}" for _, r in low.iterrows()))
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        command = f"python benchmarks/gan_quality.py --gan {args.gan} --per-class {args.per_class}"
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`{command}` on {dt.date.today()}, {machine}:\n\n{report}\n")
+        record(f"python benchmarks/gan_quality.py --gan {args.gan} --per-class {args.per_class}", report)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,7 @@ training rows, so that comparison is no longer like for like; the output says so
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,6 +28,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from results import record  # noqa: E402
+
 REPO = HERE.parent
 EMNIST = REPO.parent / "shared" / "data" / "emnist"
 OUT = HERE / "out" / "usefulness"
@@ -124,11 +124,8 @@ def main() -> None:
     )
     print(table, verdict, sep="\n")
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         command = "python benchmarks/gan_usefulness.py " + " ".join(sys.argv[1:]).replace("--record", "").strip()
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`{command.strip()}` on {dt.date.today()}, {machine}; {args.epochs} epochs each, "
-                     f"seed 0, held-out ByClass rows:\n\n{table}\n\n{verdict}\n")  # fmt: skip
+        record(command.strip(), f"{table}\n\n{verdict}", f"; {args.epochs} epochs each, seed 0, held-out ByClass rows")
 
 
 if __name__ == "__main__":

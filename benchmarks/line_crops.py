@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--model", default="lines")
     parser.add_argument("--models-dir", type=Path, help="where the model is (default: the shipped models/)")
     parser.add_argument("--shifts", action="store_true", help="only the moved and scaled framings' table")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     models_dir = args.models_dir or RecognizeConfig.models_dir
     manifest = load_manifest(models_dir, args.model)

@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1024, help="line width in px at 64 px high")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     rows = ["| head | parameters | seconds per training step |", "|---|---|---|"]
     for head in ("conv", "lstm", "lstm2"):

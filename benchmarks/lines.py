@@ -241,7 +241,7 @@ def main() -> None:
                         help="lines timed at each batch size (0: no timing, while other work shares the CPU)")  # fmt: skip
     parser.add_argument("--printed", type=int, default=20, help="hand-printed pages (benchmarks/run.py's) to read")
     parser.add_argument("--quick", action="store_true", help="two held-out pages of each: a check that all runs")
-    parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the tables to the day's log, benchmarks/log/")
     args = parser.parse_args()
     manifest = load_manifest(RecognizeConfig().models_dir, args.model)
     reader = LineRecognizer(manifest, RecognizeConfig(line_batch_size=64))

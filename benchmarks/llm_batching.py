@@ -11,15 +11,16 @@ Needs the llm extra (SmolLM2-135M by default).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import os
-import platform
+import sys
 import time
 from pathlib import Path
 
 from hcrbatch.llm import LineScorer, default_gguf
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from results import record  # noqa: E402
+
 CONTEXT = (
     "My dear Gray, I have your letter of the 12th and thank you for the seeds which came safely. "
     "The weather here has been wet and cold and the garden is late. "
@@ -48,11 +49,7 @@ def main() -> None:
     table = "\n".join(rows)
     print(table)
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(
-                f"\n`python benchmarks/llm_batching.py` on {dt.date.today()}, {machine}, {path.name}:\n\n{table}\n"
-            )
+        record("python benchmarks/llm_batching.py", table, f", {path.name}")
 
 
 if __name__ == "__main__":

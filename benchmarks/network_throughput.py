@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--pad", type=int, default=64, help="line batches padded to a multiple of this width")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per row")
     parser.add_argument("--rnn-loop", action="store_true", help="recurrent layers without cuDNN (see RESULTS.md)")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     parser.add_argument("--out", type=Path, help="also write the table, with its command line, to this file")
     args = parser.parse_args()
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from results import record  # noqa: E402
 from make_pages import make_pages  # noqa: E402
 from throughput import timed_run  # noqa: E402
 
@@ -167,7 +168,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="hcrbatch --workers, ocrmypdf --jobs")
     parser.add_argument("--hand", choices=["emnist", "gan"], default="emnist",
                         help="held-out EMNIST characters (default) or characters from the shipped GAN")  # fmt: skip
-    parser.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the tables to the day's log, benchmarks/log/")
     args = parser.parse_args()
     if shutil.which("ocrmypdf") is None:
         sys.exit("ocrmypdf not found: apt-get install tesseract-ocr ocrmypdf")
@@ -215,8 +216,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.record:
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write("\n" + "\n".join(lines) + "\n")
+        record(command, "\n".join(lines[2:]), f"; {pages} pages, {raw.chars:,} characters")
 
 
 def ocrmypdf_version() -> str:

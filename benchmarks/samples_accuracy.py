@@ -9,10 +9,7 @@ outputs of two runs, `--correct none` and `--correct lexicon`. Word boxes match 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -24,6 +21,9 @@ from hcrbatch.elements import BBox
 from hcrbatch.metrics import box_f1, cer, wer
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from results import record  # noqa: E402
+
 SAMPLES = REPO / "samples"
 
 
@@ -51,7 +51,7 @@ def word_f1(truth_json: Path, words: pd.DataFrame, output_dpi: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     base = REPO / "benchmarks" / "out" / "samples"
     for method in ("none", "lexicon"):
@@ -82,9 +82,7 @@ def main() -> None:
     table = markdown_table(frame)
     print(table)
     if args.record:
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with open(REPO / "benchmarks" / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`python benchmarks/samples_accuracy.py` on {dt.date.today()}, {machine}:\n\n{table}\n")
+        record("python benchmarks/samples_accuracy.py", table)
 
 
 def markdown_table(frame: pd.DataFrame) -> str:

@@ -46,7 +46,7 @@ def measure(samples) -> tuple[LineCounts, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     manifest = load_manifest(RecognizeConfig().models_dir, "lines")  # whose split the line figures use
     train, test = split_lines(int(manifest.extra.get("split_seed", 0)))

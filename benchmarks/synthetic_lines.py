@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8, help="epochs on the real lines")
     parser.add_argument("--synthetic", type=int, default=4000, help="synthetic lines to pre-train on")
     parser.add_argument("--pre-epochs", type=int, default=2, help="epochs of pre-training")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     real = [*REAL, "--limit", args.real, "--epochs", args.epochs]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from results import record  # noqa: E402
 from make_pages import make_pages  # noqa: E402
 
 
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pages-per-doc", type=int, default=5, help="pages per PDF/TIFF document")
     parser.add_argument("--engine", default="auto", choices=["auto", "glyph", "line"], help="hcrbatch run --engine")
-    parser.add_argument("--record", action="store_true", help="append the result to benchmarks/RESULTS.md")
+    parser.add_argument("--record", action="store_true", help="append the result to the day's log, benchmarks/log/")
     args = parser.parse_args()
 
     suffix = "" if args.pages_per_doc == 5 else f"-{args.pages_per_doc}per-doc"
@@ -95,11 +95,8 @@ def main() -> None:
         command = f"python benchmarks/throughput.py --pages {args.pages} --workers {args.workers}"
         command += f" --pages-per-doc {args.pages_per_doc}" if args.pages_per_doc != 5 else ""
         command += f" --engine {args.engine}" if args.engine != "auto" else ""
-        machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(f"\n`{command}` on {machine}:\n\n")
-            fh.write("| date | pages | workers | seconds | pages/min | peak MiB (all processes) | status |\n")
-            fh.write("|---|---|---|---|---|---|---|\n" + row + "\n")
+        header = "| date | pages | workers | seconds | pages/min | peak MiB (all processes) | status |\n|---|---|---|---|---|---|---|"
+        record(command, f"{header}\n{row}")
 
 
 if __name__ == "__main__":
