@@ -21,7 +21,7 @@ compiles (`jax.jit`, `tf.function`; PyTorch runs eagerly).
   with it (max absolute difference of the probabilities), so a GPU backend is checked against TensorFlow.
 - `--rnn-loop`: the line network's LSTM runs Keras's own loop, not cuDNN's. On an H200, Keras 3.15.1's
   cuDNN LSTM path on JAX gave this model's probabilities up to 0.93 away from TensorFlow's; the loop
-  agreed within 1e-3 (RESULTS.md, session 16).
+  agreed within 1e-3 (benchmarks/log/, session 16).
 """
 
 from __future__ import annotations
@@ -138,7 +138,9 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, help="write, or compare with, outputs on fixed inputs (.npz)")
     parser.add_argument("--pad", type=int, default=64, help="line batches padded to a multiple of this width")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per row")
-    parser.add_argument("--rnn-loop", action="store_true", help="recurrent layers without cuDNN (see RESULTS.md)")
+    parser.add_argument(
+        "--rnn-loop", action="store_true", help="recurrent layers without cuDNN (see benchmarks/log/, session 16)"
+    )
     parser.add_argument("--record", action="store_true", help="append the table to the day's log, benchmarks/log/")
     parser.add_argument("--out", type=Path, help="also write the table, with its command line, to this file")
     args = parser.parse_args()

@@ -107,7 +107,7 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     # plateau: cut by 0.3 when validation stalls; cosine: falls to zero over `epochs`. Plateau rebuilds
-    # the shipped model; cosine read held-out glyphs better but pages worse (benchmarks/RESULTS.md)
+    # the shipped model; cosine read held-out glyphs better but pages worse (benchmarks/log/)
     schedule: Literal["cosine", "plateau"] = "plateau"
     seed: int = 0
     split_seed: int = 0  # the held-out ByClass rows: fixed, so every model and the GAN avoid the same rows

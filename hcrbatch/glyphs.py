@@ -5,7 +5,7 @@ EMNIST style: white ink on black, the ink's bounding box scaled (aspect kept) so
 thin pen at high resolution would shrink them to hairlines. Every source is first made binary and,
 once scaled, blurred to the soft edge of EMNIST's rows: a crop cut from a binarised page has hard
 edges, an EMNIST row and a font rendering soft ones of their own, and a network that saw soft edges
-in training read hard ones as another hand (benchmarks/RESULTS.md, 2026-11-30). Training applies it
+in training read hard ones as another hand (benchmarks/log/2026-11-30.md). Training applies it
 to EMNIST images and inference to crops from scanned pages, so both reach the network looking alike.
 """
 

@@ -32,7 +32,7 @@ LINE_HEIGHT = 64  # the line model's input height
 DOWNSAMPLE = 4  # input columns per output step
 # Of the line's height, added above and below the segmenter's box (the ink's extent): the training
 # lines' ink fills ~90 % of their height, and a crop framed looser shows the model smaller writing.
-# Chosen by benchmarks/line_crops.py on the line model's validation lines (RESULTS.md).
+# Chosen by benchmarks/line_crops.py on the line model's validation lines (benchmarks/log/).
 LINE_PAD = 0.05
 BEAM_WIDTH = 16  # CTC beam search over each word's steps
 SPELLINGS = 8  # spellings of each word offered to the corrector

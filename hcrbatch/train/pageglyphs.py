@@ -2,8 +2,8 @@
 
 A glyph read from a scanned page has been binarised, cut out of its line by the segmenter and
 normalised; an EMNIST row went through none of that, and the network reads glyphs cut from pages
-of held-out EMNIST characters far worse than the same characters as rows (benchmarks/RESULTS.md,
-2026-11-30). Here training characters are written as pages (`synth.GlyphHand`: each glyph scaled to
+of held-out EMNIST characters far worse than the same characters as rows (benchmarks/log/
+2026-11-30.md). Here training characters are written as pages (`synth.GlyphHand`: each glyph scaled to
 its letter's place on the line, words in the training rows' class mix or prose, paper noise, a small
 rotation), the pages go through preprocessing and segmentation as a scan would, and every cut glyph
 that matches a true character box becomes a training glyph with that character's label.
@@ -59,7 +59,7 @@ def class_mix_text(rng: np.random.Generator, shares: tuple[np.ndarray, np.ndarra
     the training rows' (a lone `1` read as `l`); these words keep the rows' prior, and prose's commas
     and full stops as a page shows them. Pages of prose are then read with prose's prior added at
     inference (`charcnn.prose_prior`), so one network serves isolated characters and running text
-    (benchmarks/RESULTS.md, sessions 13 and 14).
+    (benchmarks/log/, sessions 13 and 14).
     """
     classes, probabilities = shares
     drawn = rng.choice(classes, size=max_chars, p=probabilities)
