@@ -83,7 +83,7 @@ def main() -> None:
     table = (
         "| collection | pages | n | line precision | line recall | line F1 | transcribed lines merged | split | "
         "missed | read lines matching none | pages with no line found | lines outside the annotated regions |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
     print(table)
     if args.record:
