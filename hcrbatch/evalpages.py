@@ -77,7 +77,7 @@ class PageScore:
     lines_extra: int  # read lines in scope that share ink with no transcribed line
     words: int
     mean_confidence: float | None  # mean character confidence of the scored words
-    marks_read: float | None = None  # the page's marks inside the words read (`hcrbatch.suspect`)
+    marks_read: float | None = None  # the page's marks inside the lines read (`hcrbatch.suspect`)
     seconds: float = 0.0
 
     @property

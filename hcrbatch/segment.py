@@ -214,6 +214,14 @@ class _Ridge:
         share = (column - self.left) / max(self.right - self.left, 1)
         return self.left_row + share * (self.right_row - self.left_row)
 
+    def rows_to(self, other: _Ridge) -> float | None:
+        """How far below this piece `other` runs, at the middle of the columns both span; None
+        where they span no column together."""
+        left, right = max(self.left, other.left), min(self.right, other.right)
+        if right <= left:
+            return None
+        return other.row_at((left + right) / 2) - self.row_at((left + right) / 2)
+
 
 def _ridge_ends(pieces: np.ndarray, height: float) -> list[_Ridge]:
     out = []
@@ -242,13 +250,7 @@ def _ridge_spacing(ridges: list[_Ridge], height: float) -> float | None:
     where no piece lies over another (a single line)."""
     below = []
     for a in ridges:
-        distances = []
-        for b in ridges:
-            left, right = max(a.left, b.left), min(a.right, b.right)
-            if right > left:
-                distance = b.row_at((left + right) / 2) - a.row_at((left + right) / 2)
-                if distance >= PARALLEL * height:
-                    distances.append(distance)
+        distances = [d for b in ridges if (d := a.rows_to(b)) is not None and d >= PARALLEL * height]
         if distances:
             below.append(min(distances))
     return float(np.median(below)) if below else None
@@ -288,9 +290,8 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
         parent[root(b)] = root(a)
     for a in ridges:  # two crests of one line (its x-height band and a row of loops), side by side
         for b in ridges:
-            overlap = (max(a.left, b.left) + min(a.right, b.right)) / 2
-            side_by_side = a.label < b.label and min(a.right, b.right) > max(a.left, b.left)
-            if side_by_side and abs(a.row_at(overlap) - b.row_at(overlap)) < PARALLEL * height:
+            apart = a.rows_to(b)
+            if a.label < b.label and apart is not None and abs(apart) < PARALLEL * height:
                 parent[root(b.label)] = root(a.label)
     roots = sorted({root(r.label) for r in ridges})
     return {r.label: roots.index(root(r.label)) + 1 for r in ridges}
