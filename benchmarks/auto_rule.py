@@ -103,7 +103,7 @@ def read_both(processor, tuning: TuningPage, page: PageImage) -> TuningPage:
     clean = preprocess(page, processor.cfg.preprocess)
     seg = segment(clean, processor.cfg.segment)
     glyph = recognize_page(seg, clean, processor.recognizer, page.index, page.dpi)
-    line = read_lines(seg, clean, processor.line_reader, glyph, "line")
+    line = read_lines(seg, clean, processor.line_reader, None, page.index, page.dpi)
     tuning.joined_ink = seg.joined_ink
     tuning.lines = [
         LinePair(

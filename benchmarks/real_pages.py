@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,6 @@ from hcrbatch.config import Config, CorrectConfig, IngestConfig, RecognizeConfig
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.evalpages import evaluate_folder, held_out_pages, score_page, total, transcribed_images, write_scores
 from hcrbatch.linereader import LineRecognizer
-from hcrbatch.modelstore import load_manifest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -44,13 +44,14 @@ DATA = HERE.parent.parent / "shared" / "data"
 COLLECTIONS = {"hooker": "en", "cremma": "fr"}
 
 
-def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path) -> float:
-    """The line engine's corrected CER on the transcribed line images of `pages`."""
+def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path, char_lm: str) -> float:
+    """The line engine's corrected CER on the transcribed line images of `pages`, decoded as the
+    pipeline decodes them (with the character language model `char_lm` names)."""
     from hcrbatch.train.lines import read_line_folder
 
     samples = [s for s in read_line_folder(DATA / f"{collection}-lines") if s.page.split("/", 1)[1] in pages]
-    cfg = RecognizeConfig(models_dir=models_dir)
-    reader = LineRecognizer(load_manifest(models_dir, cfg.line_model), cfg)
+    cfg = RecognizeConfig(models_dir=models_dir, char_lm=char_lm)
+    reader = LineRecognizer.from_config(replace(cfg, engine="line"), lang)
     _, corrected, _ = line_level(reader, samples, lang)
     return corrected.cer
 
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="only every Nth page of the split (quicker trials)")
     parser.add_argument("--ocrmypdf", action="store_true", help="also OCRmyPDF + Tesseract on the same pages")
     parser.add_argument("--models-dir", type=Path, default=RecognizeConfig.models_dir)
+    parser.add_argument("--char-lm", default=RecognizeConfig.char_lm, help="as hcrbatch run's --char-lm")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     held = held_out_pages(Config(DATA, args.out, recognize=RecognizeConfig(models_dir=args.models_dir)))
@@ -132,9 +134,9 @@ def main() -> None:
         folder = DATA / f"{collection}-pages"
         names = {p.stem for p in folder.glob("*.xml")}
         pages = set(sorted(names & held if args.split == "held-out" else names - held)[:: args.every])
-        line_cer = line_by_line(collection, pages, lang, args.models_dir)
+        line_cer = line_by_line(collection, pages, lang, args.models_dir, args.char_lm)
         for engine in args.engines.split(","):
-            cfg = Config(folder, args.out, workers=1, recognize=RecognizeConfig(engine=engine, models_dir=args.models_dir),
+            cfg = Config(folder, args.out, workers=1, recognize=RecognizeConfig(engine=engine, models_dir=args.models_dir, char_lm=args.char_lm),
                          correct=CorrectConfig(lang=lang))  # fmt: skip
             scores = evaluate_folder(cfg, only=pages)
             write_scores(scores, args.out / f"{collection}-{engine}")

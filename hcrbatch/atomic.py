@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+# ".<target name, at most TEMP_NAME_KEEP characters of it>.<mkstemp's 8 random characters>.part<suffix>"
+TEMP_NAME_KEEP = 160  # a legal 255-byte name must stay legal with the rest added
+ATOMIC_TEMP_NAME = re.compile(r"\..*\.[a-z0-9_]{8}\.part(\.[A-Za-z0-9.]+)?")
 
 
 @contextlib.contextmanager
@@ -17,7 +22,8 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
     writers that insist on one (Keras: `.keras`, `.weights.h5`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + suffix, dir=path.parent)
+    keep = os.fsdecode(os.fsencode(path.name)[:TEMP_NAME_KEEP])
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{keep}.", suffix=".part" + suffix, dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes files private; outputs get the usual permissions
     os.close(fd)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -91,24 +92,29 @@ def page_from_json(text: str) -> PageResult:
 class FileState:
     """The resume state of one input file inside the output folder."""
 
-    def __init__(self, output_dir: Path, stem_path: str, input_digest: str, settings: str) -> None:
+    def __init__(
+        self, output_dir: Path, stem_path: str, input_digest: str, settings: str, with_pdf: bool = True
+    ) -> None:
         state = Path(output_dir) / STATE_DIR
         self.done_path = state / "done" / f"{stem_path}.json"
         self.work_dir = state / "work" / stem_path / f"{input_digest[:16]}-{settings}"
         self.input_digest = input_digest
         self.settings = settings
+        self.with_pdf = with_pdf  # whether each finished page also has its PDF
 
-    def finished_outcome(self, outputs: list[Path]) -> FileOutcome | None:
-        """The recorded outcome if this exact input was finished with these settings and its outputs exist."""
+    def finished_outcome(self, outputs: Callable[[int], list[Path]]) -> FileOutcome | None:
+        """The recorded outcome if this exact input was finished with these settings and its outputs
+        (`outputs(pages)`, for a document of that many pages) exist."""
         try:
             done = json.loads(self.done_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return None
         if done.get("input_sha256") != self.input_digest or done.get("settings") != self.settings:
             return None
-        if not all(p.is_file() for p in outputs):
+        outcome = FileOutcome(**done["outcome"])
+        if not all(p.is_file() for p in outputs(outcome.pages)):
             return None
-        return FileOutcome(**done["outcome"])
+        return outcome
 
     def page_pdf(self, index: int) -> Path:
         return self.work_dir / f"page-{index + 1:04d}.pdf"
@@ -124,7 +130,7 @@ class FileState:
                 page = page_from_json(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
-            if path == self._page_json(page.index) and self.page_pdf(page.index).is_file():
+            if path == self._page_json(page.index) and (not self.with_pdf or self.page_pdf(page.index).is_file()):
                 pages[page.index] = page
         return pages
 

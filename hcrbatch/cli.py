@@ -14,11 +14,14 @@ import click
 
 from hcrbatch import __version__
 from hcrbatch.config import (
+    DEFAULT_FORMATS,
     DEFAULT_MODELS_DIR,
+    OUTPUT_FORMATS,
     Config,
     CorrectConfig,
     GanConfig,
     IngestConfig,
+    CharLmTrainConfig,
     LineTrainConfig,
     PreprocessConfig,
     RecognizeConfig,
@@ -136,6 +139,13 @@ reading_options = [
     ),
     click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name."),
     click.option(
+        "--char-lm",
+        default=RecognizeConfig.char_lm,
+        show_default=True,
+        help="Character language model the line engine's beam search uses: auto (charlm-LANG where installed), "
+        "none (best path), or a model name.",
+    ),
+    click.option(
         "--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True
     ),
     click.option(
@@ -190,7 +200,7 @@ def with_reading_options(func):
 
 
 def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_dir, batch_size, top_k, engine,
-                   line_model, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
+                   line_model, char_lm, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
                    llm_gpu_layers, llm_threshold, low_confidence) -> dict:  # fmt: skip
     """The reading options as the Config fields they set."""
     return dict(
@@ -205,6 +215,7 @@ def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_di
             top_k=top_k,
             engine=engine,
             line_model=line_model,
+            char_lm=char_lm,
             line_batch_size=line_batch_size,
             char_prior=char_prior,
         ),  # fmt: skip
@@ -220,6 +231,15 @@ def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_di
     )
 
 
+def parse_formats(value: str) -> tuple[str, ...]:
+    """`--formats pdf,alto`: the named formats, each once, in OUTPUT_FORMATS order."""
+    names = {name.strip().lower() for name in value.split(",") if name.strip()}
+    unknown = sorted(names - set(OUTPUT_FORMATS))
+    if unknown or not names:
+        raise click.BadParameter(f"{', '.join(unknown) or 'none given'}: choose from {', '.join(OUTPUT_FORMATS)}")
+    return tuple(fmt for fmt in OUTPUT_FORMATS if fmt in names)
+
+
 @cli.command()
 @click.argument("in_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
@@ -228,6 +248,13 @@ def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_di
 @with_reading_options
 @click.option("--force", is_flag=True, help="Redo files even if their outputs are up to date.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first file that fails.")
+@click.option(
+    "--formats",
+    default=",".join(DEFAULT_FORMATS),
+    show_default=True,
+    callback=lambda ctx, param, value: parse_formats(value),
+    help=f"Outputs for each input, comma-separated, of: {', '.join(OUTPUT_FORMATS)} (also HCRBATCH_RUN_FORMATS).",
+)
 @click.option(
     "--workers",
     type=click.IntRange(1),
@@ -238,9 +265,10 @@ def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_di
 @with_logging
 @click.pass_context
 def run(
-    ctx, in_dir, out_dir, pattern, recursive, force, fail_fast, workers, quiet, verbose, log_file, **reading
+    ctx, in_dir, out_dir, pattern, recursive, force, fail_fast, formats, workers, quiet, verbose, log_file, **reading
 ) -> None:
-    """Read every scan under IN_DIR; write a searchable PDF, TXT and CSV for each into OUT_DIR."""
+    """Read every scan under IN_DIR; write a searchable PDF, TXT, CSV and ALTO (or the --formats asked
+    for) for each into OUT_DIR."""
     setup_logging(verbose, quiet, log_file)
     cfg = Config(
         input_dir=in_dir.absolute(),
@@ -249,6 +277,7 @@ def run(
         recursive=recursive,
         force=force,
         fail_fast=fail_fast,
+        formats=formats,
         workers=workers,
         progress=not quiet and sys.stderr.isatty(),
         **reading_config(**reading),
@@ -454,6 +483,45 @@ def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, 
         from hcrbatch.train.lines import train_line_model
 
         click.echo(str(train_line_model(cfg, verbose=0 if quiet else 2)))
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@cli.command(name="train-charlm")
+@click.option("--data", "data", multiple=True, required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of page scans with PAGE or ALTO XML beside them, or of line images with labels.tsv; repeatable.")  # fmt: skip
+@click.option(
+    "--lang", required=True, help="The language it models; `--char-lm auto` uses charlm-LANG for --lang LANG."
+)
+@click.option("--name", default="", help="Model name (default: charlm-LANG).")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--order", type=click.IntRange(2, 6), default=CharLmTrainConfig.order, show_default=True,
+              help="Longest n-gram, in characters.")  # fmt: skip
+@click.option("--min-count", type=click.IntRange(1), default=CharLmTrainConfig.min_count, show_default=True,
+              help="Leave out n-grams of three or more characters seen fewer times (a smaller model).")  # fmt: skip
+@click.option("--line-model", default=CharLmTrainConfig.line_model, show_default=True,
+              help="Leave out the pages this line model holds out ('' : none).")  # fmt: skip
+@click.option(
+    "--exclude", multiple=True, metavar="PAGE", help="Also leave out this page (image file stem); repeatable."
+)
+@click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
+@with_logging
+@click.pass_context
+def train_charlm(ctx, data, lang, name, models_dir, order, min_count, line_model, exclude, overwrite, quiet, verbose,
+                 log_file) -> None:  # fmt: skip
+    """Train the line engine's character language model on transcribed lines (seconds, no GPU)."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = CharLmTrainConfig(
+        data=tuple(data), name=name or f"charlm-{lang}", models_dir=models_dir, order=order, min_count=min_count,
+        line_model=line_model, exclude=tuple(exclude), overwrite=overwrite,
+    )  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.train.charlm import train_char_lm
+
+        click.echo(str(train_char_lm(cfg)))
         return ExitCode.OK
 
     finish(ctx, action)

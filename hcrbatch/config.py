@@ -14,6 +14,8 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # text, training (the character model's training rows) for isolated characters such as boxes on forms
 CharPrior = Literal["prose", "training"]
 SUPPORTED_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+OUTPUT_FORMATS = ("pdf", "txt", "csv", "alto", "page", "hocr")
+DEFAULT_FORMATS = ("pdf", "txt", "csv", "alto")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class RecognizeConfig:
     # auto: both, chosen by the line model's AutoRule (glyph alone when no line model is installed)
     engine: Literal["auto", "glyph", "line"] = "auto"
     line_model: str = "lines"
+    # the line engine's character language model (hcrbatch.ctcdecode): auto, `charlm-<lang>` where
+    # installed; none, best-path decoding; or a model's name
+    char_lm: str = "auto"
     line_batch_size: int = 32
     char_prior: CharPrior = "prose"
 
@@ -75,6 +80,7 @@ class Config:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     low_confidence: float = 0.6
     progress: bool = False
+    formats: tuple[str, ...] = DEFAULT_FORMATS  # of OUTPUT_FORMATS, written for every input
     ingest: IngestConfig = field(default_factory=IngestConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
@@ -181,3 +187,17 @@ class LineTrainConfig:
     page_crops: bool = False
     elastic_alpha: float = 0.0  # elastic distortion of training lines, strength drawn from [0, this] per line (0: none)
     vertical_jitter: float = 0.0  # writing scaled in height and moved by up to this share of the line (0: none)
+
+
+@dataclass(frozen=True)
+class CharLmTrainConfig:
+    """Options of `hcrbatch train-charlm` (the line engine's character language model)."""
+
+    data: tuple[Path, ...]
+    name: str
+    models_dir: Path = DEFAULT_MODELS_DIR
+    order: int = 6  # the most the KenLM that flashlight-text bundles reads
+    min_count: int = 2  # n-grams of order 3 and up seen fewer times are left out
+    line_model: str = "lines"  # whose held-out pages are left out
+    exclude: tuple[str, ...] = ()  # more pages (image file stems) to leave out, e.g. a tuning split
+    overwrite: bool = False

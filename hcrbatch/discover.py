@@ -19,8 +19,19 @@ class InputFile:
     relative: PurePosixPath  # to the input folder; mirrored under the output folder
 
     @property
+    def shown(self) -> str:
+        """The relative path as reports and logs show it: a name that is not valid UTF-8 (Linux file
+        names are bytes) keeps its odd bytes as \\xNN escapes, so every CSV and XML stays valid text."""
+        return printable(str(self.relative))
+
+    @property
     def is_pdf(self) -> bool:
         return self.path.suffix.lower() == ".pdf"
+
+
+def printable(name: str) -> str:
+    """A file name decoded with Python's surrogate escapes, its undecodable bytes as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _inside(path: Path, root: Path) -> bool:

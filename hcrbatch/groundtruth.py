@@ -250,8 +250,8 @@ def _alto_line(element, path: Path, tags: dict[str, str]) -> GTLine:
     baseline_text = element.get("BASELINE")
     baseline: tuple[Point, ...] = ()
     if baseline_text:
-        numbers = baseline_text.split()
-        # ALTO 2/3 give BASELINE as a single number (the row); ALTO 4 as a polyline
+        numbers = baseline_text.replace(",", " ").split()
+        # ALTO 2/3 give BASELINE as a single number (the row); ALTO 4 as a polyline, "x y x y" or "x,y x,y"
         baseline = _points(baseline_text, path, element, 2) if len(numbers) >= 4 else ()
     return GTLine(element.get("ID", ""), polygon, baseline, _alto_text(element), _alto_kind(element, tags))
 

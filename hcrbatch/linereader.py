@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from hcrbatch.config import RecognizeConfig
+from hcrbatch.ctcdecode import LmBeamDecoder, char_lm_manifest
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
@@ -73,9 +74,11 @@ class AlignedChar:
     end: int  # one past its last column
 
 
-def align(probs: np.ndarray, charset: str, top_k: int) -> list[AlignedChar]:
-    """Best-path characters of one line with the columns of their CTC runs (blank = index 0)."""
-    best = probs.argmax(axis=-1)
+def align(probs: np.ndarray, charset: str, top_k: int, path: np.ndarray | None = None) -> list[AlignedChar]:
+    """The characters of one line's `path` (a label per step, blank = 0; the best path when None)
+    with the columns of their CTC runs. Each keeps the top-k readings of its most confident step,
+    the label the path chose first."""
+    best = probs.argmax(axis=-1) if path is None else path
     chars = []
     step = 0
     while step < len(best):
@@ -86,7 +89,7 @@ def align(probs: np.ndarray, charset: str, top_k: int) -> list[AlignedChar]:
         if label != 0:
             peak = step + int(np.argmax(probs[step : end + 1, label]))
             dist = probs[peak, 1:] / max(float(probs[peak, 1:].sum()), 1e-9)
-            top = np.argsort(-dist)[:top_k]
+            top = [label - 1, *(i for i in np.argsort(-dist)[:top_k] if i != label - 1)][:top_k]
             chars.append(
                 AlignedChar(
                     tuple(charset[i] for i in top),
@@ -198,7 +201,7 @@ class AutoRule:
 class LineRecognizer:
     """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
 
-    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig) -> None:
+    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig, lm: ModelManifest | None = None) -> None:
         import tensorflow as tf
 
         self.manifest = manifest
@@ -212,24 +215,49 @@ class LineRecognizer:
             raise ModelError(f"{manifest.weights}: output size differs from its charset plus the CTC blank")
         spec = tf.TensorSpec([None, LINE_HEIGHT, None, 1], tf.float32)
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
+        self.lm_decoder = LmBeamDecoder(lm, manifest.charset) if lm else None
 
     @classmethod
-    def from_config(cls, cfg: RecognizeConfig) -> LineRecognizer | None:
-        """The line model `cfg` asks for; None for `--engine glyph`, or for `auto` when none is installed."""
+    def from_config(cls, cfg: RecognizeConfig, lang: str) -> LineRecognizer | None:
+        """The line model `cfg` asks for, with the character language model for `lang` that
+        `cfg.char_lm` names; None for `--engine glyph`, or for `auto` when no line model is installed."""
         manifest = line_manifest(cfg)
-        return cls(manifest, cfg) if manifest else None
+        return cls(manifest, cfg, char_lm_manifest(cfg.models_dir, cfg.char_lm, lang)) if manifest else None
+
+    def digest(self) -> str:
+        """What of the line engine changes its readings: its weights and its language model's."""
+        return self.manifest.digest() + (self.lm_decoder.manifest.digest() if self.lm_decoder else "")
 
     def read(self, crops: list[np.ndarray]) -> list[LineReading]:
-        """Each crop's best-path characters and its words' beam-searched spellings, in order."""
+        """Each crop's aligned characters and its words' spellings, in order."""
         images = [normalize_line(crop) for crop in crops]
-        readings, segments = [], []
-        for probs in line_probabilities(self._predict, images, self.cfg.line_batch_size):
-            chars = align(probs, self.manifest.charset, self.cfg.top_k)
+        probabilities = line_probabilities(self._predict, images, self.cfg.line_batch_size)
+        return line_readings(probabilities, self.manifest.charset, self.cfg.top_k, self.lm_decoder)
+
+
+def line_readings(
+    probabilities: list[np.ndarray], charset: str, top_k: int, lm_decoder: LmBeamDecoder | None
+) -> list[LineReading]:
+    """Lines decoded from their CTC probabilities. With a character language model, its beam search
+    reads each line in context, and each word's one spelling is what it chose: on held-out lines the
+    lexicon's choice among a word's context-free spellings undid more than it mended
+    (benchmarks/char_lm.py). Without one, the best path, and each word's likeliest spellings by a
+    CTC beam search over its own steps, for the corrector to choose from."""
+    readings, segments = [], []
+    for probs in probabilities:
+        if lm_decoder is not None:
+            chars = align(probs, charset, top_k, lm_decoder.path(probs))
+            words = "".join(c.labels[0] for c in chars).split()
+            readings.append(LineReading(chars, len(words), [((word, 0.0),) for word in words]))
+        else:
+            chars = align(probs, charset, top_k)
             spans = word_spans(chars, len(probs))
             segments += [probs[start:end] for start, end in spans]
             readings.append(LineReading(chars, len(spans)))
-        spellings = iter(word_spellings(segments, self.manifest.charset))
-        return [replace(r, spellings=[next(spellings) for _ in range(r.words)]) for r in readings]
+    if not segments:
+        return readings
+    spellings = iter(word_spellings(segments, charset))
+    return [r if r.spellings else replace(r, spellings=[next(spellings) for _ in range(r.words)]) for r in readings]
 
 
 def line_probabilities(predict, images: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
@@ -338,26 +366,33 @@ def line_confidence(line: Line) -> float:
 
 
 def read_lines(
-    segmentation: Segmentation, clean: CleanPage, reader: LineRecognizer, glyph_result: PageResult, engine: str
+    segmentation: Segmentation,
+    clean: CleanPage,
+    reader: LineRecognizer,
+    glyph_result: PageResult | None,
+    index: int,
+    dpi: float,
 ) -> PageResult:
-    """The page with each line read by the line engine (`line`), or by the engine the model's
-    `AutoRule` prefers (`auto`); `glyph_result` is the glyph engine's reading of the same lines."""
+    """The page with each segmented line read by the line engine: all of them when there is no
+    `glyph_result` (`--engine line`: the glyph engine is not run), else (`auto`) those the model's
+    `AutoRule` gives it, the glyph engine's reading of the same line (`glyph_result`) elsewhere."""
     crops = line_crops(list(segmentation.lines), clean.gray)
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     line_readings = [
         Line(
-            glyph_line.bbox,
+            clean.to_page(line.bbox),
             words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean),
             engine="line",
         )
-        for glyph_line, crop, reading in zip(glyph_result.lines, crops, readings)
+        for line, crop, reading in zip(segmentation.lines, crops, readings)
     ]
+    if glyph_result is None:
+        return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, tuple(line_readings))
     takes_line = reader.auto.takes_line(
         [(line_confidence(g), line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)],
         segmentation.joined_ink,
     )
     lines = [
-        r if engine == "line" or take else replace(g, engine="glyph")
-        for g, r, take in zip(glyph_result.lines, line_readings, takes_line)
+        r if take else replace(g, engine="glyph") for g, r, take in zip(glyph_result.lines, line_readings, takes_line)
     ]
     return replace(glyph_result, lines=tuple(lines))

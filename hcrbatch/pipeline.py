@@ -5,6 +5,7 @@ ingest -> preprocess -> segment -> recognize -> correct -> render/report, one pa
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -18,11 +19,13 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from hcrbatch.atomic import atomic_write_text
+from hcrbatch import __version__
+from hcrbatch.archival import DocumentInfo, page_xml_paths, write_alto, write_hocr, write_page_xml
+from hcrbatch.atomic import ATOMIC_TEMP_NAME, atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
 from hcrbatch.config import Config
 from hcrbatch.correct import Corrector, make_corrector
-from hcrbatch.discover import InputFile, discover
+from hcrbatch.discover import InputFile, discover, printable
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
 from hcrbatch.errors import (
     ConfigError,
@@ -34,12 +37,13 @@ from hcrbatch.errors import (
     OutputNotWritableError,
 )
 from hcrbatch.ingest import count_pages, iter_pages
+from hcrbatch.ctcdecode import char_lm_manifest
 from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
 from hcrbatch.recognize import CharRecognizer, recognize_page
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
-from hcrbatch.report import write_batch_report, write_document_csv
+from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
 from hcrbatch.segment import segment
 from hcrbatch.suspect import is_suspect, marks_read
 from hcrbatch.workers import run_parallel
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 REPORT_NAME = "hcrbatch-report.csv"
 REPORT_EVERY_SECONDS = 5.0
 POPPLER_TOOLS = ("pdfinfo", "pdftoppm", "pdfunite")  # pdf2image reads PDFs with the first two
+# the formats written as one file per document, by the suffix added to the input's name (PAGE: a file a page)
+SINGLE_FILE_SUFFIXES = {"pdf": ".pdf", "txt": ".txt", "csv": ".csv", "alto": ".alto.xml", "hocr": ".hocr"}
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,28 @@ class BatchResult:
 
 
 def output_stems(files: list[InputFile]) -> dict[InputFile, str]:
-    """Relative output path without extension; `scan.png` and `scan.pdf` side by side keep their suffix."""
-    plain = {f: str(f.relative.with_suffix("")) for f in files}
-    clashes = Counter(plain.values())
-    return {f: (str(f.relative) if clashes[stem] > 1 else stem) for f, stem in plain.items()}
+    """Each input's output path without extension, distinct for every input: its relative path less
+    its suffix (`scan.png` -> `scan`), or with it where that would be shared with another input or
+    with the batch report, compared as a case-insensitive file system would (`scan.png` and
+    `scan.pdf` -> `scan.png`, `scan.pdf`; then also `scan.png.pdf` -> `scan.png.pdf`)."""
+    stems = {f: str(f.relative.with_suffix("")) for f in files}
+    reserved = REPORT_NAME.removesuffix(".csv").casefold()
+    while True:
+        claims = Counter(stem.casefold() for stem in stems.values())
+        clashing = [f for f, stem in stems.items() if (claims[stem.casefold()] > 1 or stem.casefold() == reserved)
+                    and stems[f] != str(f.relative)]  # fmt: skip
+        if not clashing:
+            return stems
+        for f in clashing:
+            stems[f] = str(f.relative)
+
+
+def remove_stale_partials(output_dir: Path, input_dir: Path) -> None:
+    """Temp files of a run that was killed outright (`atomic.atomic_path`'s names); safe to remove
+    while we hold the lock. Nothing inside the input folder is touched."""
+    for path in output_dir.rglob(".*.part*"):
+        if ATOMIC_TEMP_NAME.fullmatch(path.name) and not path.resolve().is_relative_to(input_dir.resolve()):
+            path.unlink(missing_ok=True)
 
 
 class DocumentProcessor:
@@ -77,7 +101,7 @@ class DocumentProcessor:
     def __init__(
         self,
         cfg: Config,
-        recognizer: CharRecognizer,
+        recognizer: CharRecognizer | None,  # None for --engine line: the glyph engine is not run
         corrector: Corrector,
         settings: str,
         line_reader: LineRecognizer | None = None,
@@ -88,20 +112,34 @@ class DocumentProcessor:
         self.settings = settings
         self.line_reader = line_reader
 
-    def outputs(self, stem: str) -> tuple[Path, Path, Path]:
+    def outputs(self, stem: str, pages: int) -> dict[str, list[Path]]:
+        """Each asked-for format's files for a document of `pages` pages (PAGE has one per page)."""
         base = self.cfg.output_dir / stem
-        return (
-            base.with_name(base.name + ".pdf"),
-            base.with_name(base.name + ".txt"),
-            base.with_name(base.name + ".csv"),
+        paths = {fmt: [base.with_name(base.name + suffix)] for fmt, suffix in SINGLE_FILE_SUFFIXES.items()}
+        paths["page"] = page_xml_paths(base, pages)
+        return {fmt: paths[fmt] for fmt in self.cfg.formats}
+
+    def _all_outputs(self, stem: str, pages: int) -> list[Path]:
+        return [path for paths in self.outputs(stem, pages).values() for path in paths]
+
+    def document_info(self, file: InputFile) -> DocumentInfo:
+        models = [self.recognizer.manifest] if self.recognizer else []
+        if self.line_reader is not None:
+            models.append(self.line_reader.manifest)
+            if self.line_reader.lm_decoder is not None:
+                models.append(self.line_reader.lm_decoder.manifest)
+        return DocumentInfo.now(
+            printable(file.path.name), f"hcrbatch {__version__}", tuple(f"{m.name} {m.version}" for m in models)
         )
 
     def read_page(self, page: PageImage) -> PageResult:
         clean = preprocess(page, self.cfg.preprocess)
         seg = segment(clean, self.cfg.segment)
-        result = recognize_page(seg, clean, self.recognizer, page.index, page.dpi)
-        if self.line_reader is not None:
-            result = read_lines(seg, clean, self.line_reader, result, self.cfg.recognize.engine)
+        glyph = recognize_page(seg, clean, self.recognizer, page.index, page.dpi) if self.recognizer else None
+        if self.line_reader is None:
+            result = glyph
+        else:
+            result = read_lines(seg, clean, self.line_reader, glyph, page.index, page.dpi)
         result = self.corrector.correct_page(result)
         return replace(result, marks_read=marks_read(clean, result))
 
@@ -109,7 +147,7 @@ class DocumentProcessor:
         """One file's outputs. A bad input becomes a `failed` outcome; a failure to write the outputs
         (disk full, permissions) raises OutputNotWritableError, because it would fail every file."""
         started = time.monotonic()
-        rel = str(file.relative)
+        rel = file.shown
 
         def failed(reason: str) -> FileOutcome:
             return FileOutcome(rel, "failed", reason, seconds=round(time.monotonic() - started, 3))
@@ -123,10 +161,13 @@ class DocumentProcessor:
         except OSError as exc:
             return failed(f"cannot read: {exc.strerror or exc}")
         try:
-            return self._convert(file, stem, FileState(self.cfg.output_dir, stem, digest, self.settings), on_page)
+            state = FileState(self.cfg.output_dir, stem, digest, self.settings, with_pdf="pdf" in self.cfg.formats)
+            return self._convert(file, stem, state, on_page)
         except InputFileError as exc:
             return failed(str(exc))
         except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # this file's names only: the others may go on
+                return failed("its output file names would be longer than the file system allows: shorten its name")
             raise OutputNotWritableError(f"cannot write the outputs of {rel} to {self.cfg.output_dir}: {exc}") from exc
         except Exception as exc:  # one bad file never stops the batch; the log keeps the traceback
             log.debug("internal error on %s", rel, exc_info=True)
@@ -134,8 +175,7 @@ class DocumentProcessor:
 
     def _convert(self, file: InputFile, stem: str, state: FileState, on_page: Callable[[], None]) -> FileOutcome:
         started = time.monotonic()
-        pdf, txt, csv = self.outputs(stem)
-        done = None if self.cfg.force else state.finished_outcome([pdf, txt, csv])
+        done = None if self.cfg.force else state.finished_outcome(lambda pages: self._all_outputs(stem, pages))
         if done is not None:
             return replace(done, status="skipped", reason="done earlier with the same content and settings")
         finished = {} if self.cfg.force else state.finished_pages()
@@ -150,20 +190,35 @@ class DocumentProcessor:
                     "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in lines read); check it",
                     file.relative, page.index + 1, 100 * result.marks_read,
                 )  # fmt: skip
-            write_page_pdf(state.page_pdf(page.index), page, result)
+            if "pdf" in self.cfg.formats:
+                write_page_pdf(state.page_pdf(page.index), page, result)
             state.save_page(result)
             finished[page.index] = result
             on_page()
         if not finished:
             raise CorruptFileError("no pages")
         order = sorted(finished)
-        join_pdfs([state.page_pdf(i) for i in order], pdf, scratch=state.work_dir / "join")
         results = [finished[i] for i in order]
-        write_text(txt, results)
-        write_document_csv(csv, results)
-        outcome = self._summary(str(file.relative), results, time.monotonic() - started)
+        self._write_outputs(file, stem, results, state)
+        outcome = self._summary(file.shown, results, time.monotonic() - started)
         state.mark_done(outcome)
         return outcome
+
+    def _write_outputs(self, file: InputFile, stem: str, results: list[PageResult], state: FileState) -> None:
+        outputs = self.outputs(stem, len(results))
+        info = self.document_info(file)
+        writers = {
+            "pdf": lambda paths: join_pdfs(
+                [state.page_pdf(r.index) for r in results], paths[0], scratch=state.work_dir / "join"
+            ),
+            "txt": lambda paths: write_text(paths[0], results),
+            "csv": lambda paths: write_document_csv(paths[0], results),
+            "alto": lambda paths: write_alto(paths[0], results, info),
+            "hocr": lambda paths: write_hocr(paths[0], results, info),
+            "page": lambda paths: write_page_xml(paths, results, info),
+        }
+        for fmt, paths in outputs.items():
+            writers[fmt](paths)
 
     def _summary(self, rel: str, results: list[PageResult], seconds: float) -> FileOutcome:
         words = [w for page in results for w in page.words]
@@ -185,6 +240,11 @@ def check_options(cfg: Config) -> None:
     """Everything that would fail every file is checked once, before the first file."""
     if not cfg.input_dir.is_dir():
         raise ConfigError(f"input folder not found: {cfg.input_dir}")
+    if cfg.input_dir.resolve().is_relative_to(cfg.output_dir.resolve()):
+        raise ConfigError(
+            f"the output folder {cfg.output_dir} is, or holds, the input folder {cfg.input_dir}: "
+            "outputs would mix with the scans; choose an output folder outside the input folder"
+        )
     if cfg.workers < 1:
         raise ConfigError("--workers must be at least 1")
     if not 0.0 <= cfg.low_confidence <= 1.0:
@@ -200,19 +260,13 @@ def check_options(cfg: Config) -> None:
     make_corrector(cfg.correct)
 
 
-def remove_stale_partials(output_dir: Path) -> None:
-    """Temp files of a run that was killed outright; safe to remove while we hold the lock."""
-    for path in output_dir.rglob(".*.part"):
-        path.unlink(missing_ok=True)
-
-
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
     return DocumentProcessor(
         cfg,
-        CharRecognizer.from_config(cfg.recognize, threads),
+        CharRecognizer.from_config(cfg.recognize, threads) if cfg.recognize.engine != "line" else None,
         make_corrector(cfg.correct),
         settings,
-        LineRecognizer.from_config(cfg.recognize),
+        LineRecognizer.from_config(cfg.recognize, cfg.correct.lang),
     )
 
 
@@ -256,18 +310,19 @@ def _process_in_worker(job: tuple[InputFile, str]) -> FileOutcome:
 
 def run_batch(cfg: Config) -> BatchResult:
     check_options(cfg)
-    manifest = load_manifest(cfg.recognize.models_dir, cfg.recognize.model)
+    manifest = load_manifest(cfg.recognize.models_dir, cfg.recognize.model) if cfg.recognize.engine != "line" else None
     line = line_manifest(cfg.recognize)
     if cfg.recognize.engine == "auto":
         log.info("engine auto: %s", f"glyph and line model {line.name}" if line else "glyph only (no line model)")
-    settings = cfg.settings_digest(manifest.digest() + (line.digest() if line else ""))
+    lm = char_lm_manifest(cfg.recognize.models_dir, cfg.recognize.char_lm, cfg.correct.lang) if line else None
+    settings = cfg.settings_digest("".join(m.digest() for m in (manifest, line, lm) if m))
     lock = FileLock(str(cfg.output_dir / STATE_DIR / "lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout as exc:
         raise OutputLockedError(f"another hcrbatch run is writing {cfg.output_dir} (lock {lock.lock_file})") from exc
     try:
-        remove_stale_partials(cfg.output_dir)
+        remove_stale_partials(cfg.output_dir, cfg.input_dir)
         files = discover(cfg.input_dir, cfg.glob, cfg.recursive, exclude=cfg.output_dir)
         log.info("%d input files under %s", len(files), cfg.input_dir)
         return _run_files(cfg, files, settings)
@@ -289,6 +344,7 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
     stems = output_stems(files)
     outcomes: list[FileOutcome] = []
     report = cfg.output_dir / REPORT_NAME
+    earlier = read_batch_report(report)
     file_bar = tqdm(total=len(files), unit="file", desc="files", disable=not cfg.progress, position=0)
     page_bar = tqdm(total=_page_total(files) if cfg.progress else 0, unit="page", desc="pages",
                     disable=not cfg.progress, position=1)  # fmt: skip
@@ -302,7 +358,7 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
         level = logging.WARNING if outcome.status == "failed" else logging.INFO
         log.log(level, "%s: %s%s", outcome.path, outcome.status, f" ({outcome.reason})" if outcome.reason else "")
         if time.monotonic() - last_report > REPORT_EVERY_SECONDS:
-            write_batch_report(report, outcomes)
+            write_batch_report(report, outcomes, earlier)
             last_report = time.monotonic()
         return not (cfg.fail_fast and outcome.status == "failed")
 
@@ -322,12 +378,12 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
 
             def on_crash(job: tuple[InputFile, str]) -> FileOutcome:
                 reason = "the worker process died on this file (out of memory?); run it alone or with --workers 1"
-                return FileOutcome(str(job[0].relative), "failed", reason)
+                return FileOutcome(job[0].shown, "failed", reason)
 
             jobs = [(f, stems[f]) for f in files]
             run_parallel(jobs, _process_in_worker, workers, _init_worker, (cfg, settings, threads), on_result, on_crash)
     finally:
         file_bar.close()
         page_bar.close()
-        write_batch_report(report, outcomes)
+        write_batch_report(report, outcomes, earlier)
     return BatchResult(tuple(sorted(outcomes, key=lambda o: o.path)))

@@ -66,8 +66,23 @@ def write_document_csv(path: Path, results: list[PageResult]) -> None:
     write_csv(path, word_rows(results))
 
 
-def write_batch_report(path: Path, outcomes: list[FileOutcome]) -> None:
+def read_batch_report(path: Path) -> pd.DataFrame:
+    """The rows a report already holds, as written; none where there is no report or it is not one."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return pd.DataFrame(columns=BATCH_COLUMNS)
+    return frame if list(frame.columns) == BATCH_COLUMNS else pd.DataFrame(columns=BATCH_COLUMNS)
+
+
+def write_batch_report(path: Path, outcomes: list[FileOutcome], earlier: pd.DataFrame | None = None) -> None:
+    """A row per input, sorted by path: this run's outcomes, and the `earlier` rows (an earlier run's
+    report) of inputs this run did not reach, so that the report describes the whole output folder
+    after a run that was interrupted or chose some files with --glob."""
     rows = [asdict(o) for o in sorted(outcomes, key=lambda o: o.path)]
     frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
     frame["path"] = frame["path"].map(spreadsheet_safe)
+    if earlier is not None and len(earlier):
+        kept = earlier[~earlier["path"].isin(set(frame["path"]))]
+        frame = pd.concat([frame.astype(object), kept], ignore_index=True).sort_values("path", kind="stable")
     write_csv(path, frame)

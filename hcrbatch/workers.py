@@ -9,7 +9,12 @@ found and reported through `on_crash`, and the rest of the batch goes on in para
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -17,6 +22,20 @@ from typing import TypeVar
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple) -> None:
+    """Ask Linux to send this worker SIGTERM when its parent dies (even by SIGKILL, which the parent
+    cannot pass on), so that no worker goes on writing outputs outside the run's lock; then load."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+    initializer(*initargs)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -50,7 +69,9 @@ def run_parallel(
         isolated = suspects > 0
         batch = remaining[:1] if isolated else remaining
         size = 1 if isolated else min(workers, len(remaining))
-        pool = ProcessPoolExecutor(size, mp_context=context, initializer=initializer, initargs=initargs)
+        pool = ProcessPoolExecutor(
+            size, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), initializer, initargs)
+        )
         try:
             pending = {pool.submit(task, job): job for job in batch}
             while pending:

@@ -27,7 +27,7 @@ def test_outputs_for_every_input_and_a_clean_report(run_cli, sample_folder, tmp_
     result = run_cli(sample_folder, out)
     assert result.exit_code == ExitCode.OK, result.output
     for stem in ["letter", "sub/note", "sub/register"]:
-        for ext in ("pdf", "txt", "csv"):
+        for ext in ("pdf", "txt", "csv", "alto.xml"):
             assert (out / f"{stem}.{ext}").is_file(), f"{stem}.{ext}"
     rows = report(out)
     assert list(rows["status"]) == ["ok", "ok", "ok"]
@@ -41,6 +41,84 @@ def test_outputs_for_every_input_and_a_clean_report(run_cli, sample_folder, tmp_
     text = subprocess.run(["pdftotext", str(out / "sub/note.pdf"), "-"], capture_output=True, text=True).stdout
     assert text.split() == [unquote(w) for w in words["text"]]
     assert not list(out.rglob("*.part"))
+
+
+def test_formats_choose_the_outputs_and_a_rerun_asking_for_more_writes_them(
+    run_cli, sample_folder, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    assert run_cli(sample_folder, out, "--formats", "txt,page").exit_code == ExitCode.OK
+    assert {p.name for p in out.iterdir() if p.is_file()} == {REPORT, "letter.0001.page.xml", "letter.0002.page.xml",
+                                                             "letter.txt"}  # fmt: skip
+    assert {p.name for p in (out / "sub").iterdir()} == {"note.page.xml", "note.txt", "register.0001.page.xml",
+                                                        "register.0002.page.xml", "register.txt"}  # fmt: skip
+    assert run_cli(sample_folder, out, "--formats", "page").exit_code == ExitCode.OK
+    assert set(report(out)["status"]) == {"skipped"}
+    monkeypatch.setenv("HCRBATCH_RUN_FORMATS", "alto,hocr")
+    assert run_cli(sample_folder, out).exit_code == ExitCode.OK
+    assert set(report(out)["status"]) == {"ok"}
+    assert (out / "letter.alto.xml").is_file() and (out / "sub/note.hocr").is_file()
+    assert not (out / "letter.pdf").exists()
+
+
+def test_an_output_folder_holding_the_input_folder_is_refused_and_nothing_in_it_is_touched(run_cli, tmp_path):
+    scans = tmp_path / "work" / "scans"
+    scans.mkdir(parents=True)
+    write_png(scans / "a.png", draw_page(["HELLO"]))
+    (scans / ".draft.part").write_text("mine")
+    (scans / "notes.part").write_text("mine too")
+    for out in (tmp_path / "work", scans):
+        result = run_cli(scans, out)
+        assert result.exit_code == ExitCode.USAGE and "outside the input folder" in result.output
+    assert sorted(p.name for p in scans.iterdir()) == [".draft.part", "a.png", "notes.part"]
+
+
+def test_inputs_whose_outputs_would_share_a_name_each_get_their_own(run_cli, tmp_path):
+    scans = tmp_path / "in"
+    scans.mkdir()
+    for name in ("a.png", "a.png.pdf", "hcrbatch-report.png"):
+        write_png(scans / name, draw_page(["HELLO"])) if name.endswith(".png") else write_pdf(
+            scans / name, [draw_page(["PDF"])]
+        )
+    write_pdf(scans / "a.pdf", [draw_page(["OTHER"])])
+    out = tmp_path / "out"
+    assert run_cli(scans, out, "--formats", "txt").exit_code == ExitCode.OK
+    assert sorted(p.name for p in out.glob("*.txt")) == [
+        "a.pdf.txt",
+        "a.png.pdf.txt",
+        "a.png.txt",
+        "hcrbatch-report.png.txt",
+    ]
+    assert set(report(out)["status"]) == {"ok"} and len(report(out)) == 4
+    assert (out / "a.pdf.txt").read_text() != (out / "a.png.pdf.txt").read_text()
+
+
+def test_a_file_name_as_long_as_the_file_system_allows_is_read(run_cli, tmp_path):
+    scans = tmp_path / "in"
+    scans.mkdir()
+    write_png(scans / ("x" * 246 + ".png"), draw_page(["HELLO"]))
+    result = run_cli(scans, tmp_path / "out", "--formats", "txt,csv,alto")
+    assert result.exit_code == ExitCode.OK and set(report(tmp_path / "out")["status"]) == {"ok"}
+
+
+def test_the_report_keeps_the_rows_of_inputs_a_glob_run_did_not_reach(run_cli, sample_folder, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli(sample_folder, out).exit_code == ExitCode.OK
+    first = report(out)
+    assert run_cli(sample_folder, out, "--glob", "sub/*", "--force").exit_code == ExitCode.OK
+    rows = report(out)
+    assert list(rows.index) == list(first.index) == ["letter.pdf", "sub/note.png", "sub/register.tif"]
+    assert rows.loc["letter.pdf"].equals(first.loc["letter.pdf"])  # as the first run left it
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_reported_with_its_odd_bytes_escaped(run_cli, tmp_path):
+    scans = tmp_path / "in"
+    scans.mkdir()
+    write_png(scans / os.fsdecode(b"caf\xe9.png"), draw_page(["HELLO"]))
+    out = tmp_path / "out"
+    assert run_cli(scans, out, "--formats", "txt,csv,alto").exit_code == ExitCode.OK
+    assert report(out).loc["caf\\xe9.png", "status"] == "ok"
+    assert b"<fileName>caf\\xe9.png</fileName>" in (out / os.fsdecode(b"caf\xe9.alto.xml")).read_bytes()
 
 
 def test_bad_inputs_become_failed_rows_and_the_batch_goes_on(run_cli, tmp_path):
@@ -162,10 +240,33 @@ def test_killed_process_leaves_nothing_half_written_and_a_rerun_completes(tiny_m
     assert pd.read_csv(out / "long.csv")["page"].max() == 6
 
 
+def test_workers_end_when_their_parent_is_killed_outright(tiny_models_dir, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(4):
+        write_pdf(folder / f"long{k}.pdf", [draw_page([f"PAGE {n}"]) for n in range(8)])
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(folder), str(out), "--workers", "2", "-q",
+           "--models-dir", str(tiny_models_dir), "--model", "tiny"]  # fmt: skip
+    proc = subprocess.Popen(cmd)
+    deadline = time.monotonic() + 120
+    while not list((out / ".hcrbatch" / "work").rglob("page-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert children
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{pid}") for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+
+
 def test_usage_errors_exit_2(run_cli, tmp_path):
     assert run_cli(tmp_path / "missing", tmp_path / "out").exit_code == ExitCode.USAGE
     assert run_cli(tmp_path, tmp_path / "out", "--dpi", "5").exit_code == ExitCode.USAGE
     assert run_cli(tmp_path, tmp_path / "out", "--lang", "xx-nowhere").exit_code == ExitCode.USAGE
+    assert run_cli(tmp_path, tmp_path / "out", "--formats", "pdf,docx").exit_code == ExitCode.USAGE
 
 
 def test_missing_or_invalid_model_exits_4(run_cli, sample_folder, tmp_path, tiny_models_dir):

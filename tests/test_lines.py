@@ -327,6 +327,19 @@ def test_run_reads_lines_with_the_line_engine(line_models, tmp_path, engine):
         assert (line["right"] > line["left"]).all() and (line["right"] <= 1400).all()
 
 
+@pytest.mark.slow
+def test_engine_line_neither_loads_nor_runs_the_character_model(line_models, tmp_path):
+    page = np.full((300, 1400), 235, np.uint8)
+    cv2.putText(page, "the cat sat", (60, 150), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 3.0, 30, 6, cv2.LINE_AA)
+    write_png(tmp_path / "in" / "note.png", page, dpi=300)
+    argv = ["run", str(tmp_path / "in"), str(tmp_path / "out"), "--workers", "1", "-q", "--models-dir",
+            str(line_models), "--model", "no-such-model", "--engine", "line", "--line-model", "tinylines"]  # fmt: skip
+    result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    alto = (tmp_path / "out" / "note.alto.xml").read_text()
+    assert "models: tinylines" in alto and "no-such-model" not in alto
+
+
 def test_engine_line_without_a_line_model_is_a_model_error(run_cli, sample_folder, tmp_path):
     result = run_cli(sample_folder, tmp_path / "out", "--engine", "line")
     assert result.exit_code == ExitCode.MODEL_INVALID

@@ -58,6 +58,23 @@ def test_pdf_page_image_keeps_its_pixel_size(tmp_path):
     assert (int(row[3]), int(row[4])) == (800, 600)
 
 
+def test_a_jpeg_scan_is_embedded_as_it_is_and_no_stream_is_ascii85_encoded(tmp_path):
+    import cv2
+
+    page, result = two_line_page()
+    scan = tmp_path / "scan.jpg"
+    cv2.imwrite(
+        str(scan), np.tile(np.arange(800, dtype=np.uint8)[None, :] // 4, (600, 1)), [cv2.IMWRITE_JPEG_QUALITY, 60]
+    )
+    pdf = tmp_path / "out.pdf"
+    write_page_pdf(pdf, PageImage(scan, 0, cv2.imread(str(scan), cv2.IMREAD_GRAYSCALE), 200.0), result)
+    data = pdf.read_bytes()
+    assert scan.read_bytes() in data and b"ASCII85" not in data
+    assert len(data) < scan.stat().st_size + 5000
+    write_page_pdf(pdf, page, result)  # pixels only (a PNG, a PDF page): compressed losslessly, still not ASCII85
+    assert b"ASCII85" not in pdf.read_bytes() and b"FlateDecode" in pdf.read_bytes()
+
+
 def test_long_documents_are_joined_in_groups_in_page_order(tmp_path, monkeypatch):
     monkeypatch.setattr(hcrbatch.render, "JOIN_GROUP", 2)
     pdf = tmp_path / "out.pdf"
