@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from pdf2image import convert_from_path, pdfinfo_from_path
 from pdf2image.exceptions import PDFInfoNotInstalledError, PDFPageCountError, PDFSyntaxError
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hcrbatch.config import IngestConfig
 from hcrbatch.elements import PageImage
@@ -125,14 +125,35 @@ def _image_pages(path: Path, cfg: IngestConfig, skip: Container[int]) -> Iterato
             try:
                 img.seek(index)
                 _check_pixels(img.width, img.height, cfg)
-                mode = "L" if img.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
-                frame = img.convert(mode) if img.mode not in ("I", "I;16", "F") else _scale_to_8bit(img)
-                pixels = np.asarray(frame)
+                # a photo's EXIF orientation turns it upright, as viewers show it
+                upright = ImageOps.exif_transpose(img) if img.getexif().get(EXIF_ORIENTATION, 1) != 1 else img
+                pixels = np.asarray(_on_white(_eight_bit(upright)))
             except InputFileError:
                 raise
             except (OSError, ValueError, SyntaxError) as exc:
                 raise CorruptFileError(f"page {index + 1} cannot be decoded: {exc}") from exc
             yield PageImage(path, index, pixels, _image_dpi(img, cfg.dpi))
+
+
+EXIF_ORIENTATION = 0x0112
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """The frame as 8-bit gray or RGB, keeping its transparency (LA, RGBA) for `_on_white`."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        return _scale_to_8bit(img)
+    if img.mode in ("LA", "RGBA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        return img.convert("LA" if img.mode == "LA" else "RGBA")
+    return img.convert("L" if img.mode in ("1", "L") else "RGB")
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    """Transparent parts on white paper, as a viewer shows them: ink on a transparent sheet would
+    otherwise become ink on black (its transparent pixels' own colour), a page read as empty."""
+    if img.mode not in ("LA", "RGBA"):
+        return img
+    paper = Image.new(img.mode, img.size, (255, 255) if img.mode == "LA" else (255, 255, 255, 255))
+    return Image.alpha_composite(paper.convert("RGBA"), img.convert("RGBA")).convert("L" if img.mode == "LA" else "RGB")
 
 
 def _scale_to_8bit(img: Image.Image) -> Image.Image:

@@ -9,6 +9,7 @@ lines whole.
 from __future__ import annotations
 
 import contextlib
+import errno
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from hcrbatch.atomic import atomic_output, atomic_path, atomic_write_text
 from hcrbatch.elements import Line, PageImage, PageResult, Word
+from hcrbatch.ingest import EXIF_ORIENTATION
 
 TEXT_FONT = "Helvetica"
 ASCENT = 0.72  # Helvetica's ascender height (of b, d, h, l) as a fraction of the font size
@@ -98,11 +100,12 @@ def _draw_word(
 
 def page_image(page: PageImage) -> str | ImageReader:
     """What is drawn under the text layer: a JPEG scan's own file, embedded as it is (the scan
-    itself, at its own size: reportlab passes JPEG data through), else the decoded pixels, which
-    reportlab compresses losslessly."""
+    itself, at its own size: reportlab passes JPEG data through), unless its EXIF turns it (the
+    page was read upright); else the decoded pixels, which reportlab compresses losslessly."""
     if page.source is not None and page.index == 0 and page.source.suffix.lower() in (".jpg", ".jpeg"):
         with contextlib.suppress(OSError), Image.open(page.source) as img:
-            if img.format == "JPEG" and img.mode in ("L", "RGB") and img.size == (page.width, page.height):
+            upright = img.getexif().get(EXIF_ORIENTATION, 1) == 1
+            if img.format == "JPEG" and img.mode in ("L", "RGB") and upright and img.size == (page.width, page.height):
                 return str(page.source)
     return ImageReader(Image.fromarray(page.pixels))
 
@@ -166,6 +169,19 @@ def join_pdfs(parts: list[Path], path: Path, scratch: Path) -> None:
         if done.returncode != 0:
             reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
             raise OSError(f"pdfunite could not join {len(parts)} page PDFs: {reason}")
+        if _page_count(tmp) != _page_count_sum(parts):  # pdfunite exits 0 when it could not write (disk full)
+            raise OSError(errno.ENOSPC, f"pdfunite wrote an incomplete PDF joining {len(parts)} page PDFs (disk full?)")
+
+
+def _page_count(pdf: Path) -> int:
+    """Pages of a PDF by poppler's pdfinfo; 0 when it cannot read it."""
+    done = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True)
+    pages = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("Pages:")]
+    return int(pages[0]) if done.returncode == 0 and pages else 0
+
+
+def _page_count_sum(parts: list[Path]) -> int:
+    return sum(_page_count(part) for part in parts)
 
 
 def write_text(path: Path, results: list[PageResult]) -> None:

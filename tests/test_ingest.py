@@ -82,3 +82,37 @@ def test_too_many_pixels_refused_before_decoding(tmp_path):
     pdf = write_pdf(tmp_path / "big.pdf", [draw_page(["A"])])
     with pytest.raises(TooLargeError):
         list(iter_pages(pdf, IngestConfig(max_pixels=1000)))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_ink_on_a_transparent_sheet_is_read_on_white_paper(tmp_path, mode):
+    from PIL import Image
+
+    channels = np.zeros((100, 200, 4 if mode == "RGBA" else 2), np.uint8)  # transparent black everywhere
+    channels[40:60, 20:180, -1] = 255  # but for an opaque black stroke
+    Image.fromarray(channels, mode).save(tmp_path / "ink.png")
+    pixels = next(iter_pages(tmp_path / "ink.png", IngestConfig())).pixels
+    assert pixels[0, 0].min() == 255 and pixels[50, 100].max() == 0
+
+
+def test_a_photo_is_turned_as_its_exif_orientation_says(tmp_path):
+    from PIL import Image
+
+    page = np.full((100, 200), 255, np.uint8)
+    page[:, :20] = 0  # a dark left edge
+    image = Image.fromarray(page)
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored turned: view it rotated 90° clockwise
+    image.save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    pixels = next(iter_pages(tmp_path / "photo.jpg", IngestConfig())).pixels
+    assert pixels.shape == (200, 100) and pixels[:20].mean() < 60 and pixels[-20:].mean() > 200  # edge now on top
+
+
+def test_a_16_bit_big_endian_tiff_keeps_dark_ink_on_light_paper(tmp_path):
+    from PIL import Image
+
+    values = np.full((100, 200), 60000, ">u2")
+    values[40:60, 20:180] = 1000
+    Image.frombytes("I;16B", (200, 100), values.tobytes()).save(tmp_path / "scan.tif")
+    pixels = next(iter_pages(tmp_path / "scan.tif", IngestConfig())).pixels
+    assert pixels[50, 100] < 30 and pixels[5, 5] > 225

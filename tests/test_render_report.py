@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,24 @@ def test_no_half_written_pdf_when_joining_fails(tmp_path):
     with pytest.raises(OSError, match="pdfunite"):
         join_pdfs([good, bad], tmp_path / "out.pdf", tmp_path / "join")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pdf", "good.pdf"]
+
+
+def test_a_join_that_pdfunite_reports_done_but_left_short_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+    parts = [tmp_path / "p1.pdf", tmp_path / "p2.pdf"]
+    for part in parts:
+        write_page_pdf(part, *two_line_page())
+    real_run = subprocess.run
+
+    def disk_full(cmd, *args, **kwargs):  # pdfunite on a full disk: a cut-off file, exit 0
+        if cmd[0] == "pdfunite":
+            Path(cmd[-1]).write_bytes(parts[0].read_bytes()[:300])
+            return subprocess.CompletedProcess(cmd, 0, "", "")
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(hcrbatch.render.subprocess, "run", disk_full)
+    with pytest.raises(OSError, match="incomplete"):
+        join_pdfs(parts, tmp_path / "out.pdf", tmp_path / "join")
+    assert not (tmp_path / "out.pdf").exists() and not list(tmp_path.glob(".out.pdf*"))
 
 
 def test_word_csv_round_trips_through_pandas(tmp_path):
