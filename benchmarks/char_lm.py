@@ -13,6 +13,9 @@ For each collection (Hooker: en, CREMMA: fr):
   against best-path decoding on the held-out pages' lines: CER and WER of the raw reading and after
   the lexicon's choice among each word's spellings, and milliseconds per line of decoding.
 
+- Language choice: with `--char-lm auto` every installed model competes for each page; how often the
+  held-out pages choose their own language's model, and the CER with the other model instead.
+
 `--write` puts the tuned setting into models/charlm-<lang>.json ("search").
 """
 
@@ -30,7 +33,7 @@ import numpy as np
 
 from hcrbatch.config import CharLmTrainConfig, PreprocessConfig, RecognizeConfig
 from hcrbatch.correct import LexiconCorrector
-from hcrbatch.ctcdecode import LmBeamDecoder, LmSearch
+from hcrbatch.ctcdecode import LmBeamDecoder, LmSearch, choose_decoding
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.linereader import (
     LINE_HEIGHT,
@@ -78,7 +81,7 @@ class Lines:
         charset = self.reader.manifest.charset
         for sample, probs in zip(self.samples, self.probs):
             started = time.perf_counter()
-            reading = line_readings([probs], charset, 5, decoder)[0]
+            reading = line_readings([probs], charset, 5, [decoder.path(probs)] if decoder else None)[0]
             seconds += time.perf_counter() - started
             height, width = sample.image.shape
             words = words_from_alignment(reading, BBox(0, 0, width, height), LINE_HEIGHT / height, self.blank)
@@ -137,6 +140,42 @@ def held_out(collection: str, lang: str, reader: LineRecognizer, decoder: LmBeam
     return rows
 
 
+def language_choice(reader: LineRecognizer, models_dir: Path) -> str:
+    """`--char-lm auto` on each held-out page: which installed model the page's own lines choose
+    (`ctcdecode.choose_decoding`), and the CER of that choice against reading every page with the
+    other collection's model (a `--lang` that does not match the pages)."""
+    held = {p.rsplit("/", 1)[-1] for p in reader.manifest.extra["held_out_pages"]}
+    decoders = {lang: LmBeamDecoder(load_manifest(models_dir, f"charlm-{lang}"), reader.manifest.charset)
+                for lang in COLLECTIONS.values()}  # fmt: skip
+    rows = []
+    for collection, lang in COLLECTIONS.items():
+        samples = [s for s in read_line_folder(DATA / f"{collection}-lines") if s.page.split("/", 1)[1] in held]
+        lines = Lines(reader, samples)
+        pages: dict[str, list[int]] = {}
+        for i, sample in enumerate(samples):
+            pages.setdefault(sample.page, []).append(i)
+        chosen, right = ErrorCount(), 0
+        for rows_of_page in pages.values():
+            decoder, paths = choose_decoding([lines.probs[i] for i in rows_of_page], list(decoders.values()))
+            right += decoder is decoders[lang]
+            for i, path in zip(rows_of_page, paths):
+                reading = line_readings([lines.probs[i]], reader.manifest.charset, 5, [path])[0]
+                height, width = samples[i].image.shape
+                words = words_from_alignment(reading, BBox(0, 0, width, height), LINE_HEIGHT / height, lines.blank)
+                chosen.add(samples[i].text, " ".join(w.raw_text for w in words))
+        other = next(d for other_lang, d in decoders.items() if other_lang != lang)
+        wrong, _ = lines.score(other)
+        rows.append(
+            f"| {collection} | {right} of {len(pages)} | {chosen.cer:.2%} | {other.manifest.name}: {wrong.cer:.2%} |"
+        )
+        print(rows[-1], flush=True)
+    return (
+        "`--char-lm auto`, each held-out page choosing its model:\n\n"
+        "| collection | pages read with their language's model | CER of the choice | CER with the other model |\n"
+        "|---|---|---|---|\n" + "\n".join(rows)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--collections", default=",".join(COLLECTIONS))
@@ -163,6 +202,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|"
     )
     body = "\n\n".join(tables) + "\n\nHeld-out pages' lines:\n\n" + header + "\n" + "\n".join(results)
+    body += "\n\n" + language_choice(reader, args.models_dir)
     print(body)
     if args.record:
         record(" ".join(["python benchmarks/char_lm.py", *sys.argv[1:]]), body)

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from hcrbatch.config import RecognizeConfig
-from hcrbatch.ctcdecode import LmBeamDecoder, char_lm_manifest
+from hcrbatch.ctcdecode import LmBeamDecoder, char_lm_manifests, choose_decoding
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
@@ -201,7 +201,7 @@ class AutoRule:
 class LineRecognizer:
     """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
 
-    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig, lm: ModelManifest | None = None) -> None:
+    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig, lms: tuple[ModelManifest, ...] = ()) -> None:
         import tensorflow as tf
 
         self.manifest = manifest
@@ -215,38 +215,43 @@ class LineRecognizer:
             raise ModelError(f"{manifest.weights}: output size differs from its charset plus the CTC blank")
         spec = tf.TensorSpec([None, LINE_HEIGHT, None, 1], tf.float32)
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
-        self.lm_decoder = LmBeamDecoder(lm, manifest.charset) if lm else None
+        self.lm_decoders = [LmBeamDecoder(lm, manifest.charset) for lm in lms]
 
     @classmethod
     def from_config(cls, cfg: RecognizeConfig, lang: str) -> LineRecognizer | None:
         """The line model `cfg` asks for, with the character language model for `lang` that
         `cfg.char_lm` names; None for `--engine glyph`, or for `auto` when no line model is installed."""
         manifest = line_manifest(cfg)
-        return cls(manifest, cfg, char_lm_manifest(cfg.models_dir, cfg.char_lm, lang)) if manifest else None
+        if manifest is None:
+            return None
+        return cls(manifest, cfg, tuple(char_lm_manifests(cfg.models_dir, cfg.char_lm, lang)))
 
     def digest(self) -> str:
         """What of the line engine changes its readings: its weights and its language model's."""
-        return self.manifest.digest() + (self.lm_decoder.manifest.digest() if self.lm_decoder else "")
+        return self.manifest.digest() + "".join(d.manifest.digest() for d in self.lm_decoders)
 
     def read(self, crops: list[np.ndarray]) -> list[LineReading]:
         """Each crop's aligned characters and its words' spellings, in order."""
         images = [normalize_line(crop) for crop in crops]
         probabilities = line_probabilities(self._predict, images, self.cfg.line_batch_size)
-        return line_readings(probabilities, self.manifest.charset, self.cfg.top_k, self.lm_decoder)
+        decoder, paths = choose_decoding(probabilities, self.lm_decoders)
+        if decoder is not None and len(self.lm_decoders) > 1:
+            log.debug("page read with the language model %s", decoder.manifest.name)
+        return line_readings(probabilities, self.manifest.charset, self.cfg.top_k, paths)
 
 
 def line_readings(
-    probabilities: list[np.ndarray], charset: str, top_k: int, lm_decoder: LmBeamDecoder | None
+    probabilities: list[np.ndarray], charset: str, top_k: int, paths: list[np.ndarray] | None = None
 ) -> list[LineReading]:
-    """Lines decoded from their CTC probabilities. With a character language model, its beam search
-    reads each line in context, and each word's one spelling is what it chose: on held-out lines the
+    """Lines decoded from their CTC probabilities. With `paths` (a character language model's beam
+    search over each line, `ctcdecode`), each word's one spelling is what the search chose: on held-out lines the
     lexicon's choice among a word's context-free spellings undid more than it mended
     (benchmarks/char_lm.py). Without one, the best path, and each word's likeliest spellings by a
     CTC beam search over its own steps, for the corrector to choose from."""
     readings, segments = [], []
-    for probs in probabilities:
-        if lm_decoder is not None:
-            chars = align(probs, charset, top_k, lm_decoder.path(probs))
+    for i, probs in enumerate(probabilities):
+        if paths is not None:
+            chars = align(probs, charset, top_k, paths[i])
             words = "".join(c.labels[0] for c in chars).split()
             readings.append(LineReading(chars, len(words), [((word, 0.0),) for word in words]))
         else:

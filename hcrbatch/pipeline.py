@@ -37,7 +37,7 @@ from hcrbatch.errors import (
     OutputNotWritableError,
 )
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.ctcdecode import char_lm_manifest
+from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
@@ -126,8 +126,7 @@ class DocumentProcessor:
         models = [self.recognizer.manifest] if self.recognizer else []
         if self.line_reader is not None:
             models.append(self.line_reader.manifest)
-            if self.line_reader.lm_decoder is not None:
-                models.append(self.line_reader.lm_decoder.manifest)
+            models += [decoder.manifest for decoder in self.line_reader.lm_decoders]
         return DocumentInfo.now(
             printable(file.path.name), f"hcrbatch {__version__}", tuple(f"{m.name} {m.version}" for m in models)
         )
@@ -314,8 +313,8 @@ def run_batch(cfg: Config) -> BatchResult:
     line = line_manifest(cfg.recognize)
     if cfg.recognize.engine == "auto":
         log.info("engine auto: %s", f"glyph and line model {line.name}" if line else "glyph only (no line model)")
-    lm = char_lm_manifest(cfg.recognize.models_dir, cfg.recognize.char_lm, cfg.correct.lang) if line else None
-    settings = cfg.settings_digest("".join(m.digest() for m in (manifest, line, lm) if m))
+    lms = char_lm_manifests(cfg.recognize.models_dir, cfg.recognize.char_lm, cfg.correct.lang) if line else []
+    settings = cfg.settings_digest("".join(m.digest() for m in (manifest, line, *lms) if m))
     lock = FileLock(str(cfg.output_dir / STATE_DIR / "lock"))
     try:
         lock.acquire(timeout=0)

@@ -10,12 +10,13 @@ from click.testing import CliRunner
 
 from hcrbatch.charlm import BOS, SPACE_TOKEN, kneser_ney, line_log_prob, write_arpa
 from hcrbatch.cli import cli
-from hcrbatch.ctcdecode import LmBeamDecoder, LmSearch, char_lm_manifest
+from hcrbatch.ctcdecode import LmBeamDecoder, LmSearch, char_lm_manifests, choose_decoding
 from hcrbatch.errors import ModelError
 from hcrbatch.linereader import align
 from hcrbatch.modelstore import load_manifest, write_manifest
 
 TEXT = ["the cat sat on the mat", "the dog ate the bone", "then the hen left", "a tent in the heath"] * 5
+FRENCH = ["le chat est la", "la tete de la chatte", "elle est les", "sa mie est belle"] * 5
 CHARSET = " abcdefghilmnostx"
 
 
@@ -43,8 +44,8 @@ def test_the_model_prefers_text_like_its_training_lines():
     assert line_log_prob("the cat sat", probs, weights) > line_log_prob("teh cta sta", probs, weights) + 5
 
 
-def write_model(models_dir, name="charlm-en", task="character language model", search=None):
-    probs, weights = kneser_ney(TEXT, order=5, min_count=1)
+def write_model(models_dir, name="charlm-en", task="character language model", search=None, text=None):
+    probs, weights = kneser_ney(text or TEXT, order=5, min_count=1)
     write_arpa(models_dir / f"{name}.arpa.gz", probs, weights)
     write_manifest(
         models_dir,
@@ -93,16 +94,28 @@ def test_a_character_chosen_by_the_language_model_keeps_its_own_confidence_and_t
     assert chosen.labels[:2] == ("e", "c") and chosen.probs[0] < chosen.probs[1]
 
 
-def test_auto_picks_the_language_s_model_where_installed_and_none_reads_best_path(tmp_path):
+def test_auto_offers_every_installed_model_its_language_s_first_and_none_reads_best_path(tmp_path):
+    write_model(tmp_path, name="charlm-fr", text=FRENCH)
     write_model(tmp_path)
-    assert char_lm_manifest(tmp_path, "auto", "en").name == "charlm-en"
-    assert char_lm_manifest(tmp_path, "auto", "fr") is None
-    assert char_lm_manifest(tmp_path, "none", "en") is None
+    assert [m.name for m in char_lm_manifests(tmp_path, "auto", "en")] == ["charlm-en", "charlm-fr"]
+    assert [m.name for m in char_lm_manifests(tmp_path, "auto", "fr")] == ["charlm-fr", "charlm-en"]
+    assert [m.name for m in char_lm_manifests(tmp_path, "charlm-fr", "en")] == ["charlm-fr"]
+    assert char_lm_manifests(tmp_path, "none", "en") == []
     with pytest.raises(ModelError, match="manifest not found"):
-        char_lm_manifest(tmp_path, "charlm-de", "en")
+        char_lm_manifests(tmp_path, "charlm-de", "en")
     write_model(tmp_path, name="other", task="line recognizer")
     with pytest.raises(ModelError, match="not a character language model"):
-        char_lm_manifest(tmp_path, "other", "en")
+        char_lm_manifests(tmp_path, "other", "en")
+
+
+def test_each_page_is_read_with_the_model_of_the_language_it_is_written_in(tmp_path):
+    english = LmBeamDecoder(write_model(tmp_path), CHARSET)
+    french = LmBeamDecoder(write_model(tmp_path, name="charlm-fr", text=FRENCH), CHARSET)
+    for text, language in (("the cat sat on the mat", english), ("le chat est la", french)):
+        page = [steps_for([{c: 0.9} for c in text])] * 3
+        decoder, paths = choose_decoding(page, [english, french])
+        assert decoder is language and [text_of(p, path) for p, path in zip(page, paths)] == [text] * 3
+    assert choose_decoding([steps_for([{"a": 0.9}])], []) == (None, None)
 
 
 def test_loading_a_model_prints_nothing(tmp_path, capfd):
