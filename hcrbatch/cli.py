@@ -142,8 +142,8 @@ reading_options = [
         "--char-lm",
         default=RecognizeConfig.char_lm,
         show_default=True,
-        help="Character language model the line engine's beam search uses: auto (charlm-LANG where installed), "
-        "none (best path), or a model name.",
+        help="Character language model the line engine's beam search uses: auto (every installed one competes "
+        "for each page), none (best path), or a model name.",
     ),
     click.option(
         "--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True
@@ -493,7 +493,7 @@ def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, 
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of page scans with PAGE or ALTO XML beside them, or of line images with labels.tsv; repeatable.")  # fmt: skip
 @click.option(
-    "--lang", required=True, help="The language it models; `--char-lm auto` uses charlm-LANG for --lang LANG."
+    "--lang", required=True, help="The language it models; the model is named charlm-LANG unless --name says otherwise."
 )
 @click.option("--name", default="", help="Model name (default: charlm-LANG).")
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)

@@ -49,8 +49,8 @@ class RecognizeConfig:
     # auto: both, chosen by the line model's AutoRule (glyph alone when no line model is installed)
     engine: Literal["auto", "glyph", "line"] = "auto"
     line_model: str = "lines"
-    # the line engine's character language model (hcrbatch.ctcdecode): auto, `charlm-<lang>` where
-    # installed; none, best-path decoding; or a model's name
+    # the line engine's character language model (hcrbatch.ctcdecode): auto, every installed one
+    # competes for each page; none, best-path decoding; or a model's name
     char_lm: str = "auto"
     line_batch_size: int = 32
     char_prior: CharPrior = "prose"
