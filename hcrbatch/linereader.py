@@ -226,10 +226,6 @@ class LineRecognizer:
             return None
         return cls(manifest, cfg, tuple(char_lm_manifests(cfg.models_dir, cfg.char_lm, lang)))
 
-    def digest(self) -> str:
-        """What of the line engine changes its readings: its weights and its language model's."""
-        return self.manifest.digest() + "".join(d.manifest.digest() for d in self.lm_decoders)
-
     def read(self, crops: list[np.ndarray]) -> list[LineReading]:
         """Each crop's aligned characters and its words' spellings, in order."""
         images = [normalize_line(crop) for crop in crops]
@@ -244,9 +240,9 @@ def line_readings(
     probabilities: list[np.ndarray], charset: str, top_k: int, paths: list[np.ndarray] | None = None
 ) -> list[LineReading]:
     """Lines decoded from their CTC probabilities. With `paths` (a character language model's beam
-    search over each line, `ctcdecode`), each word's one spelling is what the search chose: on held-out lines the
-    lexicon's choice among a word's context-free spellings undid more than it mended
-    (benchmarks/char_lm.py). Without one, the best path, and each word's likeliest spellings by a
+    search over each line, `ctcdecode`), each word's one spelling is what the search chose: on
+    held-out lines the lexicon's choice among a word's context-free spellings undid more than it
+    mended (benchmarks/char_lm.py). Without one, the best path, and each word's likeliest spellings by a
     CTC beam search over its own steps, for the corrector to choose from."""
     readings, segments = [], []
     for i, probs in enumerate(probabilities):

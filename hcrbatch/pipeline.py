@@ -25,6 +25,7 @@ from hcrbatch.atomic import ATOMIC_TEMP_NAME, atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
 from hcrbatch.config import Config
 from hcrbatch.correct import Corrector, make_corrector
+from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.discover import InputFile, discover, printable
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
 from hcrbatch.errors import (
@@ -37,7 +38,6 @@ from hcrbatch.errors import (
     OutputNotWritableError,
 )
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
