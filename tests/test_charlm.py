@@ -164,3 +164,10 @@ def test_train_charlm_learns_from_transcribed_pages_leaves_out_held_out_ones_and
     again = CliRunner().invoke(cli, argv)
     assert again.exit_code != 0 and "--overwrite" in again.output
     assert CliRunner().invoke(cli, [*argv, "--overwrite"]).exit_code == 0
+
+
+def test_line_folders_give_their_transcriptions_by_page(tmp_path):
+    from hcrbatch.train.charlm import transcribed_texts
+
+    (tmp_path / "labels.tsv").write_text("letter_7_001.jpg\tDear  Sir\nletter_7_002.jpg\t\nletter_8_001.jpg\tYours\n")
+    assert transcribed_texts(tmp_path) == [("letter_7", "Dear Sir"), ("letter_8", "Yours")]

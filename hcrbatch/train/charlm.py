@@ -24,6 +24,7 @@ from hcrbatch.errors import ConfigError
 from hcrbatch.evalpages import transcribed_images
 from hcrbatch.metrics import normalise_text
 from hcrbatch.modelstore import load_manifest, manifest_path, model_version, write_manifest
+from hcrbatch.train.lines import label_rows
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,7 @@ def transcribed_texts(folder: Path) -> list[tuple[str, str]]:
     folder = Path(folder)
     rows = []
     if (folder / "labels.tsv").is_file():
-        for row in (folder / "labels.tsv").read_text(encoding="utf-8").splitlines():
-            name, tab, text = row.partition("\t")
-            if tab:
-                rows.append((Path(name).stem.rsplit("_", 1)[0], text))
+        rows = [(Path(name).stem.rsplit("_", 1)[0], text) for name, text in label_rows(folder)]
     else:
         for file, gt in transcribed_images(Config(folder, folder)):
             rows += [(file.path.stem, line.text) for line in gt.lines]

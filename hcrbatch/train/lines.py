@@ -69,17 +69,24 @@ class LineSample:
     page: str  # the document page it comes from: the file name before its last "_"
 
 
-def read_line_folder(folder: Path) -> list[LineSample]:
-    """Every line listed in `folder/labels.tsv` whose image can be read; text NFC-normalised."""
+def label_rows(folder: Path) -> list[tuple[str, str]]:
+    """(image file name, transcription) of each line `folder/labels.tsv` lists with text; NFC."""
     labels = Path(folder) / "labels.tsv"
     if not labels.is_file():
         raise ConfigError(f"{folder}: no labels.tsv (expected lines of file<TAB>transcription)")
-    samples = []
+    rows = []
     for row in labels.read_text(encoding="utf-8").splitlines():
         name, tab, text = row.partition("\t")
         text = unicodedata.normalize("NFC", text.strip())
-        if not tab or not text:
-            continue
+        if tab and text:
+            rows.append((name, text))
+    return rows
+
+
+def read_line_folder(folder: Path) -> list[LineSample]:
+    """Every line listed in `folder/labels.tsv` whose image can be read; text NFC-normalised."""
+    samples = []
+    for name, text in label_rows(folder):
         image = cv2.imread(str(Path(folder) / name), cv2.IMREAD_GRAYSCALE)
         if image is None:
             log.warning("skipping unreadable %s", Path(folder) / name)
