@@ -13,6 +13,7 @@ from hcrbatch.elements import FileOutcome, PageResult
 WORD_COLUMNS = [
     "page", "line", "word", "left", "top", "right", "bottom",
     "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence", "engine",
+    "page_width", "page_height", "dpi",
 ]  # fmt: skip
 BATCH_COLUMNS = [f.name for f in fields(FileOutcome)]
 FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
@@ -49,6 +50,9 @@ def word_rows(results: list[PageResult]) -> pd.DataFrame:
             "mean_confidence": round(word.mean_confidence, 4),
             "min_confidence": round(word.min_confidence, 4),
             "engine": line.engine,
+            "page_width": page.width,  # the page image's pixels, in which the boxes are given
+            "page_height": page.height,
+            "dpi": round(page.dpi, 2),
         }
         for page in results
         for line_no, line in enumerate(page.lines, 1)

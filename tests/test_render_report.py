@@ -120,6 +120,7 @@ def test_word_csv_round_trips_through_pandas(tmp_path):
     assert list(frame["text"]) == ["alpha", "beta", "gamma"]
     assert list(frame["line"]) == [1, 1, 2] and list(frame["word"]) == [1, 2, 1]
     assert frame["mean_confidence"].between(0, 1).all()
+    assert set(zip(frame["page_width"], frame["page_height"], frame["dpi"])) == {(800, 600, 200.0)}
     write_text(tmp_path / "doc.txt", [result])
     assert (tmp_path / "doc.txt").read_text() == "alpha beta\ngamma\n"
 
