@@ -152,11 +152,12 @@ def write_page_pdf(path: Path, page: PageImage, result: PageResult) -> None:
 
 
 def join_pdfs(parts: list[Path], path: Path, scratch: Path) -> None:
-    """Concatenate page PDFs into `path` atomically with poppler's pdfunite, which streams each
+    """Concatenate one-page PDFs into `path` atomically with poppler's pdfunite, which streams each
     page through (about 10 MiB whatever the length). Long documents are joined in groups of
     JOIN_GROUP under `scratch` so that pdfunite never holds more files open than a system allows."""
     if not parts:
         raise ValueError("a document needs at least one page")
+    pages = len(parts)  # one each: what the joined document must hold
     if len(parts) > JOIN_GROUP:
         scratch.mkdir(parents=True, exist_ok=True)
         groups = [parts[i : i + JOIN_GROUP] for i in range(0, len(parts), JOIN_GROUP)]
@@ -169,7 +170,7 @@ def join_pdfs(parts: list[Path], path: Path, scratch: Path) -> None:
         if done.returncode != 0:
             reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
             raise OSError(f"pdfunite could not join {len(parts)} page PDFs: {reason}")
-        if _page_count(tmp) != _page_count_sum(parts):  # pdfunite exits 0 when it could not write (disk full)
+        if _page_count(tmp) != pages:  # pdfunite exits 0 when it could not write (disk full)
             raise OSError(errno.ENOSPC, f"pdfunite wrote an incomplete PDF joining {len(parts)} page PDFs (disk full?)")
 
 
@@ -178,10 +179,6 @@ def _page_count(pdf: Path) -> int:
     done = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True)
     pages = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("Pages:")]
     return int(pages[0]) if done.returncode == 0 and pages else 0
-
-
-def _page_count_sum(parts: list[Path]) -> int:
-    return sum(_page_count(part) for part in parts)
 
 
 def write_text(path: Path, results: list[PageResult]) -> None:
