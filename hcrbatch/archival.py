@@ -85,12 +85,16 @@ def _document_bytes(root) -> bytes:
 # ALTO 4 ------------------------------------------------------------------------------------------
 
 
-def _alto(tag: str, parent=None, **attrs):
-    name = f"{{{ALTO_NS}}}{tag}"
-    element = etree.Element(name) if parent is None else etree.SubElement(parent, name)
+def _element(namespace: str, tag: str, parent, attrs: dict[str, str]):
+    """A child `tag` of `parent` in `namespace`, with these attributes."""
+    element = etree.SubElement(parent, f"{{{namespace}}}{tag}")
     for key, value in attrs.items():
         element.set(key, value)
     return element
+
+
+def _alto(tag: str, parent, **attrs):
+    return _element(ALTO_NS, tag, parent, attrs)
 
 
 def _alto_box(element, box: BBox):
@@ -151,10 +155,7 @@ def _alto_line(block, line: Line, line_id: str) -> None:
 
 
 def _pc(tag: str, parent, **attrs):
-    element = etree.SubElement(parent, f"{{{PAGE_NS}}}{tag}")
-    for key, value in attrs.items():
-        element.set(key, value)
-    return element
+    return _element(PAGE_NS, tag, parent, attrs)
 
 
 def _text_equiv(parent, text: str, conf: float | None = None, index: int | None = None) -> None:

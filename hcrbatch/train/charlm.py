@@ -40,7 +40,8 @@ def transcribed_texts(folder: Path) -> list[tuple[str, str]]:
     else:
         for file, gt in transcribed_images(Config(folder, folder)):
             rows += [(file.path.stem, line.text) for line in gt.lines]
-    return [(page, unicodedata.normalize("NFC", normalise_text(text))) for page, text in rows if normalise_text(text)]
+    texts = [(page, unicodedata.normalize("NFC", normalise_text(text))) for page, text in rows]
+    return [(page, text) for page, text in texts if text]
 
 
 def bits_per_character(lines: list[str], probs, weights) -> float:
