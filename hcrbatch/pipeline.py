@@ -90,8 +90,9 @@ def output_stems(files: list[InputFile]) -> dict[InputFile, str]:
 def remove_stale_partials(output_dir: Path, input_dir: Path) -> None:
     """Temp files of a run that was killed outright (`atomic.atomic_path`'s names); safe to remove
     while we hold the lock. Nothing inside the input folder is touched."""
+    scans = input_dir.resolve()
     for path in output_dir.rglob(".*.part*"):
-        if ATOMIC_TEMP_NAME.fullmatch(path.name) and not path.resolve().is_relative_to(input_dir.resolve()):
+        if ATOMIC_TEMP_NAME.fullmatch(path.name) and not path.resolve().is_relative_to(scans):
             path.unlink(missing_ok=True)
 
 
