@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/auto_rule.py [--model lines] [--char-prior prose|training] [--write] [--record]
 
-The rule (`hcrbatch.linereader.AutoRule`): a page is the line engine's when at least `joined_ink`
+The rule (`hcrbatch.engines.AutoRule`): a page is the line engine's when at least `joined_ink`
 of its letter ink lies in joined-up strokes (`hcrbatch.segment.joined_ink`) or the median over its
 lines of (line - glyph mean character confidence) exceeds `page_margin`; there the glyph engine
 keeps only lines it is surer of by more than `glyph_margin`; elsewhere the line engine takes only
@@ -39,13 +39,11 @@ import numpy as np
 
 from hcrbatch.config import Config, RecognizeConfig
 from hcrbatch.elements import PageImage
-from hcrbatch.linereader import AutoRule, line_confidence, read_lines
+from hcrbatch.engines import AutoRule, EnginePage, line_confidence
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest, write_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
-from hcrbatch.recognize import recognize_page
-from hcrbatch.segment import segment
 from hcrbatch.train.linepages import page_from_lines
 
 HERE = Path(__file__).resolve().parent
@@ -100,11 +98,9 @@ def printed_tuning_pages(kind: str, hand: str, count: int) -> list[tuple[TuningP
 
 
 def read_both(processor, tuning: TuningPage, page: PageImage) -> TuningPage:
-    clean = preprocess(page, processor.cfg.preprocess)
-    seg = segment(clean, processor.cfg.segment)
-    glyph = recognize_page(seg, clean, processor.recognizer, page.index, page.dpi)
-    line = read_lines(seg, clean, processor.line_reader, None, page.index, page.dpi)
-    tuning.joined_ink = seg.joined_ink
+    read = EnginePage(preprocess(page, processor.cfg.preprocess), page.index, page.dpi, processor.cfg.segment)
+    glyph, line = processor.engine.glyph.read(read), processor.engine.line.read(read)
+    tuning.joined_ink = read.segmentation.joined_ink
     tuning.lines = [
         LinePair(
             line_confidence(g),
@@ -169,7 +165,7 @@ def main() -> None:
         Config(
             Path("."),
             Path("unused"),
-            recognize=RecognizeConfig(engine="line", line_model=args.model, char_prior=args.char_prior),
+            recognize=RecognizeConfig(engine="auto", line_model=args.model, char_prior=args.char_prior),
         ),
         settings="benchmark",
     )

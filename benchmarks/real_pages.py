@@ -32,7 +32,7 @@ from PIL import Image
 from hcrbatch.config import Config, CorrectConfig, IngestConfig, RecognizeConfig
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.evalpages import evaluate_folder, held_out_pages, score_page, total, transcribed_images, write_scores
-from hcrbatch.linereader import LineRecognizer
+from hcrbatch.engines import make_engine
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -51,7 +51,7 @@ def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path, 
 
     samples = [s for s in read_line_folder(DATA / f"{collection}-lines") if s.page.split("/", 1)[1] in pages]
     cfg = RecognizeConfig(models_dir=models_dir, char_lm=char_lm)
-    reader = LineRecognizer.from_config(replace(cfg, engine="line"), lang)
+    reader = make_engine(replace(cfg, engine="line"), lang).reader
     _, corrected, _ = line_level(reader, samples, lang)
     return corrected.cer
 

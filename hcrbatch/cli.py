@@ -28,6 +28,7 @@ from hcrbatch.config import (
     SegmentConfig,
     TrainConfig,
 )
+from hcrbatch.engines import ENGINES
 from hcrbatch.errors import ExitCode, HcrError
 
 log = logging.getLogger("hcrbatch")
@@ -130,10 +131,11 @@ reading_options = [
     click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True),
     click.option(
         "--engine",
-        type=click.Choice(["auto", "glyph", "line"]),
+        type=click.Choice(sorted(ENGINES)),
         default=RecognizeConfig.engine,
         show_default=True,
         help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
+        "tesseract: Tesseract on its own page layout (print, typescript); "
         "auto: both; the line engine on pages of joined-up script or whose lines favour it, elsewhere the glyph "
         "engine unless the line engine is surer of a line by a margin (glyph alone when no line model is installed).",
     ),

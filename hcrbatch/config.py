@@ -45,9 +45,9 @@ class RecognizeConfig:
     models_dir: Path = DEFAULT_MODELS_DIR
     batch_size: int = 1024
     top_k: int = 5
-    # glyph: characters cut and classified; line: whole lines through the CTC line model;
-    # auto: both, chosen by the line model's AutoRule (glyph alone when no line model is installed)
-    engine: Literal["auto", "glyph", "line"] = "auto"
+    # a name in hcrbatch.engines.ENGINES: glyph (characters cut and classified), line (whole lines
+    # through the CTC line model), tesseract (print), auto (glyph and line, a line at a time)
+    engine: str = "auto"
     line_model: str = "lines"
     # the line engine's character language model (hcrbatch.ctcdecode): auto, every installed one
     # competes for each page; none, best-path decoding; or a model's name

@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -36,10 +36,10 @@ from tqdm import tqdm
 from hcrbatch.config import Config
 from hcrbatch.discover import InputFile, discover
 from hcrbatch.elements import BBox, Line, PageResult
+from hcrbatch.engines import line_manifest
 from hcrbatch.errors import ConfigError, InputFileError
 from hcrbatch.groundtruth import GTLine, GTPage, transcription_of
 from hcrbatch.ingest import iter_pages
-from hcrbatch.linereader import line_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.preprocess import to_gray
@@ -381,7 +381,7 @@ def plot_cer_against_confidence(scores: list[PageScore], path: Path) -> None:
 
 def held_out_pages(cfg: Config) -> set[str]:
     """The names (file stems) of the pages the line model's manifest lists as held out from its training."""
-    manifest = line_manifest(replace(cfg.recognize, engine="line"))
+    manifest = line_manifest(cfg.recognize)
     names = manifest.extra.get("held_out_pages")
     if not names:
         raise ConfigError(f"{manifest.weights}: its manifest lists no held_out_pages to select")

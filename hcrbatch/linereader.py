@@ -5,10 +5,7 @@ cutting it into characters. Best-path decoding gives the text; each character's 
 gives its columns, so characters and words get boxes on the page (the PDF text layer stays aligned)
 and each character keeps its top-k readings at its most confident step (its confidence in the CSV).
 Each word's likeliest spellings, by a CTC beam search over its steps, are what the corrector
-chooses from. `--engine auto` reads every line with both engines; on a page written in joined-up
-script, or whose lines the line engine reads with more confidence (relative to the glyph engine),
-it keeps the line engine's readings, elsewhere the glyph engine's unless the line engine is surer
-of a line by a margin (`AutoRule`); the CSV says which engine read each line.
+chooses from (with a character language model, the search's one spelling, `ctcdecode`).
 """
 
 from __future__ import annotations
@@ -20,10 +17,10 @@ import cv2
 import numpy as np
 
 from hcrbatch.config import RecognizeConfig
-from hcrbatch.ctcdecode import LmBeamDecoder, char_lm_manifests, choose_decoding
+from hcrbatch.ctcdecode import LmBeamDecoder, choose_decoding
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
-from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
+from hcrbatch.modelstore import ModelManifest, load_keras_model
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import LineBox, Segmentation
 
@@ -164,40 +161,6 @@ def word_spellings(
     return out
 
 
-@dataclass(frozen=True)
-class AutoRule:
-    """Which lines `--engine auto` takes from the line engine, given each line's mean character
-    confidence under both engines, (glyph, line).
-
-    A page is written one way, so the page decides first: it is the line engine's page when at
-    least `joined_ink` of its letter ink is joined-up script (`hcrbatch.segment.joined_ink`) or the
-    median over its lines of (line - glyph confidence) exceeds `page_margin`; there the glyph
-    engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the line
-    engine takes only lines it is surer of by more than `line_margin` (a signature on a printed
-    form). Lines the line engine reads as nothing (confidence 0: the cut-off strokes of a
-    neighbouring line, specks) do not vote; on the line engine's page they stay empty unless the
-    glyph engine is surer of them by `glyph_margin` (its readings of such slivers are noise).
-    Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
-    joined-up script, and line by line confidence cannot tell cursive from a hard hand-printed
-    hand, while a page's lines together can, and the shape of its ink more surely still: the
-    votes of a short page (a postcard, a page of two lines) are few and noisy. The thresholds
-    depend on how the two models are calibrated, so they live in the line model's manifest
-    ("auto"), tuned by benchmarks/auto_rule.py; without them no page is the line engine's
-    (`page_margin` 1.0, `joined_ink` above any share).
-    """
-
-    page_margin: float = 1.0
-    glyph_margin: float = 0.0
-    line_margin: float = 0.0
-    joined_ink: float = 2.0
-
-    def takes_line(self, confidences: list[tuple[float, float]], joined_ink: float = 0.0) -> list[bool]:
-        votes = [line - glyph for glyph, line in confidences if line > 0]
-        if joined_ink >= self.joined_ink or (votes and float(np.median(votes)) > self.page_margin):
-            return [line > glyph - self.glyph_margin for glyph, line in confidences]
-        return [line > glyph + self.line_margin for glyph, line in confidences]
-
-
 class LineRecognizer:
     """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
 
@@ -206,25 +169,12 @@ class LineRecognizer:
 
         self.manifest = manifest
         self.cfg = cfg
-        try:
-            self.auto = AutoRule(**manifest.extra.get("auto", {}))
-        except TypeError as exc:
-            raise ModelError(f"{manifest.weights}: bad 'auto' thresholds in its manifest: {exc}") from exc
         self.model = load_keras_model(manifest)
         if self.model.output_shape[-1] != len(manifest.charset) + 1:
             raise ModelError(f"{manifest.weights}: output size differs from its charset plus the CTC blank")
         spec = tf.TensorSpec([None, LINE_HEIGHT, None, 1], tf.float32)
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
         self.lm_decoders = [LmBeamDecoder(lm, manifest.charset) for lm in lms]
-
-    @classmethod
-    def from_config(cls, cfg: RecognizeConfig, lang: str) -> LineRecognizer | None:
-        """The line model `cfg` asks for, with the character language model for `lang` that
-        `cfg.char_lm` names; None for `--engine glyph`, or for `auto` when no line model is installed."""
-        manifest = line_manifest(cfg)
-        if manifest is None:
-            return None
-        return cls(manifest, cfg, tuple(char_lm_manifests(cfg.models_dir, cfg.char_lm, lang)))
 
     def read(self, crops: list[np.ndarray]) -> list[LineReading]:
         """Each crop's aligned characters and its words' spellings, in order."""
@@ -271,17 +221,6 @@ def line_probabilities(predict, images: list[np.ndarray], batch_size: int) -> li
         for i, probs in zip(rows, np.asarray(predict(make_batch([images[i] for i in rows])))):
             out[i] = probs[: -(-images[i].shape[1] // DOWNSAMPLE)]
     return out
-
-
-def line_manifest(cfg: RecognizeConfig) -> ModelManifest | None:
-    if cfg.engine == "glyph":
-        return None
-    if cfg.engine == "auto" and not manifest_path(cfg.models_dir, cfg.line_model).is_file():
-        return None
-    manifest = load_manifest(cfg.models_dir, cfg.line_model)
-    if "downsample" not in manifest.extra:
-        raise ModelError(f"{manifest.weights}: not a line model (its manifest has no downsample)")
-    return manifest
 
 
 SPACING_SPREAD = 0.5  # of the median: lines whose spacings vary more than this have no one spacing
@@ -357,43 +296,18 @@ def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: 
     return tuple(words)
 
 
-def line_confidence(line: Line) -> float:
-    """What `AutoRule` compares between the engines: the mean confidence of a line's characters, for
-    the glyph engine under its training prior (`Line.shape_confidence`) where measured."""
-    if line.shape_confidence is not None:
-        return line.shape_confidence
-    chars = [c.confidence for w in line.words for c in w.chars]
-    return float(np.mean(chars)) if chars else 0.0
-
-
 def read_lines(
-    segmentation: Segmentation,
-    clean: CleanPage,
-    reader: LineRecognizer,
-    glyph_result: PageResult | None,
-    index: int,
-    dpi: float,
+    segmentation: Segmentation, clean: CleanPage, reader: LineRecognizer, index: int, dpi: float
 ) -> PageResult:
-    """The page with each segmented line read by the line engine: all of them when there is no
-    `glyph_result` (`--engine line`: the glyph engine is not run), else (`auto`) those the model's
-    `AutoRule` gives it, the glyph engine's reading of the same line (`glyph_result`) elsewhere."""
+    """The page with each segmented line read by the line engine."""
     crops = line_crops(list(segmentation.lines), clean.gray)
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
-    line_readings = [
+    lines = tuple(
         Line(
             clean.to_page(line.bbox),
             words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean),
             engine="line",
         )
         for line, crop, reading in zip(segmentation.lines, crops, readings)
-    ]
-    if glyph_result is None:
-        return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, tuple(line_readings))
-    takes_line = reader.auto.takes_line(
-        [(line_confidence(g), line_confidence(r)) for g, r in zip(glyph_result.lines, line_readings)],
-        segmentation.joined_ink,
     )
-    lines = [
-        r if take else replace(g, engine="glyph") for g, r, take in zip(glyph_result.lines, line_readings, takes_line)
-    ]
-    return replace(glyph_result, lines=tuple(lines))
+    return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, lines)

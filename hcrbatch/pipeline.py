@@ -25,9 +25,9 @@ from hcrbatch.atomic import ATOMIC_TEMP_NAME, atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
 from hcrbatch.config import Config
 from hcrbatch.correct import Corrector, make_corrector
-from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.discover import InputFile, discover, printable
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
+from hcrbatch.engines import Engine, EnginePage, engine_digest, make_engine
 from hcrbatch.errors import (
     ConfigError,
     CorruptFileError,
@@ -38,13 +38,9 @@ from hcrbatch.errors import (
     OutputNotWritableError,
 )
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.linereader import LineRecognizer, line_manifest, read_lines
-from hcrbatch.modelstore import load_manifest
 from hcrbatch.preprocess import preprocess
-from hcrbatch.recognize import CharRecognizer, recognize_page
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
-from hcrbatch.segment import segment
 from hcrbatch.suspect import is_suspect, marks_read
 from hcrbatch.workers import run_parallel
 
@@ -97,21 +93,13 @@ def remove_stale_partials(output_dir: Path, input_dir: Path) -> None:
 
 
 class DocumentProcessor:
-    """Turns one input file into its PDF, TXT and CSV; holds the loaded model and corrector."""
+    """Turns one input file into its outputs; holds the loaded engine and corrector."""
 
-    def __init__(
-        self,
-        cfg: Config,
-        recognizer: CharRecognizer | None,  # None for --engine line: the glyph engine is not run
-        corrector: Corrector,
-        settings: str,
-        line_reader: LineRecognizer | None = None,
-    ) -> None:
+    def __init__(self, cfg: Config, engine: Engine, corrector: Corrector, settings: str) -> None:
         self.cfg = cfg
-        self.recognizer = recognizer
+        self.engine = engine
         self.corrector = corrector
         self.settings = settings
-        self.line_reader = line_reader
 
     def outputs(self, stem: str, pages: int) -> dict[str, list[Path]]:
         """Each asked-for format's files for a document of `pages` pages (PAGE has one per page)."""
@@ -124,22 +112,11 @@ class DocumentProcessor:
         return [path for paths in self.outputs(stem, pages).values() for path in paths]
 
     def document_info(self, file: InputFile) -> DocumentInfo:
-        models = [self.recognizer.manifest] if self.recognizer else []
-        if self.line_reader is not None:
-            models.append(self.line_reader.manifest)
-            models += [decoder.manifest for decoder in self.line_reader.lm_decoders]
-        return DocumentInfo.now(
-            printable(file.path.name), f"hcrbatch {__version__}", tuple(f"{m.name} {m.version}" for m in models)
-        )
+        return DocumentInfo.now(printable(file.path.name), f"hcrbatch {__version__}", self.engine.models)
 
     def read_page(self, page: PageImage) -> PageResult:
         clean = preprocess(page, self.cfg.preprocess)
-        seg = segment(clean, self.cfg.segment)
-        glyph = recognize_page(seg, clean, self.recognizer, page.index, page.dpi) if self.recognizer else None
-        if self.line_reader is None:
-            result = glyph
-        else:
-            result = read_lines(seg, clean, self.line_reader, glyph, page.index, page.dpi)
+        result = self.engine.read(EnginePage(clean, page.index, page.dpi, self.cfg.segment))
         result = self.corrector.correct_page(result)
         return replace(result, marks_read=marks_read(clean, result))
 
@@ -261,13 +238,8 @@ def check_options(cfg: Config) -> None:
 
 
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
-    return DocumentProcessor(
-        cfg,
-        CharRecognizer.from_config(cfg.recognize, threads) if cfg.recognize.engine != "line" else None,
-        make_corrector(cfg.correct),
-        settings,
-        LineRecognizer.from_config(cfg.recognize, cfg.correct.lang),
-    )
+    engine = make_engine(cfg.recognize, cfg.correct.lang, threads)
+    return DocumentProcessor(cfg, engine, make_corrector(cfg.correct), settings)
 
 
 _worker: DocumentProcessor | Exception | None = None  # one per worker process, built by _init_worker
@@ -310,12 +282,7 @@ def _process_in_worker(job: tuple[InputFile, str]) -> FileOutcome:
 
 def run_batch(cfg: Config) -> BatchResult:
     check_options(cfg)
-    manifest = load_manifest(cfg.recognize.models_dir, cfg.recognize.model) if cfg.recognize.engine != "line" else None
-    line = line_manifest(cfg.recognize)
-    if cfg.recognize.engine == "auto":
-        log.info("engine auto: %s", f"glyph and line model {line.name}" if line else "glyph only (no line model)")
-    lms = char_lm_manifests(cfg.recognize.models_dir, cfg.recognize.char_lm, cfg.correct.lang) if line else []
-    settings = cfg.settings_digest("".join(m.digest() for m in (manifest, line, *lms) if m))
+    settings = cfg.settings_digest(engine_digest(cfg.recognize, cfg.correct.lang))
     lock = FileLock(str(cfg.output_dir / STATE_DIR / "lock"))
     try:
         lock.acquire(timeout=0)

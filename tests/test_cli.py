@@ -355,7 +355,7 @@ def test_auto_weighs_the_glyph_engines_shape_evidence_not_the_prose_prior(tiny_m
     to --engine auto's vote: each line's shape_confidence is read under the training prior."""
     from hcrbatch.config import Config, RecognizeConfig
     from hcrbatch.elements import PageImage
-    from hcrbatch.linereader import line_confidence
+    from hcrbatch.engines import line_confidence
     from hcrbatch.pipeline import build_processor
     from hcrbatch.recognize import CharRecognizer
 

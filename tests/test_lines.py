@@ -12,15 +12,14 @@ from click.testing import CliRunner
 
 from conftest import write_png
 from hcrbatch.cli import cli
-from hcrbatch.config import PreprocessConfig, RecognizeConfig
+from hcrbatch.config import PreprocessConfig
 from hcrbatch.elements import BBox, PageImage
+from hcrbatch.engines import AutoRule
 from hcrbatch.errors import ConfigError, ExitCode, ModelError
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.linereader import (
     LINE_HEIGHT,
     AlignedChar,
-    AutoRule,
-    LineRecognizer,
     LineReading,
     align,
     best_path,
@@ -381,7 +380,7 @@ def test_bad_auto_thresholds_in_a_line_manifest_are_a_model_error(tmp_path):
     manifest = ModelManifest("lines", "1", "ab", (64, 0), "n", (), weights=tmp_path / "lines.keras",
                              extra={"downsample": 4, "auto": {"page_margn": -0.2}})  # fmt: skip
     with pytest.raises(ModelError, match="auto"):
-        LineRecognizer(manifest, RecognizeConfig())
+        AutoRule.of(manifest)
 
 
 def test_synthetic_lines_are_seeded_line_crops_of_text_their_font_can_write():

@@ -1,0 +1,271 @@
+"""Recognition engines behind one interface, chosen by name (`--engine`) from one registry.
+
+An engine turns a cleaned page into a `PageResult`: `read(page: EnginePage) -> PageResult`. The
+registry maps each name to how its models are found (without loading them: the batch's settings
+digest and provenance need them before any worker starts) and how it is built. Only the engine
+asked for is built, and it builds only what it reads with: `--engine line` never loads the
+character CNN, `--engine tesseract` neither network. `auto` composes the others, as docTR's
+predictor composes a detector and a recognizer. To add an engine: a class with `models` and
+`read`, and one `register(...)` call (docs/engines.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from hcrbatch.config import RecognizeConfig, SegmentConfig
+from hcrbatch.ctcdecode import char_lm_manifests
+from hcrbatch.elements import Line, PageResult
+from hcrbatch.errors import ConfigError, ModelError
+from hcrbatch.modelstore import ModelManifest, load_manifest, manifest_path
+from hcrbatch.preprocess import CleanPage
+from hcrbatch.segment import Segmentation, segment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class EnginePage:
+    """What an engine reads: the cleaned page, and its segmentation, made only if an engine asks."""
+
+    clean: CleanPage
+    index: int
+    dpi: float
+    segment_config: SegmentConfig = SegmentConfig()
+
+    @functools.cached_property
+    def segmentation(self) -> Segmentation:
+        return segment(self.clean, self.segment_config)
+
+    def empty_result(self, lines: tuple[Line, ...] = ()) -> PageResult:
+        clean = self.clean
+        return PageResult(self.index, clean.page_width, clean.page_height, self.dpi, clean.skew_degrees, lines)
+
+
+class Engine(Protocol):
+    models: tuple[str, ...]  # "name version" of everything it reads with, for the outputs' provenance
+
+    def read(self, page: EnginePage) -> PageResult: ...
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    # what the engine reads with, found but not loaded: its manifests, and a text naming anything
+    # else that changes its readings (a Tesseract version); both go into the settings digest
+    manifests: Callable[[RecognizeConfig, str], list[ModelManifest]]
+    build: Callable[[RecognizeConfig, str, int], Engine]  # (config, language, CPU threads) -> engine
+    fingerprint: Callable[[RecognizeConfig, str], str] = lambda cfg, lang: ""
+
+
+ENGINES: dict[str, EngineSpec] = {}
+
+
+def register(name: str, spec: EngineSpec) -> None:
+    ENGINES[name] = spec
+
+
+def engine_spec(cfg: RecognizeConfig) -> EngineSpec:
+    try:
+        return ENGINES[cfg.engine]
+    except KeyError:
+        raise ConfigError(f"unknown engine {cfg.engine!r}; known: {', '.join(sorted(ENGINES))}") from None
+
+
+def make_engine(cfg: RecognizeConfig, lang: str, threads: int = 0) -> Engine:
+    return engine_spec(cfg).build(cfg, lang, threads)
+
+
+def engine_digest(cfg: RecognizeConfig, lang: str) -> str:
+    """Content hashes of everything the engine reads with: a retrained model redoes earlier outputs."""
+    spec = engine_spec(cfg)
+    return "".join(m.digest() for m in spec.manifests(cfg, lang)) + spec.fingerprint(cfg, lang)
+
+
+def _named(manifest: ModelManifest) -> str:
+    return f"{manifest.name} {manifest.version}"
+
+
+# --- glyph: characters cut by the segmenter and classified by the character CNN ---
+
+
+class GlyphEngine:
+    def __init__(self, recognizer) -> None:  # a recognize.CharRecognizer
+        self.recognizer = recognizer
+        self.models = (_named(recognizer.manifest),)
+
+    def read(self, page: EnginePage) -> PageResult:
+        from hcrbatch.recognize import recognize_page
+
+        return recognize_page(page.segmentation, page.clean, self.recognizer, page.index, page.dpi)
+
+
+def _glyph_manifests(cfg: RecognizeConfig, lang: str) -> list[ModelManifest]:
+    return [load_manifest(cfg.models_dir, cfg.model)]
+
+
+def _build_glyph(cfg: RecognizeConfig, lang: str, threads: int) -> GlyphEngine:
+    from hcrbatch.recognize import CharRecognizer
+
+    return GlyphEngine(CharRecognizer.from_config(cfg, threads))
+
+
+# --- line: whole lines through the CTC line model, decoded with a character language model ---
+
+
+def line_manifest(cfg: RecognizeConfig, required: bool = True) -> ModelManifest | None:
+    """The line model `cfg` names; None when it is not installed and not `required` (auto)."""
+    if not required and not manifest_path(cfg.models_dir, cfg.line_model).is_file():
+        return None
+    manifest = load_manifest(cfg.models_dir, cfg.line_model)
+    if "downsample" not in manifest.extra:
+        raise ModelError(f"{manifest.weights}: not a line model (its manifest has no downsample)")
+    return manifest
+
+
+class LineEngine:
+    def __init__(self, reader) -> None:  # a linereader.LineRecognizer
+        self.reader = reader
+        self.models = (_named(reader.manifest), *(_named(d.manifest) for d in reader.lm_decoders))
+
+    def read(self, page: EnginePage) -> PageResult:
+        from hcrbatch.linereader import read_lines
+
+        return read_lines(page.segmentation, page.clean, self.reader, page.index, page.dpi)
+
+
+def _line_manifests(cfg: RecognizeConfig, lang: str, required: bool = True) -> list[ModelManifest]:
+    line = line_manifest(cfg, required)
+    return [line, *char_lm_manifests(cfg.models_dir, cfg.char_lm, lang)] if line else []
+
+
+def _build_line(cfg: RecognizeConfig, lang: str, threads: int, required: bool = True) -> LineEngine | None:
+    from hcrbatch.linereader import LineRecognizer
+
+    line = line_manifest(cfg, required)
+    if line is None:
+        return None
+    return LineEngine(LineRecognizer(line, cfg, tuple(char_lm_manifests(cfg.models_dir, cfg.char_lm, lang))))
+
+
+# --- tesseract: printed and typewritten text, Tesseract's own page layout ---
+
+
+class TesseractEngine:
+    def __init__(self, reader) -> None:  # a tesseract.TesseractReader
+        self.reader = reader
+        self.models = (reader.name,)
+
+    def read(self, page: EnginePage) -> PageResult:
+        from hcrbatch.tesseract import page_lines
+
+        return page.empty_result(page_lines(self.reader, page.clean.gray, page.dpi, page.clean.to_page))
+
+
+def _tesseract_fingerprint(cfg: RecognizeConfig, lang: str) -> str:
+    from hcrbatch.tesseract import tessdata_dir, tesseract_language
+
+    code = tesseract_language(lang)
+    data = tessdata_dir(code) / f"{code.split('+')[0]}.traineddata"
+    return f"tesseract:{code}:{data.stat().st_size}"
+
+
+def _build_tesseract(cfg: RecognizeConfig, lang: str, threads: int) -> TesseractEngine:
+    from hcrbatch.tesseract import TesseractReader
+
+    return TesseractEngine(TesseractReader(lang))
+
+
+# --- auto: the glyph and line engines together, a line at a time ---
+
+
+@dataclass(frozen=True)
+class AutoRule:
+    """Which lines `--engine auto` takes from the line engine, given each line's mean character
+    confidence under both engines, (glyph, line).
+
+    A page is written one way, so the page decides first: it is the line engine's page when at
+    least `joined_ink` of its letter ink is joined-up script (`hcrbatch.segment.joined_ink`) or the
+    median over its lines of (line - glyph confidence) exceeds `page_margin`; there the glyph
+    engine keeps only lines it is surer of by more than `glyph_margin`. On any other page the line
+    engine takes only lines it is surer of by more than `line_margin` (a signature on a printed
+    form). Lines the line engine reads as nothing (confidence 0: the cut-off strokes of a
+    neighbouring line, specks) do not vote; on the line engine's page they stay empty unless the
+    glyph engine is surer of them by `glyph_margin` (its readings of such slivers are noise).
+    Why not "the more confident wins" everywhere: the glyph engine is confidently wrong on
+    joined-up script, and line by line confidence cannot tell cursive from a hard hand-printed
+    hand, while a page's lines together can, and the shape of its ink more surely still: the
+    votes of a short page (a postcard, a page of two lines) are few and noisy. The thresholds
+    depend on how the two models are calibrated, so they live in the line model's manifest
+    ("auto"), tuned by benchmarks/auto_rule.py; without them no page is the line engine's
+    (`page_margin` 1.0, `joined_ink` above any share).
+    """
+
+    page_margin: float = 1.0
+    glyph_margin: float = 0.0
+    line_margin: float = 0.0
+    joined_ink: float = 2.0
+
+    @classmethod
+    def of(cls, manifest: ModelManifest) -> AutoRule:
+        try:
+            return cls(**manifest.extra.get("auto", {}))
+        except TypeError as exc:
+            raise ModelError(f"{manifest.weights}: bad 'auto' thresholds in its manifest: {exc}") from exc
+
+    def takes_line(self, confidences: list[tuple[float, float]], joined_ink: float = 0.0) -> list[bool]:
+        votes = [line - glyph for glyph, line in confidences if line > 0]
+        if joined_ink >= self.joined_ink or (votes and float(np.median(votes)) > self.page_margin):
+            return [line > glyph - self.glyph_margin for glyph, line in confidences]
+        return [line > glyph + self.line_margin for glyph, line in confidences]
+
+
+def line_confidence(line: Line) -> float:
+    """What `AutoRule` compares between the engines: the mean confidence of a line's characters, for
+    the glyph engine under its training prior (`Line.shape_confidence`) where measured."""
+    if line.shape_confidence is not None:
+        return line.shape_confidence
+    chars = [c.confidence for w in line.words for c in w.chars]
+    return float(np.mean(chars)) if chars else 0.0
+
+
+class AutoEngine:
+    """Every segmented line read by the glyph and the line engine, each kept from the one `rule`
+    gives it (the glyph engine alone when no line model is installed)."""
+
+    def __init__(self, glyph: GlyphEngine, line: LineEngine | None, rule: AutoRule) -> None:
+        self.glyph, self.line, self.rule = glyph, line, rule
+        self.models = glyph.models + (line.models if line else ())
+
+    def read(self, page: EnginePage) -> PageResult:
+        by_glyph = self.glyph.read(page)
+        if self.line is None:
+            return by_glyph
+        by_line = self.line.read(page)
+        takes_line = self.rule.takes_line(
+            [(line_confidence(g), line_confidence(r)) for g, r in zip(by_glyph.lines, by_line.lines)],
+            page.segmentation.joined_ink,
+        )
+        lines = [r if take else g for g, r, take in zip(by_glyph.lines, by_line.lines, takes_line)]
+        return replace(by_glyph, lines=tuple(lines))
+
+
+def _auto_manifests(cfg: RecognizeConfig, lang: str) -> list[ModelManifest]:
+    return _glyph_manifests(cfg, lang) + _line_manifests(cfg, lang, required=False)
+
+
+def _build_auto(cfg: RecognizeConfig, lang: str, threads: int) -> AutoEngine:
+    line = _build_line(cfg, lang, threads, required=False)
+    log.info("engine auto: %s", f"glyph and line model {cfg.line_model}" if line else "glyph only (no line model)")
+    return AutoEngine(_build_glyph(cfg, lang, threads), line, AutoRule.of(line.reader.manifest) if line else AutoRule())
+
+
+register("glyph", EngineSpec(_glyph_manifests, _build_glyph))
+register("line", EngineSpec(_line_manifests, _build_line))
+register("tesseract", EngineSpec(lambda cfg, lang: [], _build_tesseract, _tesseract_fingerprint))
+register("auto", EngineSpec(_auto_manifests, _build_auto))
