@@ -11,9 +11,11 @@ WHEELS ?= $(HOME)/.cache/hcrbatch/wheels-portable
 
 .PHONY: demo test install install-llm system-deps line-fonts llama-wheel model lines gan samples clean
 
+# poppler for PDFs; Tesseract's English and French data for printed lines (the tesserocr wheel has the library)
 system-deps:
-	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils; }
+	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && \
+	  ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata /usr/share/tesseract-ocr/*/tessdata/fra.traineddata >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils tesseract-ocr-eng tesseract-ocr-fra; }
 
 # Handwriting fonts for synthetic training lines (hcrbatch/train/synthlines.py): script and hand-printing.
 line-fonts:

@@ -50,7 +50,8 @@ def page_to_json(page: PageResult) -> str:
         "index": page.index, "width": page.width, "height": page.height,
         "dpi": page.dpi, "skew_degrees": page.skew_degrees, "marks_read": page.marks_read,
         "lines": [
-            {"bbox": _box_list(line.bbox), "engine": line.engine, "shape_confidence": line.shape_confidence, "words": [
+            {"bbox": _box_list(line.bbox), "engine": line.engine, "shape_confidence": line.shape_confidence,
+             "print_probability": line.print_probability, "words": [
                 {"bbox": _box_list(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
                  "chars": _chars_to_json(w.chars),
                  "alternatives": [{"start": a.start, "end": a.end, "chars": _chars_to_json(a.chars)}
@@ -81,6 +82,7 @@ def page_from_json(text: str) -> PageResult:
             ),
             line["engine"],
             line.get("shape_confidence"),
+            line.get("print_probability"),
         )
         for line in data["lines"]
     )

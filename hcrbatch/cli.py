@@ -20,6 +20,7 @@ from hcrbatch.config import (
     Config,
     CorrectConfig,
     GanConfig,
+    LineKindTrainConfig,
     IngestConfig,
     CharLmTrainConfig,
     LineTrainConfig,
@@ -141,6 +142,13 @@ reading_options = [
     ),
     click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name."),
     click.option(
+        "--line-kind-model",
+        default=RecognizeConfig.line_kind_model,
+        show_default=True,
+        help="auto: the classifier that gives printed and typed lines to Tesseract (--lang's data installed); "
+        "none reads every line as handwriting.",
+    ),
+    click.option(
         "--char-lm",
         default=RecognizeConfig.char_lm,
         show_default=True,
@@ -202,7 +210,7 @@ def with_reading_options(func):
 
 
 def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_dir, batch_size, top_k, engine,
-                   line_model, char_lm, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
+                   line_model, line_kind_model, char_lm, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
                    llm_gpu_layers, llm_threshold, low_confidence) -> dict:  # fmt: skip
     """The reading options as the Config fields they set."""
     return dict(
@@ -217,6 +225,7 @@ def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_di
             top_k=top_k,
             engine=engine,
             line_model=line_model,
+            line_kind_model=line_kind_model,
             char_lm=char_lm,
             line_batch_size=line_batch_size,
             char_prior=char_prior,
@@ -524,6 +533,44 @@ def train_charlm(ctx, data, lang, name, models_dir, order, min_count, line_model
         from hcrbatch.train.charlm import train_char_lm
 
         click.echo(str(train_char_lm(cfg)))
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@cli.command(name="train-line-kind")
+@click.option("--data", "data", multiple=True, required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Real handwritten lines: a folder of line images with labels.tsv, or of pages with PAGE/ALTO; repeatable.")  # fmt: skip
+@click.option("--name", default=LineKindTrainConfig.name, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--line-model", default=LineKindTrainConfig.line_model, show_default=True,
+              help="Keep the pages this line model holds out for testing only ('' : none).")  # fmt: skip
+@click.option("--print-lines", type=click.IntRange(10), default=LineKindTrainConfig.print_lines, show_default=True)
+@click.option("--synthetic-lines", type=click.IntRange(0), default=LineKindTrainConfig.synthetic_lines,
+              show_default=True, help="Handwriting rendered in handwriting fonts.")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(1), default=LineKindTrainConfig.epochs, show_default=True)
+@click.option("--tesseract-min-confidence", type=click.FloatRange(0, 1),
+              default=LineKindTrainConfig.tesseract_min_confidence, show_default=True,
+              help="How sure Tesseract must be of a line --engine auto gives it, kept in the manifest.")  # fmt: skip
+@click.option("--seed", type=int, default=LineKindTrainConfig.seed, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
+@with_logging
+@click.pass_context
+def train_line_kind(ctx, data, name, models_dir, line_model, print_lines, synthetic_lines, epochs,
+                    tesseract_min_confidence, seed, overwrite, quiet, verbose, log_file) -> None:  # fmt: skip
+    """Train the classifier that sends printed lines to Tesseract under --engine auto (minutes on a CPU)."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = LineKindTrainConfig(
+        data=tuple(data), name=name, models_dir=models_dir, line_model=line_model, print_lines=print_lines,
+        synthetic_lines=synthetic_lines, epochs=epochs, tesseract_min_confidence=tesseract_min_confidence,
+        seed=seed, overwrite=overwrite,
+    )  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.train.linekinds import train_line_kind as train
+
+        click.echo(str(train(cfg, verbose=0 if quiet else 2)))
         return ExitCode.OK
 
     finish(ctx, action)

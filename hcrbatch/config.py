@@ -49,6 +49,9 @@ class RecognizeConfig:
     # through the CTC line model), tesseract (print), auto (glyph and line, a line at a time)
     engine: str = "auto"
     line_model: str = "lines"
+    # auto: the print-or-handwriting line classifier that gives printed lines to Tesseract
+    # (hcrbatch.linekind); "none", or a model that is not installed, reads every line by hand
+    line_kind_model: str = "linekind"
     # the line engine's character language model (hcrbatch.ctcdecode): auto, every installed one
     # competes for each page; none, best-path decoding; or a model's name
     char_lm: str = "auto"
@@ -200,4 +203,24 @@ class CharLmTrainConfig:
     min_count: int = 2  # n-grams of order 3 and up seen fewer times are left out
     line_model: str = "lines"  # whose held-out pages are left out
     exclude: tuple[str, ...] = ()  # more pages (image file stems) to leave out, e.g. a tuning split
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class LineKindTrainConfig:
+    """Options of `hcrbatch train-line-kind` (the print-or-handwriting line classifier)."""
+
+    data: tuple[Path, ...]  # real handwritten lines: line folders (labels.tsv) or transcribed pages
+    name: str = "linekind"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    line_model: str = "lines"  # whose held-out pages are kept out of training (they are the test lines)
+    print_lines: int = 6000
+    synthetic_lines: int = 3000  # handwriting rendered in handwriting fonts
+    epochs: int = 6
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    # the least mean character confidence of Tesseract's reading for `auto` to keep it
+    # (benchmarks/line_kinds.py measures Tesseract's confidence on print and on handwriting)
+    tesseract_min_confidence: float = 0.6
+    seed: int = 0
     overwrite: bool = False

@@ -162,10 +162,13 @@ class Word:
 class Line:
     bbox: BBox
     words: tuple[Word, ...]
-    engine: str = "glyph"  # which recognizer read it: "glyph" (characters) or "line" (CTC line model)
+    engine: str = "glyph"  # which engine read it: "glyph" (characters), "line" (CTC line model) or "tesseract"
     # glyph engine: mean confidence of its characters under the model's training prior rather than
     # the reading's, the shape evidence that `--engine auto` weighs; None where not measured
     shape_confidence: float | None = None
+    # `--engine auto`: the line-kind classifier's probability that the line is print (Tesseract's
+    # when it reads it); None where not measured
+    print_probability: float | None = None
 
     @property
     def text(self) -> str:

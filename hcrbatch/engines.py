@@ -234,38 +234,103 @@ def line_confidence(line: Line) -> float:
     return float(np.mean(chars)) if chars else 0.0
 
 
+class PrintedLines:
+    """The lines the line-kind classifier calls print, read by Tesseract, each kept where Tesseract
+    is sure of its words (`tesseract_min_confidence`): on handwriting its words' confidence stays
+    low even where the classifier errs, so a handwritten line it cannot read stays with our engines."""
+
+    def __init__(self, classifier, tesseract) -> None:  # linekind.LineKindClassifier, tesseract.TesseractReader
+        self.classifier, self.tesseract = classifier, tesseract
+        self.models = (_named(classifier.manifest), tesseract.name)
+
+    def read(self, page: EnginePage) -> tuple[list[float], dict[int, Line]]:
+        """Each segmented line's print probability, and Tesseract's lines by their index."""
+        from hcrbatch.linereader import line_crops
+        from hcrbatch.tesseract import mapped_word
+
+        gray, lines = page.clean.gray, page.segmentation.lines
+        crops = line_crops(list(lines), gray)
+        probabilities = self.classifier.print_probabilities([gray[b.top : b.bottom, b.left : b.right] for b in crops])
+        read = {}
+        for i, (line, crop, probability) in enumerate(zip(lines, crops, probabilities)):
+            if probability < self.classifier.print_threshold:
+                continue
+            words, confidence = self.tesseract.read_line(gray, crop, page.dpi)
+            if words and confidence >= self.classifier.tesseract_min_confidence:
+                words = tuple(mapped_word(w, page.clean.to_page) for w in words)
+                read[i] = Line(page.clean.to_page(line.bbox), words, "tesseract", print_probability=probability)
+        return probabilities, read
+
+
 class AutoEngine:
     """Every segmented line read by the glyph and the line engine, each kept from the one `rule`
-    gives it (the glyph engine alone when no line model is installed)."""
+    gives it (the glyph engine alone when no line model is installed); with `printed`, the lines
+    it finds print are Tesseract's."""
 
-    def __init__(self, glyph: GlyphEngine, line: LineEngine | None, rule: AutoRule) -> None:
-        self.glyph, self.line, self.rule = glyph, line, rule
-        self.models = glyph.models + (line.models if line else ())
+    def __init__(
+        self, glyph: GlyphEngine, line: LineEngine | None, rule: AutoRule, printed: PrintedLines | None = None
+    ) -> None:
+        self.glyph, self.line, self.rule, self.printed = glyph, line, rule, printed
+        self.models = glyph.models + (line.models if line else ()) + (printed.models if printed else ())
 
     def read(self, page: EnginePage) -> PageResult:
         by_glyph = self.glyph.read(page)
-        if self.line is None:
-            return by_glyph
-        by_line = self.line.read(page)
-        takes_line = self.rule.takes_line(
-            [(line_confidence(g), line_confidence(r)) for g, r in zip(by_glyph.lines, by_line.lines)],
-            page.segmentation.joined_ink,
-        )
-        lines = [r if take else g for g, r, take in zip(by_glyph.lines, by_line.lines, takes_line)]
+        lines = list(by_glyph.lines)
+        if self.line is not None:
+            by_line = self.line.read(page)
+            takes_line = self.rule.takes_line(
+                [(line_confidence(g), line_confidence(r)) for g, r in zip(by_glyph.lines, by_line.lines)],
+                page.segmentation.joined_ink,
+            )
+            lines = [r if take else g for g, r, take in zip(by_glyph.lines, by_line.lines, takes_line)]
+        if self.printed is not None:
+            probabilities, by_tesseract = self.printed.read(page)
+            lines = [
+                by_tesseract.get(i, replace(line, print_probability=p))
+                for i, (line, p) in enumerate(zip(lines, probabilities))
+            ]
         return replace(by_glyph, lines=tuple(lines))
 
 
+def _line_kind_manifest(cfg: RecognizeConfig, lang: str) -> ModelManifest | None:
+    """The line-kind classifier auto uses, when it and Tesseract's data for `lang` are installed."""
+    from hcrbatch.linekind import line_kind_manifest
+    from hcrbatch.tesseract import tesseract_available
+
+    if cfg.line_kind_model == "none":
+        return None
+    manifest = line_kind_manifest(cfg.models_dir, cfg.line_kind_model, required=False)
+    return manifest if manifest is not None and tesseract_available(lang) else None
+
+
 def _auto_manifests(cfg: RecognizeConfig, lang: str) -> list[ModelManifest]:
-    return _glyph_manifests(cfg, lang) + _line_manifests(cfg, lang, required=False)
+    kind = _line_kind_manifest(cfg, lang)
+    return _glyph_manifests(cfg, lang) + _line_manifests(cfg, lang, required=False) + ([kind] if kind else [])
+
+
+def _auto_fingerprint(cfg: RecognizeConfig, lang: str) -> str:
+    return _tesseract_fingerprint(cfg, lang) if _line_kind_manifest(cfg, lang) else ""
 
 
 def _build_auto(cfg: RecognizeConfig, lang: str, threads: int) -> AutoEngine:
+    from hcrbatch.linekind import LineKindClassifier
+    from hcrbatch.tesseract import TesseractReader
+
     line = _build_line(cfg, lang, threads, required=False)
-    log.info("engine auto: %s", f"glyph and line model {cfg.line_model}" if line else "glyph only (no line model)")
-    return AutoEngine(_build_glyph(cfg, lang, threads), line, AutoRule.of(line.reader.manifest) if line else AutoRule())
+    kind = _line_kind_manifest(cfg, lang)
+    printed = PrintedLines(LineKindClassifier(kind), TesseractReader(lang)) if kind else None
+    log.info(
+        "engine auto: %s%s",
+        f"glyph and line model {cfg.line_model}" if line else "glyph only (no line model)",
+        "; printed lines by Tesseract"
+        if printed
+        else "; no line-kind model or no Tesseract: every line read as handwriting",
+    )
+    rule = AutoRule.of(line.reader.manifest) if line else AutoRule()
+    return AutoEngine(_build_glyph(cfg, lang, threads), line, rule, printed)
 
 
 register("glyph", EngineSpec(_glyph_manifests, _build_glyph))
 register("line", EngineSpec(_line_manifests, _build_line))
 register("tesseract", EngineSpec(lambda cfg, lang: [], _build_tesseract, _tesseract_fingerprint))
-register("auto", EngineSpec(_auto_manifests, _build_auto))
+register("auto", EngineSpec(_auto_manifests, _build_auto, _auto_fingerprint))

@@ -12,7 +12,7 @@ from hcrbatch.elements import FileOutcome, PageResult
 
 WORD_COLUMNS = [
     "page", "line", "word", "left", "top", "right", "bottom",
-    "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence", "engine",
+    "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence", "engine", "print_probability",
     "page_width", "page_height", "dpi",
 ]  # fmt: skip
 BATCH_COLUMNS = [f.name for f in fields(FileOutcome)]
@@ -50,6 +50,8 @@ def word_rows(results: list[PageResult]) -> pd.DataFrame:
             "mean_confidence": round(word.mean_confidence, 4),
             "min_confidence": round(word.min_confidence, 4),
             "engine": line.engine,
+            # auto's line-kind classifier: how likely the line is print (empty where not measured)
+            "print_probability": None if line.print_probability is None else round(line.print_probability, 4),
             "page_width": page.width,  # the page image's pixels, in which the boxes are given
             "page_height": page.height,
             "dpi": round(page.dpi, 2),

@@ -175,6 +175,12 @@ def render_line(
     if cols.size:
         margin = int(rng.integers(4, 30))
         ink = ink[:, max(0, cols[0] - margin) : cols[-1] + margin]
+    return on_scanned_paper(ink, rng)
+
+
+def on_scanned_paper(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """White-on-black `ink` as a scan shows it: dark ink of varying strength on noisy, blurred paper,
+    JPEG-compressed; gray uint8."""
     h, w = ink.shape
     paper = rng.uniform(170, 245) + rng.normal(0, rng.uniform(2, 10), (h, w))
     paper = cv2.GaussianBlur(paper.astype(np.float32), (0, 0), 1.5)

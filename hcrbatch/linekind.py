@@ -1,0 +1,78 @@
+"""Print or handwriting, a line at a time: which engine `--engine auto` gives a line to.
+
+A small CNN (`hcrbatch train-line-kind`) looks at a line as the line engine does (`normalize_line`),
+halved to LINE_KIND_HEIGHT rows, in windows of WINDOW_WIDTH columns: a few letters' worth, where
+print shows its regular strokes, straight baseline and repeated shapes. A line's probability of
+being print is the mean over its inked windows. The decision threshold, and how sure Tesseract
+must be of a line it is given, live in the model's manifest.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from hcrbatch.errors import ModelError
+from hcrbatch.linereader import normalize_line
+from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
+
+LINE_KIND_HEIGHT = 32
+WINDOW_WIDTH = 256
+MIN_WINDOW_INK = 0.01  # mean ink level below which a window (a gap, the end of a line) does not vote
+TASK = "print or handwriting line classifier"
+
+
+def kind_input(gray: np.ndarray) -> np.ndarray:
+    """A grey line crop as the classifier reads it: `normalize_line`'s ink in [0, 1], LINE_KIND_HEIGHT high."""
+    ink = normalize_line(gray)
+    width = max(1, ink.shape[1] * LINE_KIND_HEIGHT // ink.shape[0])
+    return cv2.resize(ink, (width, LINE_KIND_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def windows(ink: np.ndarray) -> list[np.ndarray]:
+    """The line's inked windows of WINDOW_WIDTH columns, side by side, the last one flush with the
+    line's end; a line narrower than a window is padded with paper."""
+    if ink.shape[1] < WINDOW_WIDTH:
+        ink = np.pad(ink, ((0, 0), (0, WINDOW_WIDTH - ink.shape[1])))
+    starts = list(range(0, ink.shape[1] - WINDOW_WIDTH + 1, WINDOW_WIDTH))
+    if starts[-1] + WINDOW_WIDTH < ink.shape[1]:
+        starts.append(ink.shape[1] - WINDOW_WIDTH)
+    cuts = [ink[:, s : s + WINDOW_WIDTH] for s in starts]
+    return [cut for cut in cuts if cut.mean() >= MIN_WINDOW_INK]
+
+
+def line_kind_manifest(models_dir, name: str, required: bool = True) -> ModelManifest | None:
+    if not required and not manifest_path(models_dir, name).is_file():
+        return None
+    manifest = load_manifest(models_dir, name)
+    if manifest.extra.get("task") != TASK:
+        raise ModelError(f"{manifest.weights}: not a {TASK} (its manifest's task is {manifest.extra.get('task')!r})")
+    return manifest
+
+
+class LineKindClassifier:
+    def __init__(self, manifest: ModelManifest, batch_size: int = 256) -> None:
+        self.manifest = manifest
+        self.batch_size = batch_size
+        self.print_threshold = float(manifest.extra["print_threshold"])
+        self.tesseract_min_confidence = float(manifest.extra["tesseract_min_confidence"])
+        self.model = load_keras_model(manifest)
+
+    def print_probabilities(self, crops: list[np.ndarray]) -> list[float]:
+        """Each grey line crop's probability of being print (0 for a crop with no inked window)."""
+        cuts = [windows(kind_input(crop)) for crop in crops]
+        flat = [w for line in cuts for w in line]
+        if not flat:
+            return [0.0] * len(crops)
+        batch = np.stack(flat)[..., None].astype(np.float32)
+        probs = np.concatenate(
+            [
+                np.asarray(self.model(batch[i : i + self.batch_size], training=False)).reshape(-1)
+                for i in range(0, len(batch), self.batch_size)
+            ]
+        )
+        out, start = [], 0
+        for line in cuts:
+            out.append(float(probs[start : start + len(line)].mean()) if line else 0.0)
+            start += len(line)
+        return out

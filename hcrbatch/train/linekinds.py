@@ -1,0 +1,258 @@
+"""`hcrbatch train-line-kind`: the print-or-handwriting line classifier (`hcrbatch.linekind`).
+
+Handwriting: the real transcribed lines of `--data` (their line model's held-out pages left out)
+and lines rendered in handwriting fonts (`synthlines`). Print: lines rendered in the print and
+typewriter fonts Debian ships, set straight and rigid as type is, on the same scanned paper as the
+rendered handwriting, so that "rendered" is no cue for "print". The FreeFont family is never trained
+on: the print test lines are set in it, so the print figures are for fonts the model has not seen.
+
+The manifest keeps the threshold on a line's print probability (chosen on validation lines, never
+the test ones: at most MAX_FALSE_PRINT of handwritten lines may pass it) and how sure Tesseract must
+be of a line `auto` gives it (`tesseract_min_confidence`, measured by benchmarks/line_kinds.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from hcrbatch.config import LineKindTrainConfig
+from hcrbatch.errors import ConfigError
+from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, kind_input, windows
+from hcrbatch.modelstore import load_manifest, manifest_path, model_version, save_keras_model, write_manifest
+from hcrbatch.train.lines import LineSample, held_out_as, read_training_folder
+from hcrbatch.train.synthlines import (
+    LINE_IMAGE_HEIGHT,
+    font_covers,
+    load_font,
+    on_scanned_paper,
+    random_text,
+    synthetic_lines,
+)
+
+log = logging.getLogger(__name__)
+
+PRINT_FONT_GLOBS = (
+    "truetype/dejavu/DejaVuSerif*.ttf",
+    "truetype/dejavu/DejaVuSans*.ttf",
+    "truetype/liberation/*.ttf",
+    "truetype/freefont/*.ttf",
+    "opentype/urw-base35/C059-*.otf",
+    "opentype/urw-base35/P052-*.otf",
+    "opentype/urw-base35/Nimbus*.otf",
+    "opentype/urw-base35/URWBookman-*.otf",
+    "opentype/urw-base35/URWGothic-*.otf",
+)
+TEST_FONT_PREFIX = "Free"  # FreeMono, FreeSans, FreeSerif: test lines only
+MAX_FALSE_PRINT = 0.005  # of validation handwritten lines, the most the chosen threshold calls print
+WINDOWS_PER_LINE = 3  # random windows of each training line per epoch's sample
+PRINT = 1.0
+HANDWRITING = 0.0
+
+
+def print_fonts(root: Path = Path("/usr/share/fonts")) -> list[Path]:
+    return sorted({path for pattern in PRINT_FONT_GLOBS for path in root.glob(pattern)})
+
+
+def render_print_line(text: str, font_path: Path, rng: np.random.Generator, neighbours: tuple[str, str]) -> np.ndarray:
+    """`text` set in the font on a straight baseline, LINE_IMAGE_HEIGHT high, with the bottoms and
+    tops of the lines above and below, a slight tilt, worn or heavy type, on scanned paper."""
+    font = load_font(Path(font_path), int(rng.integers(34, 64)))
+    if rng.random() < 0.15:
+        text = text.upper()  # letterheads, headings, typed capitals
+    pitch = int(LINE_IMAGE_HEIGHT * rng.uniform(0.7, 1.1))
+    width = int(max(font.getlength(t) for t in (text, *neighbours)) + font.size * 2)
+    height = LINE_IMAGE_HEIGHT + 2 * pitch
+    canvas = Image.new("L", (width, height), 0)
+    draw = ImageDraw.Draw(canvas)
+    spacing = rng.uniform(0, 0.08) * font.size  # letter-spaced headings and typescript
+    for row, line in enumerate((neighbours[0], text, neighbours[1])):
+        x = font.size * 0.5
+        for char in line:
+            draw.text((x, row * pitch + LINE_IMAGE_HEIGHT * 0.62), char, font=font, fill=255, anchor="ls")
+            x += font.getlength(char) + spacing
+    ink = np.asarray(canvas, np.float32)
+    tilt = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-1.5, 1.5), 1.0)
+    ink = cv2.warpAffine(ink, tilt, (width, height), flags=cv2.INTER_LINEAR)
+    pen = int(rng.integers(-1, 3))
+    if pen > 0:
+        ink = cv2.dilate(ink, np.ones((pen + 1, pen + 1), np.uint8))
+    elif pen < 0:
+        ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
+    if rng.random() < 0.4:  # a worn ribbon, uneven inking: parts of strokes fade
+        wear = cv2.GaussianBlur(rng.random(ink.shape).astype(np.float32), (0, 0), rng.uniform(1, 3))
+        ink *= np.clip((wear - wear.mean()) / max(wear.std(), 1e-6) * 0.5 + rng.uniform(0.6, 1.0), 0, 1)
+    top = pitch + int(rng.normal(0, LINE_IMAGE_HEIGHT * 0.04))
+    ink = ink[max(0, top) : max(0, top) + LINE_IMAGE_HEIGHT]
+    cols = np.flatnonzero(ink[LINE_IMAGE_HEIGHT // 4 : -LINE_IMAGE_HEIGHT // 4].max(axis=0) > 60)
+    if cols.size:
+        margin = int(rng.integers(4, 30))
+        ink = ink[:, max(0, cols[0] - margin) : cols[-1] + margin]
+    return on_scanned_paper(ink, rng)
+
+
+def print_lines(count: int, fonts: list[Path], seed: int) -> list[LineSample]:
+    """`count` rendered print lines spread over `fonts` (page names "print/<font>")."""
+    if not fonts:
+        raise ConfigError("no print fonts installed (apt-get install fonts-dejavu fonts-liberation fonts-urw-base35 fonts-freefont-ttf)")  # fmt: skip
+    rng = np.random.default_rng([seed, 11])
+    samples: list[LineSample] = []
+    while len(samples) < count:
+        path = fonts[len(samples) % len(fonts)]
+        text = random_text(rng, int(rng.integers(8, 70)))
+        if not font_covers(load_font(path, 48), text):
+            continue
+        neighbours = tuple(random_text(rng, 70) if rng.random() < 0.7 else "" for _ in range(2))
+        image = render_print_line(text, path, rng, neighbours)
+        samples.append(LineSample(image, text, f"print/{path.stem}"))
+    return samples
+
+
+@dataclass(frozen=True)
+class KindSet:
+    """Line images and their kind (PRINT or HANDWRITING), with where each came from."""
+
+    images: list[np.ndarray]
+    kinds: np.ndarray
+    sources: list[str]
+
+    @staticmethod
+    def of(print_samples: list[LineSample], handwritten: list[LineSample]) -> KindSet:
+        samples = print_samples + handwritten
+        kinds = np.array([PRINT] * len(print_samples) + [HANDWRITING] * len(handwritten), np.float32)
+        return KindSet([kind_input(s.image) for s in samples], kinds, [s.page.split("/", 1)[0] for s in samples])
+
+
+def window_batch(data: KindSet, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Up to WINDOWS_PER_LINE random inked windows of each line, with its kind."""
+    x, y = [], []
+    for ink, kind in zip(data.images, data.kinds):
+        cuts = windows(ink)
+        for i in rng.permutation(len(cuts))[:WINDOWS_PER_LINE]:
+            x.append(cuts[i])
+            y.append(kind)
+    return np.stack(x)[..., None].astype(np.float32), np.array(y, np.float32)
+
+
+def build_kind_model():
+    """Four convolution blocks and a global average: about 60k weights, a millisecond a line on a CPU.
+    Keras layers only, so it trains under any Keras backend."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((LINE_KIND_HEIGHT, WINDOW_WIDTH, 1))
+    x = inputs
+    for filters in (16, 32, 64):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.3)(x)
+    return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(x), name="linekind")
+
+
+def line_probabilities(model, images: list[np.ndarray]) -> np.ndarray:
+    """Each line's print probability, the mean over its inked windows (as `LineKindClassifier` does)."""
+    cuts = [windows(ink) for ink in images]
+    flat = np.stack([w for line in cuts for w in line])[..., None].astype(np.float32)
+    probs = np.asarray(model.predict(flat, batch_size=256, verbose=0)).reshape(-1)
+    out, start = [], 0
+    for line in cuts:
+        out.append(float(probs[start : start + len(line)].mean()) if line else 0.0)
+        start += len(line)
+    return np.array(out)
+
+
+def confusion(probs: np.ndarray, kinds: np.ndarray, threshold: float) -> dict[str, int]:
+    said_print = probs >= threshold
+    return {
+        "print_as_print": int(np.sum(said_print & (kinds == PRINT))),
+        "print_as_handwriting": int(np.sum(~said_print & (kinds == PRINT))),
+        "handwriting_as_print": int(np.sum(said_print & (kinds == HANDWRITING))),
+        "handwriting_as_handwriting": int(np.sum(~said_print & (kinds == HANDWRITING))),
+    }
+
+
+def choose_threshold(probs: np.ndarray, kinds: np.ndarray) -> float:
+    """The lowest threshold that calls at most MAX_FALSE_PRINT of the handwritten lines print, and never below 0.5."""
+    handwritten = np.sort(probs[kinds == HANDWRITING])
+    allowed = int(np.floor(MAX_FALSE_PRINT * len(handwritten)))
+    above = handwritten[len(handwritten) - allowed - 1] if len(handwritten) > allowed else 0.0
+    return round(max(0.5, float(np.nextafter(above, 1.0))), 4)
+
+
+def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
+    import keras
+
+    target = manifest_path(cfg.models_dir, cfg.name)
+    if target.is_file() and not cfg.overwrite:
+        raise ConfigError(f"{target} exists: give another --name, or --overwrite to replace it")
+    keras.utils.set_random_seed(cfg.seed)
+    held_pages = load_manifest(cfg.models_dir, cfg.line_model).extra.get("held_out_pages", []) if cfg.line_model else []
+    real = [s for folder in cfg.data for s in read_training_folder(Path(folder))]
+    real_train, real_test = held_out_as(real, held_pages)
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(real_train))
+    cut = len(order) // 10
+    real_val, real_fit = [real_train[i] for i in order[:cut]], [real_train[i] for i in order[cut:]]
+
+    fonts = print_fonts()
+    train_fonts = [f for f in fonts if not f.name.startswith(TEST_FONT_PREFIX)]
+    test_fonts = [f for f in fonts if f.name.startswith(TEST_FONT_PREFIX)]
+    if not train_fonts or not test_fonts:
+        raise ConfigError("print fonts for training and for testing are both needed (apt-get install fonts-dejavu "
+                          "fonts-liberation fonts-urw-base35 fonts-freefont-ttf)")  # fmt: skip
+    fit = KindSet.of(print_lines(cfg.print_lines, train_fonts, cfg.seed),
+                     real_fit + synthetic_lines(cfg.synthetic_lines, cfg.seed))  # fmt: skip
+    val = KindSet.of(print_lines(cfg.print_lines // 10, train_fonts, cfg.seed + 1),
+                     real_val + synthetic_lines(cfg.synthetic_lines // 10, cfg.seed + 1))  # fmt: skip
+    test = KindSet.of(print_lines(cfg.print_lines // 10, test_fonts, cfg.seed + 2),
+                      real_test + synthetic_lines(cfg.synthetic_lines // 10, cfg.seed + 2))  # fmt: skip
+    log.info("line kinds: %d fit, %d validation, %d test lines", len(fit.kinds), len(val.kinds), len(test.kinds))
+
+    model = build_kind_model()
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
+    for epoch in range(cfg.epochs):  # new random windows of every line each epoch
+        x, y = window_batch(fit, np.random.default_rng([cfg.seed, epoch]))
+        model.fit(x, y, batch_size=cfg.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=True,
+                  validation_data=window_batch(val, np.random.default_rng([cfg.seed, 99])), verbose=verbose)  # fmt: skip
+
+    threshold = choose_threshold(line_probabilities(model, val.images), val.kinds)
+    test_probs = line_probabilities(model, test.images)
+    metrics = {"threshold_from": "validation lines", "test": confusion(test_probs, test.kinds, threshold)}
+    for source in sorted(set(test.sources)):
+        rows = np.array([s == source for s in test.sources])
+        metrics[f"test {source}"] = confusion(test_probs[rows], test.kinds[rows], threshold)
+    log.info("line kind test figures: %s", metrics)
+    weights = save_keras_model(model, cfg.models_dir, cfg.name)
+    manifest = {
+        "name": cfg.name,
+        "version": model_version(),
+        "task": TASK,
+        "kind": "window CNN (4 convolutions, global average), mean over a line's windows",
+        "weights": weights.name,
+        "charset": "ph",  # the two kinds, print and handwriting (the loader wants a charset)
+        "input_size": [LINE_KIND_HEIGHT, WINDOW_WIDTH],
+        "normalisation": "hcrbatch.linekind.kind_input: normalize_line halved to 32 px, windows of 256 columns",
+        "training_data": [
+            *(f"{Path(folder).name}: real handwritten lines" for folder in cfg.data),
+            f"held out: the {len(held_pages)} pages {cfg.line_model} holds out ({len(real_test)} lines, test only)",
+            f"{cfg.print_lines} print lines in {', '.join(f.stem for f in train_fonts)}",
+            f"{cfg.synthetic_lines} handwriting lines rendered in handwriting fonts (train/synthlines.py)",
+            f"test print lines in fonts never trained on: {', '.join(f.stem for f in test_fonts)}",
+        ],
+        "held_out_pages": sorted({s.page for s in real_test}),
+        "print_threshold": threshold,
+        "tesseract_min_confidence": cfg.tesseract_min_confidence,
+        "epochs": cfg.epochs,
+        "seed": cfg.seed,
+        "metrics": metrics,
+        "date": dt.date.today().isoformat(),
+    }
+    return write_manifest(cfg.models_dir, manifest)

@@ -1,0 +1,155 @@
+"""Engines behind one interface: the registry, the Tesseract engine, and auto's printed lines."""
+
+import csv
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw, ImageFont
+
+from conftest import write_png
+from hcrbatch.cli import cli
+from hcrbatch.config import Config, RecognizeConfig
+from hcrbatch.elements import BBox, Char, Line, PageResult, Word
+from hcrbatch.engines import ENGINES, EngineSpec, PrintedLines, engine_digest, make_engine
+from hcrbatch.errors import ConfigError
+from hcrbatch.pipeline import run_batch
+from hcrbatch.tesseract import TesseractReader, tesseract_available
+
+SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
+MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
+SCRIPT = "/usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf"
+needs_tesseract = pytest.mark.skipif(not tesseract_available("en"), reason="Tesseract's English data not installed")
+
+
+def typed_page(lines: list[tuple[str, str, int]], size=(1700, 1100)) -> tuple[np.ndarray, list[BBox]]:
+    """A white page with each (text, font file, size) on a line of its own, and each line's ink box."""
+    page = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(page)
+    boxes, y = [], 80
+    for text, font_path, points in lines:
+        font = ImageFont.truetype(font_path, points)
+        draw.text((100, y), text, font=font, fill=20)
+        boxes.append(BBox(*draw.textbbox((100, y), text, font=font)))
+        y += int(points * 2.2)
+    return np.asarray(page), boxes
+
+
+class BlankEngine:
+    """An engine that reads every page as one line "blank": the pipeline, without any network."""
+
+    models = ("blank 1",)
+
+    def read(self, page):
+        clean = page.clean
+        word = Word(BBox(0, 0, 10, 10), (Char(BBox(0, 0, 10, 10), ("blank",), (1.0,)),), "blank")
+        line = Line(BBox(0, 0, 10, 10), (word,), engine="blank")
+        return PageResult(page.index, clean.page_width, clean.page_height, page.dpi, clean.skew_degrees, (line,))
+
+
+def test_an_engine_registered_by_name_is_the_one_the_pipeline_runs(tmp_path, monkeypatch):
+    monkeypatch.setitem(ENGINES, "blank", EngineSpec(lambda cfg, lang: [], lambda cfg, lang, threads: BlankEngine()))
+    write_png(tmp_path / "in" / "page.png", np.full((300, 400), 255, np.uint8))
+    cfg = Config(tmp_path / "in", tmp_path / "out", workers=1, recognize=RecognizeConfig(engine="blank"))
+    assert run_batch(cfg).counts["ok"] == 1
+    assert (tmp_path / "out" / "page.txt").read_text(encoding="utf-8").strip() == "blank"
+    assert "blank 1" in (tmp_path / "out" / "page.alto.xml").read_text(encoding="utf-8")  # its provenance
+
+
+def test_an_unknown_engine_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown engine 'nope'"):
+        make_engine(RecognizeConfig(engine="nope"), "en")
+
+
+@needs_tesseract
+def test_the_tesseract_engine_reads_a_typed_page_into_every_output(tmp_path):
+    text = ["The quick brown fox jumps over", "the lazy dog on 12 March 1903."]
+    pixels, boxes = typed_page([(t, SERIF, 44) for t in text])
+    write_png(tmp_path / "in" / "letter.png", pixels, dpi=300)
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), str(tmp_path / "out"), "-q", "--workers", "1",
+                                      "--engine", "tesseract", "--formats", "pdf,csv,txt,alto"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    assert (tmp_path / "out" / "letter.txt").read_text(encoding="utf-8").split() == " ".join(text).split()
+    with open(tmp_path / "out" / "letter.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {row["engine"] for row in rows} == {"tesseract"}
+    for row in rows:  # every word's box lies on its line's ink
+        box = BBox(int(row["left"]), int(row["top"]), int(row["right"]), int(row["bottom"]))
+        line = boxes[int(row["line"]) - 1]
+        assert line.left - 3 <= box.left and box.right <= line.right + 3
+        assert abs(box.center_y - line.center_y) < line.height / 2
+    layer = subprocess.run(["pdftotext", str(tmp_path / "out" / "letter.pdf"), "-"], capture_output=True, text=True)
+    assert layer.stdout.split() == " ".join(text).split()
+    assert "tesseract" in (tmp_path / "out" / "letter.alto.xml").read_text(encoding="utf-8")
+
+
+@needs_tesseract
+def test_tesseract_reads_a_line_in_page_coordinates_with_its_confidence():
+    pixels, boxes = typed_page([("Nothing above this line.", SERIF, 40), ("Dear Sir, I write to you", MONO, 40)])
+    reader = TesseractReader("en")
+    box = BBox(boxes[1].left - 10, boxes[1].top - 10, boxes[1].right + 10, boxes[1].bottom + 10)
+    words, confidence = reader.read_line(pixels, box, 300)
+    assert " ".join(w.text for w in words) == "Dear Sir, I write to you"
+    assert confidence > 0.8
+    assert all(box.left <= w.bbox.left and w.bbox.right <= box.right for w in words)
+
+
+class CallsEverythingPrint:
+    """A line-kind classifier that calls every line print, to test what guards against its errors."""
+
+    print_threshold = 0.5
+    tesseract_min_confidence = 0.6
+
+    class manifest:  # noqa: N801 - the attributes a manifest gives
+        name, version = "everything-print", "1"
+
+    def print_probabilities(self, crops):
+        return [1.0] * len(crops)
+
+
+@needs_tesseract
+def test_a_handwritten_line_called_print_stays_with_our_engines_where_tesseract_is_unsure(tmp_path):
+    from hcrbatch.engines import EnginePage
+    from hcrbatch.elements import PageImage
+    from hcrbatch.preprocess import preprocess
+    from hcrbatch.config import PreprocessConfig
+
+    pixels, _ = typed_page([("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)])
+    pixels = np.asarray(Image.fromarray(pixels).transform(pixels.shape[::-1], Image.AFFINE, (1, 0.3, -150, 0, 1, 0),
+                                                          fillcolor=255))  # fmt: skip
+    clean = preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+    probabilities, read = PrintedLines(CallsEverythingPrint(), TesseractReader("en")).read(EnginePage(clean, 0, 300))
+    assert probabilities == [1.0, 1.0]
+    assert list(read) == [0]  # the script line, slanted, is not Tesseract's
+    assert read[0].engine == "tesseract" and read[0].text == "Received with many thanks"
+
+
+@needs_tesseract
+def test_the_engine_digest_names_the_tesseract_data():
+    assert engine_digest(RecognizeConfig(engine="tesseract"), "en").startswith("tesseract:eng:")
+    assert engine_digest(RecognizeConfig(engine="tesseract"), "fr") != engine_digest(
+        RecognizeConfig(engine="tesseract"), "en"
+    )
+
+
+def test_tesseract_data_that_is_not_installed_names_the_package_to_install(monkeypatch, tmp_path):
+    from hcrbatch.errors import ModelError
+    from hcrbatch.tesseract import tessdata_dir
+
+    monkeypatch.setattr("hcrbatch.tesseract.TESSDATA_GLOBS", (str(tmp_path / "none"),))
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    with pytest.raises(ModelError, match="apt-get install tesseract-ocr-xyz"):
+        tessdata_dir("xyz")
+
+
+@needs_tesseract
+def test_the_tesseract_engine_loads_no_network(tmp_path):
+    pixels, _ = typed_page([("Typed and nothing else", SERIF, 44)])
+    write_png(tmp_path / "in" / "typed.png", pixels, dpi=300)
+    (tmp_path / "no-models").mkdir()
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), str(tmp_path / "out"), "-q", "--workers", "1",
+                                      "--engine", "tesseract", "--models-dir", str(tmp_path / "no-models")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "typed.txt").read_text(encoding="utf-8").strip() == "Typed and nothing else"
