@@ -46,7 +46,7 @@ from hcrbatch.linereader import (
 from hcrbatch.modelstore import load_manifest, manifest_path
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.charlm import train_char_lm, with_search
-from hcrbatch.train.lines import LineSample, read_line_folder
+from hcrbatch.train.linedata import LineSample, read_line_folder
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

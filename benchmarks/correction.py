@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from hcrbatch.config import Config, CorrectConfig, SegmentConfig
-from hcrbatch.correct import make_corrector
+from hcrbatch.correctors import make_corrector
 from hcrbatch.ingest import iter_pages
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.pipeline import build_processor

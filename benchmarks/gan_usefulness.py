@@ -39,7 +39,7 @@ OUT = HERE / "out" / "usefulness"
 def training_rows() -> int:
     """How many rows `hcrbatch train --data EMNIST --font-samples 0` trains on (held-out rows excluded)."""
     from hcrbatch.config import TrainConfig
-    from hcrbatch.train.charcnn import load_training_data
+    from hcrbatch.train.glyphdata import load_training_data
 
     return len(load_training_data(TrainConfig(data=(EMNIST,), font_samples=0))[0])
 

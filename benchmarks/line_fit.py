@@ -20,7 +20,8 @@ import numpy as np
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.linereader import LineRecognizer, best_path, line_probabilities, normalize_line
 from hcrbatch.modelstore import load_manifest
-from hcrbatch.train.lines import LineSample, validation_split
+from hcrbatch.train.linedata import LineSample
+from hcrbatch.train.lines import validation_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -48,7 +48,8 @@ from hcrbatch.modelstore import load_manifest
 from hcrbatch.pipeline import build_processor
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.linepages import lines_by_page, page_from_lines
-from hcrbatch.train.lines import LineSample, read_line_folder, split_by_page, validation_split
+from hcrbatch.train.linedata import LineSample, read_line_folder, split_by_page
+from hcrbatch.train.lines import validation_split
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

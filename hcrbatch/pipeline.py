@@ -24,7 +24,8 @@ from hcrbatch.archival import DocumentInfo, page_xml_paths, write_alto, write_ho
 from hcrbatch.atomic import ATOMIC_TEMP_NAME, atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
 from hcrbatch.config import Config
-from hcrbatch.correct import Corrector, make_corrector
+from hcrbatch.correct import Corrector
+from hcrbatch.correctors import make_corrector
 from hcrbatch.discover import InputFile, discover, printable
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
 from hcrbatch.engines import Engine, EnginePage, engine_digest, make_engine

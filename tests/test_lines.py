@@ -34,19 +34,18 @@ from hcrbatch.linereader import (
 from hcrbatch.modelstore import ModelManifest, TrainingClock
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import LineBox
+from hcrbatch.train.linedata import LineSample, read_line_folder, split_by_page
 from hcrbatch.train.lines import (
-    LineSample,
     augment,
     build_line_model,
     ctc_loss,
-    read_line_folder,
-    split_by_page,
     transfer_weights,
     widest_two_first,
     width_buckets,
 )
 from hcrbatch.train.linepages import page_crops
-from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, draw_word, font_covers, synthetic_lines, vocabulary
+from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, font_covers, synthetic_lines
+from hcrbatch.train.text import draw_word, vocabulary
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "it"]
 

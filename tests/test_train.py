@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from hcrbatch.cli import cli
 from conftest import LABELLED_CLASSES as CLASSES
 from hcrbatch.modelstore import ModelManifest, TrainingClock, adjust_priors
-from hcrbatch.train.charcnn import elastic_distort, prose_prior
+from hcrbatch.train.augment import elastic_distort
+from hcrbatch.train.charcnn import prose_prior
 from hcrbatch.train.datasets import read_labelled_folder
 from hcrbatch.train.evaluate import Evaluation
 
@@ -151,7 +152,7 @@ def test_learning_rate_follows_the_schedule(labelled_folder, tmp_path, schedule)
 def printed_pool():
     """Three drawings of each of 0-9 A-Z a-z, normalised: enough for GlyphHand to write any word."""
     from hcrbatch.glyphs import normalize_glyph
-    from hcrbatch.train.charcnn import BASE_CHARSET
+    from hcrbatch.train.glyphdata import BASE_CHARSET
     from hcrbatch.train.datasets import GlyphSet
 
     images, labels = [], []

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from conftest import write_png
 from hcrbatch.cli import cli
-from hcrbatch.train.lines import LineSample, held_out_as
+from hcrbatch.train.linedata import LineSample, held_out_as
 from hcrbatch.train.transcribed import transcribed_lines
 
 TEXTS = ["dear sir", "many thanks", "yours truly"]

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import string
 from collections import Counter
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from hcrbatch.config import TrainConfig
-from hcrbatch.errors import ConfigError
 from hcrbatch.glyphs import INPUT_SIZE, SOFTEN_SIGMA
 from hcrbatch.metrics import balanced_merge
 from hcrbatch.modelstore import (
@@ -26,24 +23,18 @@ from hcrbatch.modelstore import (
     save_keras_model,
     write_manifest,
 )
+from hcrbatch.train.augment import ELASTIC_SIGMA, elastic_distort
 from hcrbatch.train.datasets import (
     GlyphSet,
     class_shares,
-    emnist_splits,
-    held_out_split,
-    read_emnist_split,
-    read_labelled_folder,
 )
 from hcrbatch.train.evaluate import Evaluation
-from hcrbatch.train.fonts import render_font_glyphs
+from hcrbatch.train.glyphdata import add_source, describe_sources, load_training_data, ordered_charset
+from hcrbatch.train.text import random_text
 
 log = logging.getLogger(__name__)
 
-BASE_CHARSET = string.digits + string.ascii_uppercase + string.ascii_lowercase
 PROSE_PARAGRAPHS = 3000  # about 1.8 M characters (2 s): even a digit's share in prose is counted from thousands
-# Simard, Steinkraus & Platt (2003), "Best practices for CNNs applied to visual document analysis",
-# smoothed their fields with sigma 4 px on 28x28 MNIST digits, whose ink box (20 px) is close to ours (24)
-ELASTIC_SIGMA = 4.0
 
 
 def build_model(n_classes: int):
@@ -76,24 +67,6 @@ def build_model(n_classes: int):
     return keras.Model(inputs, outputs, name="charcnn")
 
 
-def elastic_distort(
-    images: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float = ELASTIC_SIGMA
-) -> np.ndarray:
-    """Simard et al.'s elastic distortion: each pixel of each N x H x W image moves by a smooth random
-    field (uniform noise in [-1, 1] blurred by a Gaussian of `sigma` px, times `alpha`), drawn
-    independently for x and y; the wobble of a pen that affine warps cannot make.
-
-    Not Keras's RandomElasticTransform: in Keras 3.15 it draws x and y displacements from the same
-    seed, so every pixel moves along the diagonal, and ties their size to their smoothness."""
-    n, h, w = images.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    out = np.empty_like(images)
-    for i in range(n):
-        dx, dy = (cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma) * alpha for _ in "xy")
-        out[i] = cv2.remap(images[i], xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return out
-
-
 def elastic_batches(images: np.ndarray, labels: np.ndarray, alpha: float, batch_size: int, seed: int):
     """A Keras dataset of shuffled, elastically distorted batches; new fields and a new order every
     epoch, from `seed`. Distortion happens here, outside the model, so saved models hold no custom layer."""
@@ -118,79 +91,6 @@ def elastic_batches(images: np.ndarray, labels: np.ndarray, alpha: float, batch_
             self.order = np.random.default_rng([seed, self.epoch]).permutation(len(labels))
 
     return Distorted()
-
-
-def add_source(train: GlyphSet, extra: GlyphSet, origins: dict[str, set[str]], source: str) -> GlyphSet:
-    """`train` with `extra` appended, each of its classes noted as coming (also) from `source`."""
-    for c in set(extra.labels):
-        origins.setdefault(c, set()).add(source)
-    return GlyphSet.concat([train, extra], "train")
-
-
-def load_training_data(cfg: TrainConfig) -> tuple[GlyphSet, GlyphSet, list[str], dict[str, set[str]]]:
-    """Return (train, test, description of the data, where each class came from).
-    Only ByClass rows are held out when present."""
-    train_parts, test_parts, described = [], [], []
-    origins: dict[str, set[str]] = {}
-    labelled = []
-    for folder in cfg.data:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise ConfigError(f"--data {folder}: not a folder")
-        splits = emnist_splits(folder)
-        if not splits:
-            labelled.append(read_labelled_folder(folder))
-            described.append(f"labelled folder {folder.name}")
-            for c in set(labelled[-1].labels):
-                origins.setdefault(c, set()).add("labelled images")
-            continue
-        for split in splits:
-            part = read_emnist_split(folder, split, cfg.transposed)
-            for c in set(part.labels):
-                origins.setdefault(c, set()).add("EMNIST")
-            if "byclass" in split:
-                train_idx, test_idx = held_out_split(len(part), cfg.split_seed, cfg.test_fraction)
-                train_parts.append(part.take(train_idx))
-                test_parts.append(part.take(test_idx))
-                described.append(
-                    f"{split}: {len(train_idx)} train / {len(test_idx)} held-out rows "
-                    f"(seeded shuffle, seed {cfg.split_seed}, {cfg.test_fraction:.0%} test)"
-                )
-            else:
-                train_parts.append(part)
-                described.append(f"{split}: {len(part)} train rows")
-    if labelled:
-        joined = GlyphSet.concat(labelled, "labelled")
-        if test_parts:
-            train_parts.append(joined)
-        else:
-            train_idx, test_idx = held_out_split(len(joined), cfg.split_seed, cfg.test_fraction)
-            train_parts.append(joined.take(train_idx))
-            test_parts.append(joined.take(test_idx))
-    train = GlyphSet.concat(train_parts, "train")
-    if cfg.limit and len(train) > cfg.limit:
-        train = train.take(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])
-    if cfg.page_glyphs:
-        # imported here: it writes text with train/synthlines.py, which imports this module
-        from hcrbatch.train.pageglyphs import page_glyphs
-
-        cut = page_glyphs(train, cfg.page_glyphs, cfg.seed, cfg.page_glyph_text)
-        train = add_source(train, cut, origins, "page glyphs")
-        described.append(
-            f"page glyphs: {len(cut)} glyphs cut by the segmenter from {cfg.page_glyphs} pages written with the "
-            f"training rows above ({cfg.page_glyph_text} text)"
-        )
-    if cfg.font_samples:
-        wanted = "".join(sorted(set(train.labels) | set(BASE_CHARSET))) + cfg.punctuation
-        fonts = render_font_glyphs(wanted, cfg.font_samples, cfg.seed)
-        if len(fonts):
-            train = add_source(train, fonts, origins, "handwriting fonts")
-            described.append(f"{fonts.source}: {cfg.font_samples} renderings per class")
-    return train, GlyphSet.concat(test_parts, "test"), described, origins
-
-
-def describe_sources(origins: dict[str, set[str]], charset: str) -> dict[str, str]:
-    return {c: " + ".join(sorted(origins.get(c, ()))) for c in charset}
 
 
 def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
@@ -242,7 +142,6 @@ def prose_prior(trained: np.ndarray, seed: int, paragraphs: int = PROSE_PARAGRAP
     isolated characters. One network, a prior per use: `hcrbatch run --char-prior prose|training`.
     """
     # imported here: synthlines imports this module
-    from hcrbatch.train.synthlines import random_text
 
     rng = np.random.default_rng(seed)
     classes = set(trained.tolist())
@@ -257,12 +156,6 @@ def log_share_ratios(target: dict[str, float], trained: np.ndarray, floor: float
     counting as `floor`."""
     labels, shares = class_shares(trained)
     return {str(c): round(float(np.log(max(target.get(c, 0.0), floor) / s)), 4) for c, s in zip(labels, shares)}
-
-
-def ordered_charset(labels: set[str]) -> str:
-    """Digits, capitals, small letters, then any other character by code point."""
-    known = [c for c in BASE_CHARSET if c in labels]
-    return "".join(known + sorted(labels - set(BASE_CHARSET)))
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, charset: str, log_weights: np.ndarray) -> dict[str, float]:

@@ -24,7 +24,7 @@ from hcrbatch.errors import ConfigError
 from hcrbatch.evalpages import transcribed_images
 from hcrbatch.metrics import normalise_text
 from hcrbatch.modelstore import load_manifest, manifest_path, model_version, write_manifest
-from hcrbatch.train.lines import label_rows
+from hcrbatch.train.linedata import label_rows
 
 log = logging.getLogger(__name__)
 

@@ -41,6 +41,7 @@ from hcrbatch.modelstore import (
     write_manifest,
 )
 from hcrbatch.train.datasets import GlyphSet, encode_label
+from hcrbatch.train.glyphdata import describe_sources, load_training_data, ordered_charset
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,6 @@ def generate(generator, labels: np.ndarray, seed: int, batch_size: int = 1024) -
 def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
     """Train the GAN (resuming from `work_dir` if interrupted), save the generator and its manifest."""
     import keras
-
-    from hcrbatch.train.charcnn import describe_sources, load_training_data, ordered_charset
 
     keras.utils.set_random_seed(cfg.seed)
     started = time.time()

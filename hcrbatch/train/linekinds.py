@@ -26,15 +26,16 @@ from hcrbatch.config import LineKindTrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, kind_input, windows
 from hcrbatch.modelstore import load_manifest, manifest_path, model_version, save_keras_model, write_manifest
-from hcrbatch.train.lines import LineSample, held_out_as, read_training_folder
+from hcrbatch.train.linedata import LineSample, held_out_as
+from hcrbatch.train.lines import read_training_folder
 from hcrbatch.train.synthlines import (
     LINE_IMAGE_HEIGHT,
     font_covers,
     load_font,
     on_scanned_paper,
-    random_text,
     synthetic_lines,
 )
+from hcrbatch.train.text import random_text
 
 log = logging.getLogger(__name__)
 

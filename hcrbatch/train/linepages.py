@@ -20,7 +20,7 @@ from hcrbatch.elements import PageImage
 from hcrbatch.linereader import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
-from hcrbatch.train.lines import LineSample
+from hcrbatch.train.linedata import LineSample
 
 # Of a segmented line's rows, the share that must lie in the one known line band it is matched to:
 # a band holding two lines' ink (about half in each) is not a crop of either.

@@ -16,9 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import math
-import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -38,7 +35,11 @@ from hcrbatch.modelstore import (
     save_keras_model,
     write_manifest,
 )
-from hcrbatch.train.charcnn import elastic_distort
+from hcrbatch.train.augment import elastic_distort
+from hcrbatch.train.linedata import LineSample, held_out_as, read_line_folder, split_by_page
+from hcrbatch.train.linepages import page_crops
+from hcrbatch.train.synthlines import line_fonts, synthetic_lines
+from hcrbatch.train.transcribed import transcribed_lines
 
 log = logging.getLogger(__name__)
 
@@ -62,71 +63,12 @@ LINE_ELASTIC_SIGMA = 10.0
 TRAIN_WIDTH_STEP = 128
 
 
-@dataclass(frozen=True)
-class LineSample:
-    image: np.ndarray  # gray uint8, dark ink on light paper, any size
-    text: str
-    page: str  # the document page it comes from: the file name before its last "_"
-
-
-def label_rows(folder: Path) -> list[tuple[str, str]]:
-    """(image file name, transcription) of each line `folder/labels.tsv` lists with text; NFC."""
-    labels = Path(folder) / "labels.tsv"
-    if not labels.is_file():
-        raise ConfigError(f"{folder}: no labels.tsv (expected lines of file<TAB>transcription)")
-    rows = []
-    for row in labels.read_text(encoding="utf-8").splitlines():
-        name, tab, text = row.partition("\t")
-        text = unicodedata.normalize("NFC", text.strip())
-        if tab and text:
-            rows.append((name, text))
-    return rows
-
-
-def read_line_folder(folder: Path) -> list[LineSample]:
-    """Every line listed in `folder/labels.tsv` whose image can be read; text NFC-normalised."""
-    samples = []
-    for name, text in label_rows(folder):
-        image = cv2.imread(str(Path(folder) / name), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            log.warning("skipping unreadable %s", Path(folder) / name)
-            continue
-        samples.append(LineSample(image, text, f"{Path(folder).name}/{Path(name).stem.rsplit('_', 1)[0]}"))
-    if not samples:
-        raise ConfigError(f"{folder}: no readable lines")
-    return samples
-
-
 def read_training_folder(folder: Path) -> list[LineSample]:
     """A folder of line images with labels.tsv, or of page scans with PAGE or ALTO transcriptions
     (`hcrbatch.train.transcribed`)."""
     if (Path(folder) / "labels.tsv").is_file():
         return read_line_folder(folder)
-    from hcrbatch.train.transcribed import transcribed_lines  # it builds on this module
-
     return transcribed_lines(folder)
-
-
-def held_out_as(samples: list[LineSample], pages: list[str]) -> tuple[list[LineSample], list[LineSample]]:
-    """(train, test): the samples of the pages named (by file stem, whatever their folder) held out,
-    so that a model fine-tuned from another is tested on, and never trained on, the other's test pages."""
-    held = {page.rsplit("/", 1)[-1] for page in pages}
-    train = [s for s in samples if s.page.rsplit("/", 1)[-1] not in held]
-    return train, [s for s in samples if s.page.rsplit("/", 1)[-1] in held]
-
-
-def split_by_page(samples: list[LineSample], fraction: float, seed: int) -> tuple[list[LineSample], list[LineSample]]:
-    """(train, test): a seeded `fraction` of each folder's pages (at least one) is held out whole."""
-    train, test = [], []
-    folders = sorted({s.page.split("/", 1)[0] for s in samples})
-    for folder in folders:
-        pages = sorted({s.page for s in samples if s.page.startswith(folder + "/")})
-        order = np.random.default_rng(seed).permutation(len(pages))
-        held = {pages[i] for i in order[: max(1, math.ceil(len(pages) * fraction))]}
-        for s in samples:
-            if s.page.startswith(folder + "/"):
-                (test if s.page in held else train).append(s)
-    return train, test
 
 
 def build_line_model(n_labels: int, head: str = "conv"):
@@ -396,8 +338,6 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         described.append(f"{Path(folder).name}: {len(part)} lines")
     synthetic = []
     if cfg.synthetic:
-        from hcrbatch.train.synthlines import line_fonts, synthetic_lines  # it builds on this module
-
         synthetic = synthetic_lines(cfg.synthetic, cfg.seed)
         fonts = ", ".join(p.stem for p in line_fonts())
         described.append(f"synthetic: {cfg.synthetic} lines (seed {cfg.seed}) rendered in {fonts}")
@@ -422,8 +362,6 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         train = [train[i] for i in sorted(np.random.default_rng(cfg.seed).permutation(len(train))[: cfg.limit])]
     fit, val = validation_split(train, cfg.seed)
     if cfg.page_crops:
-        from hcrbatch.train.linepages import page_crops  # it builds on this module
-
         crops = list(page_crops(fit))
         described.append(
             f"page crops: {len(crops)} lines as our segmentation cut them from the training lines' pages, "

@@ -24,7 +24,7 @@ from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
 from hcrbatch.synth import GlyphHand, render_page
 from hcrbatch.train.datasets import GlyphSet, class_shares
-from hcrbatch.train.synthlines import punctuate, random_text
+from hcrbatch.train.text import punctuate, random_text
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from hcrbatch.linereader import line_crops
 from hcrbatch.metrics import normalise_text
 from hcrbatch.preprocess import preprocess, to_gray
 from hcrbatch.segment import segment
-from hcrbatch.train.lines import LineSample
+from hcrbatch.train.linedata import LineSample
 
 log = logging.getLogger(__name__)
 
