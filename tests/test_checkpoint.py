@@ -11,5 +11,5 @@ def test_a_page_survives_its_checkpoint_unchanged():
                 (Alternative(1, 2, (r, n)),))  # fmt: skip
     cursive = Word(BBox(50, 0, 90, 20), (Char(BBox(50, 5, 60, 20), ("o",), (0.6,)),), "on", "lexicon",
                    spellings=(("o", -0.5), ("on", -1.2)))  # fmt: skip
-    page = PageResult(2, 800, 600, 300.0, 0.4, (Line(BBox(0, 0, 40, 20), (word,), shape_confidence=0.62), Line(BBox(50, 0, 90, 20), (cursive,), "line")))  # fmt: skip
+    page = PageResult(2, 800, 600, 300.0, 0.4, (Line(BBox(0, 0, 40, 20), (word,), shape_confidence=0.62), Line(BBox(50, 0, 90, 20), (cursive,), "line", print_probability=0.03)))  # fmt: skip
     assert page_from_json(page_to_json(page)) == page

@@ -1,4 +1,5 @@
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,10 +115,12 @@ def test_a_join_that_pdfunite_reports_done_but_left_short_is_an_error_and_leaves
 
 def test_word_csv_round_trips_through_pandas(tmp_path):
     _, result = two_line_page()
+    result = replace(result, lines=(replace(result.lines[0], print_probability=0.91234), result.lines[1]))
     path = tmp_path / "doc.csv"
     write_document_csv(path, [result])
     frame = pd.read_csv(path)
     assert list(frame["text"]) == ["alpha", "beta", "gamma"]
+    assert list(frame["print_probability"].fillna(-1)) == [0.9123, 0.9123, -1]  # empty where not measured
     assert list(frame["line"]) == [1, 1, 2] and list(frame["word"]) == [1, 2, 1]
     assert frame["mean_confidence"].between(0, 1).all()
     assert set(zip(frame["page_width"], frame["page_height"], frame["dpi"])) == {(800, 600, 200.0)}
