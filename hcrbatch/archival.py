@@ -17,14 +17,12 @@ ALTO and hOCR hold a document per file, a page element per page. PAGE holds one 
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
 from hcrbatch.atomic import atomic_write_bytes
-from hcrbatch.elements import BBox, Line, PageResult, Word
+from hcrbatch.elements import BBox, DocumentInfo, Line, PageResult, Word
 from hcrbatch.render import fitted_baseline
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
@@ -34,21 +32,6 @@ PAGE_SCHEMA = f"{PAGE_NS}/pagecontent.xsd"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 MIN_VARIANT = 0.01  # a character's next-best readings less likely than this are left out
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """What the formats say about where a reading came from."""
-
-    source: str  # the input file's name
-    software: str  # "hcrbatch 0.1.0"
-    models: tuple[str, ...]  # "name version" of each model that read it
-    created: str  # ISO 8601 UTC time of the reading
-
-    @staticmethod
-    def now(source: str, software: str, models: tuple[str, ...]) -> DocumentInfo:
-        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        return DocumentInfo(source, software, models, created)
 
 
 def page_xml_paths(base: Path, pages: int) -> list[Path]:

@@ -5,6 +5,7 @@ Boxes are in pixels of the original page image, origin top-left, right/bottom ex
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -213,3 +214,18 @@ class FileOutcome:
     low_confidence_words: int = 0
     suspect_pages: str = ""  # pages (1-based, ";"-separated) with writing that was mostly not read
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What the formats say about where a reading came from."""
+
+    source: str  # the input file's name
+    software: str  # "hcrbatch 0.1.0"
+    models: tuple[str, ...]  # "name version" of each model that read it
+    created: str  # ISO 8601 UTC time of the reading
+
+    @staticmethod
+    def now(source: str, software: str, models: tuple[str, ...]) -> DocumentInfo:
+        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return DocumentInfo(source, software, models, created)

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 REPORT_NAME = "hcrbatch-report.csv"
 REPORT_EVERY_SECONDS = 5.0
-POPPLER_TOOLS = ("pdfinfo", "pdftoppm", "pdfunite")  # pdf2image reads PDFs with the first two
+POPPLER_TOOLS = ("pdfinfo", "pdftoppm")  # pdf2image reads PDFs with them
 # the formats written as one file per document, by the suffix added to the input's name (PAGE: a file a page)
 SINGLE_FILE_SUFFIXES = {"pdf": ".pdf", "txt": ".txt", "csv": ".csv", "alto": ".alto.xml", "hocr": ".hocr"}
 
@@ -82,6 +82,10 @@ def output_stems(files: list[InputFile]) -> dict[InputFile, str]:
             return stems
         for f in clashing:
             stems[f] = str(f.relative)
+
+
+def is_pdf(file: InputFile) -> bool:
+    return file.path.suffix.lower() == ".pdf"
 
 
 def remove_stale_partials(output_dir: Path, input_dir: Path) -> None:
@@ -168,8 +172,8 @@ class DocumentProcessor:
                     "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in lines read); check it",
                     file.relative, page.index + 1, 100 * result.marks_read,
                 )  # fmt: skip
-            if "pdf" in self.cfg.formats:
-                write_page_pdf(state.page_pdf(page.index), page, result)
+            if "pdf" in self.cfg.formats:  # a PDF input's own page stays under its text layer (`join_pdfs`)
+                write_page_pdf(state.page_pdf(page.index), page, result, with_image=not is_pdf(file))
             state.save_page(result)
             finished[page.index] = result
             on_page()
@@ -187,8 +191,12 @@ class DocumentProcessor:
         info = self.document_info(file)
         writers = {
             "pdf": lambda paths: join_pdfs(
-                [state.page_pdf(r.index) for r in results], paths[0], scratch=state.work_dir / "join"
-            ),
+                [state.page_pdf(r.index) for r in results],
+                paths[0],
+                state.work_dir / "join",
+                info,
+                original=file.path if is_pdf(file) else None,
+            ),  # fmt: skip
             "txt": lambda paths: write_text(paths[0], results),
             "csv": lambda paths: write_document_csv(paths[0], results),
             "alto": lambda paths: write_alto(paths[0], results, info),

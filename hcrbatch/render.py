@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,13 +21,13 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from hcrbatch.atomic import atomic_output, atomic_path, atomic_write_text
-from hcrbatch.elements import Line, PageImage, PageResult, Word
+from hcrbatch.elements import DocumentInfo, Line, PageImage, PageResult, Word
 from hcrbatch.ingest import EXIF_ORIENTATION
 
 TEXT_FONT = "Helvetica"
 ASCENT = 0.72  # Helvetica's ascender height (of b, d, h, l) as a fraction of the font size
 DESCENDERS = set("gjpqy,;")
-JOIN_GROUP = 256  # page PDFs per pdfunite call; well under the usual limit of 1024 open files
+JOIN_GROUP = 256  # page PDFs open at once while joining; well under the usual limit of 1024 open files
 
 
 def px_to_pt(pixels: float, dpi: float) -> float:
@@ -122,10 +121,11 @@ def _binary_streams() -> Iterator[None]:
         rl_config.useA85 = saved
 
 
-def draw_page(canvas: Canvas, page: PageImage, result: PageResult) -> None:
+def draw_page(canvas: Canvas, page: PageImage, result: PageResult, with_image: bool = True) -> None:
     width_pt, height_pt = px_to_pt(page.width, page.dpi), px_to_pt(page.height, page.dpi)
     canvas.setPageSize((width_pt, height_pt))
-    canvas.drawImage(page_image(page), 0, 0, width_pt, height_pt)
+    if with_image:
+        canvas.drawImage(page_image(page), 0, 0, width_pt, height_pt)
     for line in result.lines:
         if not line.words:
             continue
@@ -137,8 +137,9 @@ def draw_page(canvas: Canvas, page: PageImage, result: PageResult) -> None:
     canvas.showPage()
 
 
-def write_page_pdf(path: Path, page: PageImage, result: PageResult) -> None:
-    """One page's PDF, written atomically; `join_pdfs` makes the document from these.
+def write_page_pdf(path: Path, page: PageImage, result: PageResult, with_image: bool = True) -> None:
+    """One page's PDF, written atomically; `join_pdfs` makes the document from these. Without its
+    image (a PDF input's page), the text layer alone, for `join_pdfs` to lay on the original page.
 
     reportlab keeps a whole document in memory until it saves, so a document is built page by
     page on disk instead: memory stays that of one page however long the document is, and a
@@ -147,14 +148,21 @@ def write_page_pdf(path: Path, page: PageImage, result: PageResult) -> None:
     with atomic_output(path, "wb") as fh, _binary_streams():
         canvas = Canvas(fh, invariant=1, pageCompression=1)
         canvas.setCreator("hcrbatch")
-        draw_page(canvas, page, result)
+        draw_page(canvas, page, result, with_image)
         canvas.save()
 
 
-def join_pdfs(parts: list[Path], path: Path, scratch: Path) -> None:
-    """Concatenate one-page PDFs into `path` atomically with poppler's pdfunite, which streams each
-    page through (about 10 MiB whatever the length). Long documents are joined in groups of
-    JOIN_GROUP under `scratch` so that pdfunite never holds more files open than a system allows."""
+def join_pdfs(parts: list[Path], path: Path, scratch: Path, info: DocumentInfo, original: Path | None = None) -> None:
+    """The document's PDF, written atomically by pikepdf (qpdf): the one-page PDFs `parts` in order,
+    or, for a PDF input (`original`), the original document itself with each part, a text layer
+    alone, overlaid on its page. The original's pages keep their own content, image encoding, page
+    boxes and rotation (qpdf places each layer upright on the page as shown, as pdftoppm drew it
+    for reading); its outline and metadata stay. Title, creator and dates go into the Info
+    dictionary and the XMP metadata. Long documents are joined in groups of JOIN_GROUP under
+    `scratch`, so that no more files are open at once than a system allows (qpdf reads each part's
+    streams when it writes)."""
+    import pikepdf
+
     if not parts:
         raise ValueError("a document needs at least one page")
     pages = len(parts)  # one each: what the joined document must hold
@@ -163,22 +171,53 @@ def join_pdfs(parts: list[Path], path: Path, scratch: Path) -> None:
         groups = [parts[i : i + JOIN_GROUP] for i in range(0, len(parts), JOIN_GROUP)]
         joined = [scratch / f"{path.stem}-{n:05d}.pdf" for n in range(len(groups))]
         for group, target in zip(groups, joined):
-            join_pdfs(group, target, scratch / "deeper")
+            join_pdfs(group, target, scratch / "deeper", info)
         parts = joined
-    with atomic_path(path) as tmp:
-        done = subprocess.run(["pdfunite", *map(str, parts), str(tmp)], capture_output=True, text=True)
-        if done.returncode != 0:
-            reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-            raise OSError(f"pdfunite could not join {len(parts)} page PDFs: {reason}")
-        if _page_count(tmp) != pages:  # pdfunite exits 0 when it could not write (disk full)
-            raise OSError(errno.ENOSPC, f"pdfunite wrote an incomplete PDF joining {len(parts)} page PDFs (disk full?)")
+    with contextlib.ExitStack() as stack:
+        try:
+            layers = [page for part in parts for page in stack.enter_context(pikepdf.open(part)).pages]
+            if original is None:
+                document = stack.enter_context(pikepdf.new())
+                document.pages.extend(layers)
+            else:
+                document = stack.enter_context(pikepdf.open(original))
+                if len(document.pages) != pages:
+                    raise OSError(f"{original} has {len(document.pages)} pages, its text layers {pages}")
+                for page, layer in zip(document.pages, layers):
+                    form = document.copy_foreign(layer.as_form_xobject())
+                    page.add_overlay(form, pikepdf.Rectangle(page.mediabox))
+        except pikepdf.PdfError as exc:
+            raise OSError(f"cannot join {len(parts)} page PDFs: {exc}") from exc
+        _set_metadata(document, info)
+        with atomic_path(path) as tmp:
+            document.save(tmp)
+            if _page_count(tmp) != pages:  # a short file written without an error (disk full)
+                raise OSError(
+                    errno.ENOSPC, f"an incomplete PDF was written joining {len(parts)} page PDFs (disk full?)"
+                )
+
+
+def _set_metadata(document, info: DocumentInfo) -> None:
+    """Title, creator tool and dates in the XMP metadata, mirrored into the Info dictionary."""
+    with document.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:title"] = info.source
+        meta["xmp:CreatorTool"] = f"{info.software} ({', '.join(info.models)})" if info.models else info.software
+        meta["xmp:MetadataDate"] = info.created
+        meta["xmp:ModifyDate"] = info.created
+        if "xmp:CreateDate" not in meta:
+            meta["xmp:CreateDate"] = info.created
+        meta["pdf:Producer"] = f"{info.software} with pikepdf"
 
 
 def _page_count(pdf: Path) -> int:
-    """Pages of a PDF by poppler's pdfinfo; 0 when it cannot read it."""
-    done = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True)
-    pages = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith("Pages:")]
-    return int(pages[0]) if done.returncode == 0 and pages else 0
+    """Pages of a written PDF; 0 when it cannot be read back."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(pdf) as document:
+            return len(document.pages)
+    except pikepdf.PdfError:
+        return 0
 
 
 def write_text(path: Path, results: list[PageResult]) -> None:

@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hcrbatch.elements import BBox, Char, FileOutcome, Line, PageImage, PageResult, Word
+from hcrbatch.elements import BBox, Char, DocumentInfo, FileOutcome, Line, PageImage, PageResult, Word
 import hcrbatch.render
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import spreadsheet_safe, write_batch_report, write_document_csv
+
+
+INFO = DocumentInfo("letter.png", "hcrbatch 0.1.0", ("lines 1",), "2026-12-02T10:00:00Z")
 
 
 def make_word(text: str, box: BBox) -> Word:
@@ -32,7 +35,7 @@ def write_document(pdf, pages, scratch):
     for page, result in pages:
         parts.append(scratch / f"page-{page.index}.pdf")
         write_page_pdf(parts[-1], page, result)
-    join_pdfs(parts, pdf, scratch / "join")
+    join_pdfs(parts, pdf, scratch / "join", INFO)
 
 
 def pdf_words(pdf) -> list[str]:
@@ -90,27 +93,93 @@ def test_no_half_written_pdf_when_joining_fails(tmp_path):
     good, bad = tmp_path / "good.pdf", tmp_path / "bad.pdf"
     write_page_pdf(good, *two_line_page())
     bad.write_bytes(b"%PDF-1.4 truncated")
-    with pytest.raises(OSError, match="pdfunite"):
-        join_pdfs([good, bad], tmp_path / "out.pdf", tmp_path / "join")
+    with pytest.raises(OSError, match="cannot join 2 page PDFs"):
+        join_pdfs([good, bad], tmp_path / "out.pdf", tmp_path / "join", INFO)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pdf", "good.pdf"]
 
 
-def test_a_join_that_pdfunite_reports_done_but_left_short_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+def test_a_join_written_short_without_an_error_is_an_error_and_leaves_nothing(tmp_path, monkeypatch):
+    import pikepdf
+
     parts = [tmp_path / "p1.pdf", tmp_path / "p2.pdf"]
     for part in parts:
         write_page_pdf(part, *two_line_page())
-    real_run = subprocess.run
 
-    def disk_full(cmd, *args, **kwargs):  # pdfunite on a full disk: a cut-off file, exit 0
-        if cmd[0] == "pdfunite":
-            Path(cmd[-1]).write_bytes(parts[0].read_bytes()[:300])
-            return subprocess.CompletedProcess(cmd, 0, "", "")
-        return real_run(cmd, *args, **kwargs)
+    def disk_full(self, target, *args, **kwargs):  # a full disk: a cut-off file, and no error
+        Path(target).write_bytes(parts[0].read_bytes()[:300])
 
-    monkeypatch.setattr(hcrbatch.render.subprocess, "run", disk_full)
+    monkeypatch.setattr(pikepdf.Pdf, "save", disk_full)
     with pytest.raises(OSError, match="incomplete"):
-        join_pdfs(parts, tmp_path / "out.pdf", tmp_path / "join")
+        join_pdfs(parts, tmp_path / "out.pdf", tmp_path / "join", INFO)
     assert not (tmp_path / "out.pdf").exists() and not list(tmp_path.glob(".out.pdf*"))
+
+
+def test_the_joined_pdf_is_valid_and_says_what_made_it(tmp_path):
+    import pikepdf
+
+    pdf = tmp_path / "out.pdf"
+    write_document(pdf, [two_line_page(0), two_line_page(1)], tmp_path)
+    with pikepdf.open(pdf) as document:
+        assert document.check_pdf_syntax() == []  # qpdf's own structural check
+        meta = document.open_metadata()
+        assert meta["dc:title"] == "letter.png" and meta["xmp:CreatorTool"] == "hcrbatch 0.1.0 (lines 1)"
+        assert str(document.docinfo["/Title"]) == "letter.png"
+        assert str(document.docinfo["/Creator"]) == "hcrbatch 0.1.0 (lines 1)"
+
+
+def test_a_pdf_input_keeps_its_own_pages_with_the_text_layer_on_each_as_shown(tmp_path):
+    """The original's content stays byte for byte (its scan is not rasterised again), and the text
+    lands where the words were read on the page as shown: on a page with a crop box, and on a page
+    turned by /Rotate (read upright, as pdftoppm draws it)."""
+    import pikepdf
+    from pdf2image import convert_from_path
+    from reportlab.pdfgen.canvas import Canvas
+
+    import cv2
+
+    scan = tmp_path / "scan.jpg"
+    cv2.imwrite(str(scan), np.tile(np.arange(400, dtype=np.uint8)[None, :] // 2, (300, 1)))
+    original = tmp_path / "scan.pdf"
+    canvas = Canvas(str(original))
+    for _ in range(2):
+        canvas.setPageSize((576, 432))  # 8 x 6 in
+        canvas.drawImage(str(scan), 0, 0, 576, 432)
+        canvas.showPage()
+    canvas.save()
+    with pikepdf.open(original, allow_overwriting_input=True) as document:
+        document.pages[0].obj.CropBox = pikepdf.Array([10, 10, 566, 422])
+        document.pages[1].Rotate = 90
+        document.save(original)
+        streams = [page.obj.Contents.read_bytes() for page in document.pages]
+        scans = [image.read_raw_bytes() for page in document.pages for image in page.get_images().values()]
+    parts = []
+    for index in range(2):  # each page read as the pipeline reads it: rasterised at 100 dpi
+        pixels = np.asarray(convert_from_path(str(original), dpi=100, first_page=index + 1, last_page=index + 1)[0])
+        height, width = pixels.shape[:2]
+        box = BBox(width // 4, height // 2, width // 2, height // 2 + 40)
+        result = PageResult(index, width, height, 100.0, 0.0, (Line(box, (make_word("found", box),)),))
+        parts.append(tmp_path / f"layer-{index}.pdf")
+        write_page_pdf(parts[-1], PageImage(original, index, pixels, 100.0), result, with_image=False)
+        with pikepdf.open(parts[-1]) as layer:
+            assert not layer.pages[0].get_images()  # the text alone
+    out = tmp_path / "out.pdf"
+    join_pdfs(parts, out, tmp_path / "join", INFO, original=original)
+    with pikepdf.open(out) as document:
+        assert document.check_pdf_syntax() == []
+        assert document.pages[1].Rotate == 90
+        for page, stream, jpeg in zip(document.pages, streams, scans):
+            assert stream in page.obj.Contents.read_bytes()  # the page's own drawing, then the layer
+            assert [image.read_raw_bytes() for image in page.get_images().values()] == [jpeg]  # the scan as it was
+    for index in range(2):
+        html = subprocess.run(["pdftotext", "-bbox", "-f", str(index + 1), "-l", str(index + 1), str(out), "-"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+        row = next(row for row in html.splitlines() if ">found<" in row)
+        x_min = float(row.split('xMin="')[1].split('"')[0])
+        y_min = float(row.split('yMin="')[1].split('"')[0])
+        shown = (576, 432) if index == 0 else (432, 576)  # as shown: the turned page stands upright
+        # the word's box (pdftotext gives it on the page as shown): a quarter across, half way down the page as pdftoppm drew it for reading
+        assert x_min == pytest.approx(shown[0] / 4, abs=3)
+        assert y_min == pytest.approx(shown[1] / 2, abs=8)
 
 
 def test_word_csv_round_trips_through_pandas(tmp_path):
