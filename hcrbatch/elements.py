@@ -213,6 +213,7 @@ class FileOutcome:
     mean_confidence: float | None = None
     low_confidence_words: int = 0
     suspect_pages: str = ""  # pages (1-based, ";"-separated) with writing that was mostly not read
+    overread_pages: str = ""  # pages read as more characters than their lines' ink can hold
     seconds: float = 0.0
 
 

@@ -42,7 +42,7 @@ from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import preprocess
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
-from hcrbatch.suspect import is_suspect, marks_read
+from hcrbatch.suspect import characters_per_height, is_overread, is_suspect, marks_read
 from hcrbatch.workers import run_parallel
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,12 @@ class DocumentProcessor:
                     "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in lines read); check it",
                     file.relative, page.index + 1, 100 * result.marks_read,
                 )  # fmt: skip
+            if is_overread(result):
+                log.warning(
+                    "%s: page %d: read as %.1f characters per line height, more than writing holds: texture, "
+                    "ruling or decoration was read as text; check it",
+                    file.relative, page.index + 1, characters_per_height(result),
+                )  # fmt: skip
             if "pdf" in self.cfg.formats:  # a PDF input's own page stays under its text layer (`join_pdfs`)
                 write_page_pdf(state.page_pdf(page.index), page, result, with_image=not is_pdf(file))
             state.save_page(result)
@@ -218,6 +224,7 @@ class DocumentProcessor:
             mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
             low_confidence_words=sum(w.mean_confidence < self.cfg.low_confidence for w in words),
             suspect_pages=";".join(str(page.index + 1) for page in results if is_suspect(page)),
+            overread_pages=";".join(str(page.index + 1) for page in results if is_overread(page)),
             seconds=round(seconds, 3),
         )
 

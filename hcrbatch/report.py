@@ -78,7 +78,9 @@ def read_batch_report(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError):
         return pd.DataFrame(columns=BATCH_COLUMNS)
-    return frame if list(frame.columns) == BATCH_COLUMNS else pd.DataFrame(columns=BATCH_COLUMNS)
+    if "path" not in frame.columns or not set(frame.columns) <= set(BATCH_COLUMNS):
+        return pd.DataFrame(columns=BATCH_COLUMNS)
+    return frame.reindex(columns=BATCH_COLUMNS, fill_value="")  # a column added since: empty
 
 
 def write_batch_report(path: Path, outcomes: list[FileOutcome], earlier: pd.DataFrame | None = None) -> None:

@@ -1,4 +1,4 @@
-"""A page with writing that comes out (nearly) empty is flagged; a blank one, framed or not, is not."""
+"""Pages whose reading cannot be right are flagged: writing that came out (nearly) empty, or more text than its ink holds; a blank page, framed or not, is not."""
 
 import cv2
 import numpy as np
@@ -10,7 +10,7 @@ from hcrbatch.elements import BBox, Char, Line, PageImage, PageResult, Word
 from hcrbatch.errors import ExitCode
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import Segmentation
-from hcrbatch.suspect import is_suspect, marks_read
+from hcrbatch.suspect import characters_per_height, is_overread, is_suspect, marks_read
 
 
 def framed(page: np.ndarray, border: int = 90) -> np.ndarray:
@@ -54,9 +54,9 @@ def test_a_dark_bordered_written_page_is_read_and_blank_pages_framed_or_not_are_
 
 
 def test_a_written_page_read_as_nothing_is_flagged_in_the_report_and_on_stderr(run_cli, tmp_path, monkeypatch):
-    import hcrbatch.pipeline as pipeline
+    import hcrbatch.engines as engines
 
-    monkeypatch.setattr(pipeline, "segment", lambda clean, cfg: Segmentation((), np.zeros((1, 1), np.int32)))
+    monkeypatch.setattr(engines, "segment", lambda clean, cfg: Segmentation((), np.zeros((1, 1), np.int32)))
     folder = tmp_path / "in"
     write_png(folder / "letter.png", written_page())
     write_png(folder / "blank.png", blank_paper())
@@ -67,3 +67,39 @@ def test_a_written_page_read_as_nothing_is_flagged_in_the_report_and_on_stderr(r
     assert rows.loc["letter.png", "suspect_pages"] == "1" and rows.loc["letter.png", "words"] == 0
     assert rows.loc["blank.png", "suspect_pages"] == ""
     assert "letter.png: page 1: most of its writing was not read" in result.stderr
+
+
+def test_more_characters_than_a_lines_ink_can_hold_is_overread():
+    def page(text: str, width: int) -> PageResult:
+        box = BBox(0, 0, width, 40)
+        word = Word(box, tuple(Char(box, (c,), (0.9,)) for c in text), text)
+        return PageResult(0, 1000, 1000, 300, 0.0, (Line(box, (word,)),))
+
+    assert characters_per_height(page("x" * 30, 400)) == 3.0  # writing: about 3 per line height
+    assert not is_overread(page("x" * 30, 400))
+    assert is_overread(page("x" * 90, 400))  # 9 per line height: specks or ruling read as text
+    assert characters_per_height(PageResult(0, 10, 10, 300, 0.0)) is None and not is_overread(
+        PageResult(0, 10, 10, 300, 0.0)
+    )
+
+
+def test_an_overread_page_is_named_in_the_report_and_on_stderr(tmp_path, monkeypatch, caplog):
+    from hcrbatch.config import Config, RecognizeConfig
+    from hcrbatch.engines import ENGINES, EngineSpec
+    from hcrbatch.pipeline import run_batch
+
+    class Texture:
+        models = ()
+
+        def read(self, page):
+            box = BBox(10, 10, 410, 50)
+            word = Word(box, tuple(Char(box, ("i",), (0.5,)) for _ in range(120)), "i" * 120)
+            return page.empty_result((Line(box, (word,)),))
+
+    monkeypatch.setitem(ENGINES, "texture", EngineSpec(lambda cfg, lang: [], lambda cfg, lang, threads: Texture()))
+    write_png(tmp_path / "in" / "ruled.png", blank_paper())
+    cfg = Config(tmp_path / "in", tmp_path / "out", workers=1, recognize=RecognizeConfig(engine="texture"))
+    assert run_batch(cfg).counts["ok"] == 1
+    rows = pd.read_csv(tmp_path / "out" / "hcrbatch-report.csv", keep_default_na=False).set_index("path")
+    assert str(rows.loc["ruled.png", "overread_pages"]) == "1"
+    assert "ruled.png: page 1: read as 12.0 characters per line height" in caplog.text
