@@ -153,3 +153,29 @@ def test_the_tesseract_engine_loads_no_network(tmp_path):
                                       "--engine", "tesseract", "--models-dir", str(tmp_path / "no-models")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "typed.txt").read_text(encoding="utf-8").strip() == "Typed and nothing else"
+
+
+@needs_tesseract
+def test_auto_gives_printed_and_typed_lines_to_tesseract_and_handwriting_to_our_engines(tmp_path):
+    """On the shipped models: a letterhead, a typed line and handwritten lines on one page."""
+    lines = [
+        ("ROYAL BOTANIC GARDENS, KEW", "/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf", 56),
+        ("Dear Sir, I am directed to acknowledge", "/usr/share/fonts/truetype/freefont/FreeMono.ttf", 44),
+        ("with many thanks for the seeds", SCRIPT, 70),
+        ("yours very truly, John", "/usr/share/fonts/truetype/kristi/Kristi.ttf", 80),
+    ]
+    pixels, _ = typed_page(lines, size=(1800, 900))
+    write_png(tmp_path / "in" / "letter.png", pixels, dpi=300)
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), str(tmp_path / "out"), "-q", "--workers", "1",
+                                      "--formats", "csv,txt"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out" / "letter.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_line = {}
+    for row in rows:
+        by_line.setdefault(int(row["line"]), []).append(row)
+    engines = [by_line[n][0]["engine"] for n in sorted(by_line)]
+    assert engines[:2] == ["tesseract", "tesseract"] and "tesseract" not in engines[2:], engines
+    assert " ".join(r["text"] for r in by_line[1]) == "ROYAL BOTANIC GARDENS, KEW"
+    assert " ".join(r["text"] for r in by_line[2]) == "Dear Sir, I am directed to acknowledge"
+    assert all(float(r["print_probability"]) < 0.5 for n in sorted(by_line)[2:] for r in by_line[n])
