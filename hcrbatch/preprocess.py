@@ -207,7 +207,10 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
     ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray, sheet)
     marks = stands_out_of_paper(raw, page.dpi) & sheet
     ink[~marks] = 0
-    ink[rulings(ink, page.dpi)] = 0
+    ruled = rulings(ink, page.dpi)
+    ink[ruled] = 0
+    # nor are the rules marks that writing should explain: a blank ruled sheet is a blank page
+    marks &= ~cv2.dilate(ruled.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if cfg.despeckle:
         ink = despeckle(ink, page.dpi)
     angle = estimate_skew(ink, cfg.max_skew_degrees) if cfg.deskew else 0.0

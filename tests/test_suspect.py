@@ -103,3 +103,27 @@ def test_an_overread_page_is_named_in_the_report_and_on_stderr(tmp_path, monkeyp
     rows = pd.read_csv(tmp_path / "out" / "hcrbatch-report.csv", keep_default_na=False).set_index("path")
     assert str(rows.loc["ruled.png", "overread_pages"]) == "1"
     assert "ruled.png: page 1: read as 12.0 characters per line height" in caplog.text
+
+
+def ruled_sheet(border: bool) -> np.ndarray:
+    """A blank sheet ruled for writing, with a margin rule, and with `border` a printed border of
+    small diamonds along its top and bottom."""
+    page = blank_paper((1700, 2200))
+    for y in range(300, 2000, 90):
+        cv2.line(page, (150, y), (1550, y), 120, 2)
+    cv2.line(page, (260, 200), (260, 2100), 150, 2)
+    for x in range(100, 1600, 40) if border else ():
+        diamond = np.array([[x, 120], [x + 12, 108], [x + 24, 120], [x + 12, 132]])
+        cv2.fillPoly(page, [diamond, diamond + [0, 1960]], 60)
+    return page
+
+
+def test_ruling_and_decoration_are_read_as_no_words_and_a_ruled_blank_sheet_is_not_flagged(run_cli, tmp_path):
+    folder = tmp_path / "in"
+    write_png(folder / "ruled.png", ruled_sheet(border=False))
+    write_png(folder / "bordered.png", ruled_sheet(border=True))
+    out = tmp_path / "out"
+    assert run_cli(folder, out).exit_code == ExitCode.OK
+    rows = pd.read_csv(out / "hcrbatch-report.csv", keep_default_na=False).set_index("path")
+    assert rows.loc["ruled.png", "words"] == 0 and rows.loc["bordered.png", "words"] == 0
+    assert rows.loc["ruled.png", "suspect_pages"] == ""  # the rules are the paper's, not writing
