@@ -1,7 +1,7 @@
 """Print or handwriting, a line at a time: which engine `--engine auto` gives a line to.
 
-A small CNN (`hcrbatch train-line-kind`) looks at a line as the line engine does (`normalize_line`),
-halved to LINE_KIND_HEIGHT rows, in windows of WINDOW_WIDTH columns: a few letters' worth, where
+A small CNN (`hcrbatch train-line-kind`) looks at a line's band of ink (`kind_input`), LINE_KIND_HEIGHT
+rows high, in windows of WINDOW_WIDTH columns: a few letters' worth, where
 print shows its regular strokes, straight baseline and repeated shapes. A line's probability of
 being print is the mean over its inked windows. The decision threshold, and how sure Tesseract
 must be of a line it is given, live in the model's manifest.
@@ -13,19 +13,32 @@ import cv2
 import numpy as np
 
 from hcrbatch.errors import ModelError
-from hcrbatch.linereader import normalize_line
+from hcrbatch.linereader import ink_level
 from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
 
 LINE_KIND_HEIGHT = 32
 WINDOW_WIDTH = 256
+INK_BAND = 0.9  # the share of a line's ink, by rows, that sets its band
+BAND_MARGIN = 0.25  # of the band's height, kept above and below it
 MIN_WINDOW_INK = 0.01  # mean ink level below which a window (a gap, the end of a line) does not vote
 TASK = "print or handwriting line classifier"
 
 
 def kind_input(gray: np.ndarray) -> np.ndarray:
-    """A grey line crop as the classifier reads it: `normalize_line`'s ink in [0, 1], LINE_KIND_HEIGHT high."""
-    ink = normalize_line(gray)
-    width = max(1, ink.shape[1] * LINE_KIND_HEIGHT // ink.shape[0])
+    """A grey line crop as the classifier reads it: its ink in [0, 1] (`ink_level`), cut to the band
+    of rows holding the middle INK_BAND of it with BAND_MARGIN of that band above and below, and
+    scaled to LINE_KIND_HEIGHT rows. The band makes the writing the same size whatever the crop's
+    framing: a box around the ink, one line spacing, a transcriber's polygon, or bits of the lines
+    above and below (a first model read on the full crop took typescript framed tighter than its
+    training lines for handwriting)."""
+    ink = ink_level(gray)
+    rows = np.cumsum(ink.sum(axis=1))
+    if rows[-1] > 0:
+        low, high = (1 - INK_BAND) / 2, (1 + INK_BAND) / 2
+        top, bottom = int(np.searchsorted(rows, low * rows[-1])), int(np.searchsorted(rows, high * rows[-1])) + 1
+        margin = int(round(BAND_MARGIN * (bottom - top)))
+        ink = ink[max(0, top - margin) : bottom + margin]
+    width = max(1, int(round(ink.shape[1] * LINE_KIND_HEIGHT / ink.shape[0])))
     return cv2.resize(ink, (width, LINE_KIND_HEIGHT), interpolation=cv2.INTER_AREA)
 
 

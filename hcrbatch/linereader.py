@@ -36,14 +36,17 @@ BEAM_WIDTH = 16  # CTC beam search over each word's steps
 SPELLINGS = 8  # spellings of each word offered to the corrector
 
 
-def normalize_line(gray: np.ndarray) -> np.ndarray:
-    """A line image as the network sees it: white ink on black in [0, 1], LINE_HEIGHT high, aspect kept,
-    contrast stretched between the paper's and the ink's grey."""
+def ink_level(gray: np.ndarray) -> np.ndarray:
+    """White ink on black in [0, 1]: contrast stretched between the paper's and the ink's grey."""
     gray = np.asarray(gray, np.float32)
     paper, ink = np.percentile(gray, 90), np.percentile(gray, 2)
-    ink_level = np.clip((paper - gray) / max(paper - ink, 1.0), 0, 1)
+    return np.clip((paper - gray) / max(paper - ink, 1.0), 0, 1)
+
+
+def normalize_line(gray: np.ndarray) -> np.ndarray:
+    """A line image as the network sees it: `ink_level`, LINE_HEIGHT high, aspect kept."""
     width = max(DOWNSAMPLE, int(round(gray.shape[1] * LINE_HEIGHT / gray.shape[0])))
-    return cv2.resize(ink_level, (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
+    return cv2.resize(ink_level(gray), (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
 
 
 def make_batch(
