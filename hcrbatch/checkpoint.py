@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hcrbatch.atomic import atomic_write_text
-from hcrbatch.elements import Alternative, BBox, Char, FileOutcome, Line, PageResult, Word
+from hcrbatch.elements import FileOutcome, PageResult
 
 STATE_DIR = ".hcrbatch"
 
@@ -29,66 +29,12 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _box(values: list[int]) -> BBox:
-    return BBox(*values)
-
-
-def _box_list(b: BBox) -> list[int]:
-    return [b.left, b.top, b.right, b.bottom]
-
-
-def _chars_to_json(chars: tuple[Char, ...]) -> list[dict]:
-    return [{"bbox": _box_list(c.bbox), "labels": list(c.labels), "probs": list(c.probs)} for c in chars]
-
-
-def _chars_from_json(items: list[dict]) -> tuple[Char, ...]:
-    return tuple(Char(_box(c["bbox"]), tuple(c["labels"]), tuple(c["probs"])) for c in items)
-
-
 def page_to_json(page: PageResult) -> str:
-    data = {
-        "index": page.index, "width": page.width, "height": page.height,
-        "dpi": page.dpi, "skew_degrees": page.skew_degrees, "marks_read": page.marks_read,
-        "lines": [
-            {"bbox": _box_list(line.bbox), "engine": line.engine, "shape_confidence": line.shape_confidence,
-             "print_probability": line.print_probability, "words": [
-                {"bbox": _box_list(w.bbox), "text": w.text, "corrected_by": w.corrected_by,
-                 "chars": _chars_to_json(w.chars),
-                 "alternatives": [{"start": a.start, "end": a.end, "chars": _chars_to_json(a.chars)}
-                                  for a in w.alternatives],
-                 "spellings": [list(sp) for sp in w.spellings]}
-                for w in line.words]}
-            for line in page.lines
-        ],
-    }  # fmt: skip
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(page.to_dict(), ensure_ascii=False)
 
 
 def page_from_json(text: str) -> PageResult:
-    data = json.loads(text)
-    lines = tuple(
-        Line(
-            _box(line["bbox"]),
-            tuple(
-                Word(
-                    _box(w["bbox"]),
-                    _chars_from_json(w["chars"]),
-                    w["text"],
-                    w["corrected_by"],
-                    tuple(Alternative(a["start"], a["end"], _chars_from_json(a["chars"])) for a in w["alternatives"]),
-                    tuple((text, score) for text, score in w["spellings"]),
-                )
-                for w in line["words"]
-            ),
-            line["engine"],
-            line.get("shape_confidence"),
-            line.get("print_probability"),
-        )
-        for line in data["lines"]
-    )
-    return PageResult(
-        data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines, data.get("marks_read")
-    )
+    return PageResult.from_dict(json.loads(text))
 
 
 class FileState:

@@ -78,6 +78,13 @@ class BBox:
             min(max(self.bottom, 0), height),
         )
 
+    def to_list(self) -> list[int]:
+        return [self.left, self.top, self.right, self.bottom]
+
+    @staticmethod
+    def from_list(values: list[int]) -> BBox:
+        return BBox(*values)
+
     @staticmethod
     def enclosing(boxes: list[BBox] | tuple[BBox, ...]) -> BBox:
         out = boxes[0]
@@ -124,6 +131,13 @@ class Char:
     def confidence(self) -> float:
         return self.probs[0]
 
+    def to_dict(self) -> dict:
+        return {"bbox": self.bbox.to_list(), "labels": list(self.labels), "probs": list(self.probs)}
+
+    @staticmethod
+    def from_dict(data: dict) -> Char:
+        return Char(BBox.from_list(data["bbox"]), tuple(data["labels"]), tuple(data["probs"]))
+
 
 @dataclass(frozen=True)
 class Alternative:
@@ -133,6 +147,13 @@ class Alternative:
     start: int
     end: int
     chars: tuple[Char, ...]
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "chars": [c.to_dict() for c in self.chars]}
+
+    @staticmethod
+    def from_dict(data: dict) -> Alternative:
+        return Alternative(data["start"], data["end"], tuple(Char.from_dict(c) for c in data["chars"]))
 
 
 @dataclass(frozen=True)
@@ -158,6 +179,25 @@ class Word:
     def min_confidence(self) -> float:
         return min((c.confidence for c in self.chars), default=0.0)
 
+    def to_dict(self) -> dict:
+        return {
+            "bbox": self.bbox.to_list(), "text": self.text, "corrected_by": self.corrected_by,
+            "chars": [c.to_dict() for c in self.chars],
+            "alternatives": [a.to_dict() for a in self.alternatives],
+            "spellings": [list(spelling) for spelling in self.spellings],
+        }  # fmt: skip
+
+    @staticmethod
+    def from_dict(data: dict) -> Word:
+        return Word(
+            BBox.from_list(data["bbox"]),
+            tuple(Char.from_dict(c) for c in data["chars"]),
+            data["text"],
+            data["corrected_by"],
+            tuple(Alternative.from_dict(a) for a in data["alternatives"]),
+            tuple((text, score) for text, score in data["spellings"]),
+        )
+
 
 @dataclass(frozen=True)
 class Line:
@@ -174,6 +214,22 @@ class Line:
     @property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
+
+    def to_dict(self) -> dict:
+        return {
+            "bbox": self.bbox.to_list(), "engine": self.engine, "shape_confidence": self.shape_confidence,
+            "print_probability": self.print_probability, "words": [w.to_dict() for w in self.words],
+        }  # fmt: skip
+
+    @staticmethod
+    def from_dict(data: dict) -> Line:
+        return Line(
+            BBox.from_list(data["bbox"]),
+            tuple(Word.from_dict(w) for w in data["words"]),
+            data["engine"],
+            data.get("shape_confidence"),
+            data.get("print_probability"),
+        )
 
 
 @dataclass(frozen=True)
@@ -195,6 +251,20 @@ class PageResult:
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict:
+        """Plain JSON types, for the resume checkpoints; `from_dict` gives back an equal page."""
+        return {
+            "index": self.index, "width": self.width, "height": self.height, "dpi": self.dpi,
+            "skew_degrees": self.skew_degrees, "marks_read": self.marks_read,
+            "lines": [line.to_dict() for line in self.lines],
+        }  # fmt: skip
+
+    @staticmethod
+    def from_dict(data: dict) -> PageResult:
+        lines = tuple(Line.from_dict(line) for line in data["lines"])
+        return PageResult(data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines,
+                          data.get("marks_read"))  # fmt: skip
 
 
 Status = Literal["ok", "skipped", "failed"]
