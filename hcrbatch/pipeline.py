@@ -204,7 +204,7 @@ class DocumentProcessor:
                 original=file.path if is_pdf(file) else None,
             ),  # fmt: skip
             "txt": lambda paths: write_text(paths[0], results),
-            "csv": lambda paths: write_document_csv(paths[0], results),
+            "csv": lambda paths: write_document_csv(paths[0], results, file.shown),
             "alto": lambda paths: write_alto(paths[0], results, info),
             "hocr": lambda paths: write_hocr(paths[0], results, info),
             "page": lambda paths: write_page_xml(paths, results, info),

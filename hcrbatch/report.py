@@ -11,7 +11,7 @@ from hcrbatch.atomic import atomic_output
 from hcrbatch.elements import FileOutcome, PageResult
 
 WORD_COLUMNS = [
-    "page", "line", "word", "left", "top", "right", "bottom",
+    "document", "page", "line", "word", "left", "top", "right", "bottom",
     "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence", "engine", "print_probability",
     "page_width", "page_height", "dpi",
 ]  # fmt: skip
@@ -34,9 +34,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def word_rows(results: list[PageResult]) -> pd.DataFrame:
+def word_rows(results: list[PageResult], document: str = "") -> pd.DataFrame:
     rows = [
         {
+            "document": spreadsheet_safe(document),  # the input, relative to the input folder
             "page": page.index + 1,
             "line": line_no,
             "word": word_no,
@@ -64,12 +65,14 @@ def word_rows(results: list[PageResult]) -> pd.DataFrame:
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    with atomic_output(path, "w", encoding="utf-8") as fh:
+    """UTF-8 with a byte-order mark: without one Excel reads a CSV in the system's code page and
+    garbles every accent; LibreOffice, pandas and `csv` with encoding "utf-8-sig" skip it."""
+    with atomic_output(path, "w", encoding="utf-8-sig") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
 
 
-def write_document_csv(path: Path, results: list[PageResult]) -> None:
-    write_csv(path, word_rows(results))
+def write_document_csv(path: Path, results: list[PageResult], document: str = "") -> None:
+    write_csv(path, word_rows(results, document))
 
 
 def read_batch_report(path: Path) -> pd.DataFrame:

@@ -72,7 +72,7 @@ def test_the_tesseract_engine_reads_a_typed_page_into_every_output(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output == ""
     assert (tmp_path / "out" / "letter.txt").read_text(encoding="utf-8").split() == " ".join(text).split()
-    with open(tmp_path / "out" / "letter.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "out" / "letter.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert {row["engine"] for row in rows} == {"tesseract"}
     for row in rows:  # every word's box lies on its line's ink
@@ -169,7 +169,7 @@ def test_auto_gives_printed_and_typed_lines_to_tesseract_and_handwriting_to_our_
     result = CliRunner().invoke(cli, ["run", str(tmp_path / "in"), str(tmp_path / "out"), "-q", "--workers", "1",
                                       "--formats", "csv,txt"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    with open(tmp_path / "out" / "letter.csv", encoding="utf-8") as fh:
+    with open(tmp_path / "out" / "letter.csv", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     by_line = {}
     for row in rows:

@@ -186,8 +186,11 @@ def test_word_csv_round_trips_through_pandas(tmp_path):
     _, result = two_line_page()
     result = replace(result, lines=(replace(result.lines[0], print_probability=0.91234), result.lines[1]))
     path = tmp_path / "doc.csv"
-    write_document_csv(path, [result])
+    write_document_csv(path, [result], "letters/1903/kew.pdf")
+    assert path.read_bytes().startswith("\ufeffdocument,page,".encode())  # a BOM, for Excel
     frame = pd.read_csv(path)
+    assert list(frame.columns)[:2] == ["document", "page"]  # pandas skips the BOM
+    assert set(frame["document"]) == {"letters/1903/kew.pdf"}
     assert list(frame["text"]) == ["alpha", "beta", "gamma"]
     assert list(frame["print_probability"].fillna(-1)) == [0.9123, 0.9123, -1]  # empty where not measured
     assert list(frame["line"]) == [1, 1, 2] and list(frame["word"]) == [1, 2, 1]
