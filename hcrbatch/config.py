@@ -224,3 +224,4 @@ class LineKindTrainConfig:
     tesseract_min_confidence: float = 0.6
     seed: int = 0
     overwrite: bool = False
+    retune: bool = False  # keep the trained model; choose its threshold again on the validation lines

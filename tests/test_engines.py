@@ -179,3 +179,40 @@ def test_auto_gives_printed_and_typed_lines_to_tesseract_and_handwriting_to_our_
     assert " ".join(r["text"] for r in by_line[1]) == "ROYAL BOTANIC GARDENS, KEW"
     assert " ".join(r["text"] for r in by_line[2]) == "Dear Sir, I am directed to acknowledge"
     assert all(float(r["print_probability"]) < 0.5 for n in sorted(by_line)[2:] for r in by_line[n])
+
+
+@needs_tesseract
+def test_train_line_kind_writes_a_model_auto_can_load_and_retune_keeps_it(tmp_path):
+    """A few minutes' recipe in miniature: rendered print against drawn 'handwritten' lines."""
+    import cv2
+
+    from hcrbatch.linekind import LineKindClassifier, line_kind_manifest
+
+    folder = tmp_path / "hand"
+    folder.mkdir()
+    rows = []
+    for page in range(6):
+        for line in range(4):
+            image = np.full((96, 700), 235, np.uint8)
+            cv2.putText(image, f"word {page} {line} more", (20, 64), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.5, 30, 3)
+            cv2.imwrite(str(folder / f"letter_{page:03d}_{line:03d}.jpg"), image)
+            rows.append(f"letter_{page:03d}_{line:03d}.jpg\tword {page} {line} more")
+    (folder / "labels.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    models = tmp_path / "models"
+    args = ["train-line-kind", "--data", str(folder), "--models-dir", str(models), "--line-model", "",
+            "--print-lines", "40", "--synthetic-lines", "10", "--epochs", "1", "-q"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    manifest = line_kind_manifest(models, "linekind")
+    assert 0.5 <= manifest.extra["print_threshold"] <= 1.0 and manifest.extra["tesseract_min_confidence"] == 0.6
+    assert set(manifest.metrics["test"]) == {
+        "print_as_print", "print_as_handwriting", "handwriting_as_print", "handwriting_as_handwriting"
+    }  # fmt: skip
+    classifier = LineKindClassifier(manifest)
+    assert len(classifier.print_probabilities([np.full((40, 300), 255, np.uint8)])) == 1
+    weights = (models / "linekind.keras").read_bytes()
+    assert CliRunner().invoke(cli, args).exit_code == 2  # never replaced without --overwrite
+    retuned = CliRunner().invoke(cli, [*args, "--retune", "--tesseract-min-confidence", "0.7"])
+    assert retuned.exit_code == 0, retuned.output
+    assert (models / "linekind.keras").read_bytes() == weights  # the model kept, its threshold chosen again
+    assert line_kind_manifest(models, "linekind").extra["tesseract_min_confidence"] == 0.7

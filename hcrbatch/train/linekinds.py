@@ -6,9 +6,10 @@ typewriter fonts Debian ships, set straight and rigid as type is, on the same sc
 rendered handwriting, so that "rendered" is no cue for "print". The FreeFont family is never trained
 on: the print test lines are set in it, so the print figures are for fonts the model has not seen.
 
-The manifest keeps the threshold on a line's print probability (chosen on validation lines, never
-the test ones: at most MAX_FALSE_PRINT of handwritten lines may pass it) and how sure Tesseract must
-be of a line `auto` gives it (`tesseract_min_confidence`, measured by benchmarks/line_kinds.py).
+The manifest keeps the threshold on a line's print probability and how sure Tesseract must be of a
+line `auto` gives it (`tesseract_min_confidence`). The threshold is chosen on validation lines, never
+the test ones, for the two checks together: at most MAX_FALSE_PRINT of the handwritten lines may
+be both called print and read by Tesseract with that confidence.
 """
 
 from __future__ import annotations
@@ -23,9 +24,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from hcrbatch.config import LineKindTrainConfig
+from hcrbatch.elements import BBox
 from hcrbatch.errors import ConfigError
 from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, kind_input, windows
-from hcrbatch.modelstore import load_manifest, manifest_path, model_version, save_keras_model, write_manifest
+from hcrbatch.modelstore import (
+    load_keras_model,
+    load_manifest,
+    manifest_path,
+    model_version,
+    save_keras_model,
+    write_manifest,
+)
 from hcrbatch.train.linedata import LineSample, held_out_as
 from hcrbatch.train.lines import read_training_folder
 from hcrbatch.train.synthlines import (
@@ -51,7 +60,7 @@ PRINT_FONT_GLOBS = (
     "opentype/urw-base35/URWGothic-*.otf",
 )
 TEST_FONT_PREFIX = "Free"  # FreeMono, FreeSans, FreeSerif: test lines only
-MAX_FALSE_PRINT = 0.005  # of validation handwritten lines, the most the chosen threshold calls print
+MAX_FALSE_PRINT = 0.005  # of validation handwritten lines, the most that may end up read by Tesseract
 WINDOWS_PER_LINE = 3  # random windows of each training line per epoch's sample
 PRINT = 1.0
 HANDWRITING = 0.0
@@ -119,15 +128,17 @@ def print_lines(count: int, fonts: list[Path], seed: int) -> list[LineSample]:
 class KindSet:
     """Line images and their kind (PRINT or HANDWRITING), with where each came from."""
 
-    images: list[np.ndarray]
+    images: list[np.ndarray]  # as the classifier reads them (`kind_input`)
     kinds: np.ndarray
     sources: list[str]
+    raw: list[np.ndarray]  # the grey line images, as Tesseract reads them
 
     @staticmethod
     def of(print_samples: list[LineSample], handwritten: list[LineSample]) -> KindSet:
         samples = print_samples + handwritten
         kinds = np.array([PRINT] * len(print_samples) + [HANDWRITING] * len(handwritten), np.float32)
-        return KindSet([kind_input(s.image) for s in samples], kinds, [s.page.split("/", 1)[0] for s in samples])
+        sources = [s.page.split("/", 1)[0] for s in samples]
+        return KindSet([kind_input(s.image) for s in samples], kinds, sources, [s.image for s in samples])
 
 
 def window_batch(data: KindSet, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -180,19 +191,37 @@ def confusion(probs: np.ndarray, kinds: np.ndarray, threshold: float) -> dict[st
     }
 
 
-def choose_threshold(probs: np.ndarray, kinds: np.ndarray) -> float:
-    """The lowest threshold that calls at most MAX_FALSE_PRINT of the handwritten lines print, and never below 0.5."""
-    handwritten = np.sort(probs[kinds == HANDWRITING])
-    allowed = int(np.floor(MAX_FALSE_PRINT * len(handwritten)))
-    above = handwritten[len(handwritten) - allowed - 1] if len(handwritten) > allowed else 0.0
-    return round(max(0.5, float(np.nextafter(above, 1.0))), 4)
+def tesseract_takes(images: list[np.ndarray], rows: np.ndarray, min_confidence: float) -> np.ndarray:
+    """For each line image, whether Tesseract reads it with at least `min_confidence` (only the
+    lines in `rows` are read; the others count as not taken)."""
+    from hcrbatch.tesseract import TesseractReader
+
+    reader = TesseractReader("en")
+    taken = np.zeros(len(images), bool)
+    for i in np.flatnonzero(rows):
+        height, width = images[i].shape
+        _, confidence = reader.read_line(images[i], BBox(0, 0, width, height), 300)
+        taken[i] = confidence >= min_confidence
+    return taken
+
+
+def choose_threshold(probs: np.ndarray, kinds: np.ndarray, taken: np.ndarray) -> float:
+    """The lowest threshold, from 0.5 up, at which at most MAX_FALSE_PRINT of the handwritten lines
+    would be read by Tesseract: called print and taken (`taken`, Tesseract sure enough of them).
+    The threshold is for the two checks together, as `--engine auto` makes them."""
+    handwritten = kinds == HANDWRITING
+    allowed = MAX_FALSE_PRINT * handwritten.sum()
+    for threshold in np.round(np.arange(0.5, 1.0, 0.01), 2):
+        if np.sum(handwritten & (probs >= threshold) & taken) <= allowed:
+            return float(threshold)
+    return 1.0
 
 
 def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
     import keras
 
     target = manifest_path(cfg.models_dir, cfg.name)
-    if target.is_file() and not cfg.overwrite:
+    if target.is_file() and not (cfg.overwrite or cfg.retune):
         raise ConfigError(f"{target} exists: give another --name, or --overwrite to replace it")
     keras.utils.set_random_seed(cfg.seed)
     held_pages = load_manifest(cfg.models_dir, cfg.line_model).extra.get("held_out_pages", []) if cfg.line_model else []
@@ -209,29 +238,35 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
     if not train_fonts or not test_fonts:
         raise ConfigError("print fonts for training and for testing are both needed (apt-get install fonts-dejavu "
                           "fonts-liberation fonts-urw-base35 fonts-freefont-ttf)")  # fmt: skip
-    fit = KindSet.of(print_lines(cfg.print_lines, train_fonts, cfg.seed),
-                     real_fit + synthetic_lines(cfg.synthetic_lines, cfg.seed))  # fmt: skip
+    fit = None if cfg.retune else KindSet.of(print_lines(cfg.print_lines, train_fonts, cfg.seed),
+                                             real_fit + synthetic_lines(cfg.synthetic_lines, cfg.seed))  # fmt: skip
     val = KindSet.of(print_lines(cfg.print_lines // 10, train_fonts, cfg.seed + 1),
                      real_val + synthetic_lines(cfg.synthetic_lines // 10, cfg.seed + 1))  # fmt: skip
     test = KindSet.of(print_lines(cfg.print_lines // 10, test_fonts, cfg.seed + 2),
                       real_test + synthetic_lines(cfg.synthetic_lines // 10, cfg.seed + 2))  # fmt: skip
-    log.info("line kinds: %d fit, %d validation, %d test lines", len(fit.kinds), len(val.kinds), len(test.kinds))
+    log.info("line kinds: %d validation, %d test lines", len(val.kinds), len(test.kinds))
 
-    model = build_kind_model()
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
-    for epoch in range(cfg.epochs):  # new random windows of every line each epoch
-        x, y = window_batch(fit, np.random.default_rng([cfg.seed, epoch]))
-        model.fit(x, y, batch_size=cfg.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=True,
-                  validation_data=window_batch(val, np.random.default_rng([cfg.seed, 99])), verbose=verbose)  # fmt: skip
+    if fit is None:  # --retune: the trained model, its threshold chosen again
+        model = load_keras_model(load_manifest(cfg.models_dir, cfg.name))
+    else:
+        model = build_kind_model()
+        model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="binary_crossentropy",
+                      metrics=["accuracy"])  # fmt: skip
+        for epoch in range(cfg.epochs):  # new random windows of every line each epoch
+            x, y = window_batch(fit, np.random.default_rng([cfg.seed, epoch]))
+            model.fit(x, y, batch_size=cfg.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=True,
+                      validation_data=window_batch(val, np.random.default_rng([cfg.seed, 99])), verbose=verbose)  # fmt: skip
 
-    threshold = choose_threshold(line_probabilities(model, val.images), val.kinds)
+    val_probs = line_probabilities(model, val.images)
+    taken = tesseract_takes(val.raw, val_probs >= 0.5, cfg.tesseract_min_confidence)
+    threshold = choose_threshold(val_probs, val.kinds, taken)
     test_probs = line_probabilities(model, test.images)
     metrics = {"threshold_from": "validation lines", "test": confusion(test_probs, test.kinds, threshold)}
     for source in sorted(set(test.sources)):
         rows = np.array([s == source for s in test.sources])
         metrics[f"test {source}"] = confusion(test_probs[rows], test.kinds[rows], threshold)
     log.info("line kind test figures: %s", metrics)
-    weights = save_keras_model(model, cfg.models_dir, cfg.name)
+    weights = target.with_name(f"{cfg.name}.keras") if cfg.retune else save_keras_model(model, cfg.models_dir, cfg.name)
     manifest = {
         "name": cfg.name,
         "version": model_version(),
