@@ -53,16 +53,20 @@ def confusion_table(classifier: LineKindClassifier, tesseract: TesseractReader, 
     rows = []
     for name, samples in groups.items():
         probabilities = classifier.print_probabilities([s.image for s in samples])
-        called = [s for s, p in zip(samples, probabilities) if p >= classifier.print_threshold]
+        called = sum(p >= classifier.print_threshold for p in probabilities)
         taken = 0
-        for sample in called:
-            h, w = sample.image.shape
-            _, confidence = tesseract.read_line(sample.image, BBox(0, 0, w, h), 300)
-            taken += confidence >= classifier.tesseract_min_confidence
-        rows.append(f"| {name} | {len(samples)} | {len(called)} ({len(called) / len(samples):.1%}) | {taken} |")
+        for sample, p in zip(samples, probabilities):
+            if classifier.worth_reading(p):
+                h, w = sample.image.shape
+                taken += classifier.gives_tesseract(p, tesseract.read_line(sample.image, BBox(0, 0, w, h), 300)[1])
+        rows.append(
+            f"| {name} | {len(samples)} | {called} ({called / len(samples):.1%}) | {taken} ({taken / len(samples):.1%}) |"
+        )
     return (
-        f"threshold {classifier.print_threshold}, Tesseract's least word confidence {classifier.tesseract_min_confidence}\n\n"
-        "| test lines | lines | called print | then Tesseract's |\n|---|---|---|---|\n" + "\n".join(rows)
+        f"print threshold {classifier.print_threshold} with Tesseract's word confidence at least "
+        f"{classifier.tesseract_min_confidence}, or {classifier.consider_threshold} with at least "
+        f"{classifier.tesseract_sure_confidence}\n\n"
+        "| test lines | lines | called print | read by Tesseract |\n|---|---|---|---|\n" + "\n".join(rows)
     )
 
 
@@ -82,11 +86,11 @@ def real_pages_table(classifier: LineKindClassifier, held: set[str]) -> tuple[st
             probabilities = classifier.print_probabilities([gray[b.top : b.bottom, b.left : b.right] for b in crops])
             lines += len(crops)
             for crop, p in zip(crops, probabilities):
-                if p < classifier.print_threshold:
+                called += p >= classifier.print_threshold
+                if not classifier.worth_reading(p):
                     continue
-                called += 1
                 words, confidence = reader.read_line(gray, crop, page.dpi)
-                if words and confidence >= classifier.tesseract_min_confidence:
+                if words and classifier.gives_tesseract(p, confidence):
                     taken += 1
                     examples.append(f"{collection} {file.path.stem}: {' '.join(w.text for w in words)[:70]!r}")
         seconds = (time.monotonic() - started) / max(1, len(pages))

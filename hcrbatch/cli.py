@@ -554,6 +554,9 @@ def train_charlm(ctx, data, lang, name, models_dir, order, min_count, line_model
 @click.option("--tesseract-min-confidence", type=click.FloatRange(0, 1),
               default=LineKindTrainConfig.tesseract_min_confidence, show_default=True,
               help="How sure Tesseract must be of a line --engine auto gives it, kept in the manifest.")  # fmt: skip
+@click.option("--tesseract-sure-confidence", type=click.FloatRange(0, 1),
+              default=LineKindTrainConfig.tesseract_sure_confidence, show_default=True,
+              help="How sure Tesseract must be of a line the classifier doubts, kept in the manifest.")  # fmt: skip
 @click.option("--seed", type=int, default=LineKindTrainConfig.seed, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
 @click.option("--retune", is_flag=True,
@@ -561,13 +564,14 @@ def train_charlm(ctx, data, lang, name, models_dir, order, min_count, line_model
 @with_logging
 @click.pass_context
 def train_line_kind(ctx, data, name, models_dir, line_model, print_lines, synthetic_lines, epochs,
-                    tesseract_min_confidence, seed, overwrite, retune, quiet, verbose, log_file) -> None:  # fmt: skip
+                    tesseract_min_confidence, tesseract_sure_confidence, seed, overwrite, retune, quiet, verbose,
+                    log_file) -> None:  # fmt: skip
     """Train the classifier that sends printed lines to Tesseract under --engine auto (minutes on a CPU)."""
     setup_logging(verbose, quiet, log_file)
     cfg = LineKindTrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, line_model=line_model, print_lines=print_lines,
         synthetic_lines=synthetic_lines, epochs=epochs, tesseract_min_confidence=tesseract_min_confidence,
-        seed=seed, overwrite=overwrite, retune=retune,
+        tesseract_sure_confidence=tesseract_sure_confidence, seed=seed, overwrite=overwrite, retune=retune,
     )  # fmt: skip
 
     def action() -> int:

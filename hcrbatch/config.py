@@ -222,6 +222,8 @@ class LineKindTrainConfig:
     # the least mean character confidence of Tesseract's reading for `auto` to keep it
     # (benchmarks/line_kinds.py measures Tesseract's confidence on print and on handwriting)
     tesseract_min_confidence: float = 0.6
+    # the least for a line the classifier doubts (above `consider_threshold`, chosen in training)
+    tesseract_sure_confidence: float = 0.9
     seed: int = 0
     overwrite: bool = False
     retune: bool = False  # keep the trained model; choose its threshold again on the validation lines

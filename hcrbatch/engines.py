@@ -253,10 +253,10 @@ class PrintedLines:
         probabilities = self.classifier.print_probabilities([gray[b.top : b.bottom, b.left : b.right] for b in crops])
         read = {}
         for i, (line, crop, probability) in enumerate(zip(lines, crops, probabilities)):
-            if probability < self.classifier.print_threshold:
+            if not self.classifier.worth_reading(probability):
                 continue
             words, confidence = self.tesseract.read_line(gray, crop, page.dpi)
-            if words and confidence >= self.classifier.tesseract_min_confidence:
+            if words and self.classifier.gives_tesseract(probability, confidence):
                 words = tuple(mapped_word(w, page.clean.to_page) for w in words)
                 read[i] = Line(page.clean.to_page(line.bbox), words, "tesseract", print_probability=probability)
         return probabilities, read

@@ -69,6 +69,9 @@ class LineKindClassifier:
         self.batch_size = batch_size
         self.print_threshold = float(manifest.extra["print_threshold"])
         self.tesseract_min_confidence = float(manifest.extra["tesseract_min_confidence"])
+        # a line below the print threshold but above this goes to Tesseract when it is sure of it
+        self.consider_threshold = float(manifest.extra.get("consider_threshold", self.print_threshold))
+        self.tesseract_sure_confidence = float(manifest.extra.get("tesseract_sure_confidence", 1.0))
         self.model = load_keras_model(manifest)
 
     def print_probabilities(self, crops: list[np.ndarray]) -> list[float]:
@@ -89,3 +92,15 @@ class LineKindClassifier:
             out.append(float(probs[start : start + len(line)].mean()) if line else 0.0)
             start += len(line)
         return out
+
+    def worth_reading(self, probability: float) -> bool:
+        """Whether Tesseract should read a line of this print probability at all."""
+        return probability >= min(self.print_threshold, self.consider_threshold)
+
+    def gives_tesseract(self, probability: float, confidence: float) -> bool:
+        """Whether a line Tesseract read with this mean word confidence is Tesseract's: a line
+        called print that Tesseract is sure enough of, or one the classifier doubts that Tesseract
+        is sure of (thin typescript)."""
+        if probability >= self.print_threshold and confidence >= self.tesseract_min_confidence:
+            return True
+        return probability >= self.consider_threshold and confidence >= self.tesseract_sure_confidence

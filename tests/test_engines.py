@@ -108,6 +108,12 @@ class CallsEverythingPrint:
     def print_probabilities(self, crops):
         return [1.0] * len(crops)
 
+    def worth_reading(self, probability):
+        return True
+
+    def gives_tesseract(self, probability, confidence):
+        return confidence >= self.tesseract_min_confidence
+
 
 @needs_tesseract
 def test_a_handwritten_line_called_print_stays_with_our_engines_where_tesseract_is_unsure(tmp_path):

@@ -7,9 +7,11 @@ rendered handwriting, so that "rendered" is no cue for "print". The FreeFont fam
 on: the print test lines are set in it, so the print figures are for fonts the model has not seen.
 
 The manifest keeps the threshold on a line's print probability and how sure Tesseract must be of a
-line `auto` gives it (`tesseract_min_confidence`). The threshold is chosen on validation lines, never
-the test ones, for the two checks together: at most MAX_FALSE_PRINT of the handwritten lines may
-be both called print and read by Tesseract with that confidence.
+line `auto` gives it (`tesseract_min_confidence`); and a lower threshold (`consider_threshold`) at
+which a line goes to Tesseract all the same when it is sure of it (`tesseract_sure_confidence`):
+thin typescript the classifier doubts, which Tesseract reads at 0.95. Both thresholds are chosen on
+validation lines, never the test ones, for the checks together: at most MAX_FALSE_PRINT of the
+handwritten lines may end up read by Tesseract.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ PRINT_FONT_GLOBS = (
 )
 TEST_FONT_PREFIX = "Free"  # FreeMono, FreeSans, FreeSerif: test lines only
 MAX_FALSE_PRINT = 0.005  # of validation handwritten lines, the most that may end up read by Tesseract
+CONSIDER_FROM = 0.05  # the lowest print probability at which Tesseract's own certainty may decide
 WINDOWS_PER_LINE = 3  # random windows of each training line per epoch's sample
 PRINT = 1.0
 HANDWRITING = 0.0
@@ -191,30 +194,39 @@ def confusion(probs: np.ndarray, kinds: np.ndarray, threshold: float) -> dict[st
     }
 
 
-def tesseract_takes(images: list[np.ndarray], rows: np.ndarray, min_confidence: float) -> np.ndarray:
-    """For each line image, whether Tesseract reads it with at least `min_confidence` (only the
-    lines in `rows` are read; the others count as not taken)."""
+def tesseract_confidences(images: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Tesseract's mean word confidence on each line image in `rows` (0 for the others)."""
     from hcrbatch.tesseract import TesseractReader
 
     reader = TesseractReader("en")
-    taken = np.zeros(len(images), bool)
+    confidences = np.zeros(len(images))
     for i in np.flatnonzero(rows):
         height, width = images[i].shape
-        _, confidence = reader.read_line(images[i], BBox(0, 0, width, height), 300)
-        taken[i] = confidence >= min_confidence
-    return taken
+        confidences[i] = reader.read_line(images[i], BBox(0, 0, width, height), 300)[1]
+    return confidences
 
 
-def choose_threshold(probs: np.ndarray, kinds: np.ndarray, taken: np.ndarray) -> float:
-    """The lowest threshold, from 0.5 up, at which at most MAX_FALSE_PRINT of the handwritten lines
-    would be read by Tesseract: called print and taken (`taken`, Tesseract sure enough of them).
-    The threshold is for the two checks together, as `--engine auto` makes them."""
+def tesseract_reads(probs, confidences, threshold: float, least: float, consider: float, sure: float) -> np.ndarray:
+    """Which lines `--engine auto` gives Tesseract (`hcrbatch.linekind.LineKindClassifier.gives_tesseract`)."""
+    return ((probs >= threshold) & (confidences >= least)) | ((probs >= consider) & (confidences >= sure))
+
+
+def choose_thresholds(probs: np.ndarray, kinds: np.ndarray, confidences: np.ndarray, least: float,
+                      sure: float) -> tuple[float, float]:  # fmt: skip
+    """(print_threshold, consider_threshold): the lowest print threshold, from 0.5 up, and then the
+    lowest threshold under it for lines Tesseract is `sure` of, at which at most MAX_FALSE_PRINT of
+    the handwritten lines would be read by Tesseract. Thresholds for the classifier and Tesseract's
+    confidence together, as `--engine auto` uses them."""
     handwritten = kinds == HANDWRITING
     allowed = MAX_FALSE_PRINT * handwritten.sum()
-    for threshold in np.round(np.arange(0.5, 1.0, 0.01), 2):
-        if np.sum(handwritten & (probs >= threshold) & taken) <= allowed:
-            return float(threshold)
-    return 1.0
+
+    def false_print(threshold: float, consider: float) -> int:
+        return int(np.sum(handwritten & tesseract_reads(probs, confidences, threshold, least, consider, sure)))
+
+    threshold = next((t for t in np.round(np.arange(0.5, 1.0, 0.01), 2) if false_print(t, t) <= allowed), 1.0)
+    consider = next((c for c in np.round(np.arange(CONSIDER_FROM, threshold, 0.01), 2)
+                     if false_print(threshold, c) <= allowed), threshold)  # fmt: skip
+    return float(threshold), float(consider)
 
 
 def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
@@ -258,8 +270,10 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
                       validation_data=window_batch(val, np.random.default_rng([cfg.seed, 99])), verbose=verbose)  # fmt: skip
 
     val_probs = line_probabilities(model, val.images)
-    taken = tesseract_takes(val.raw, val_probs >= 0.5, cfg.tesseract_min_confidence)
-    threshold = choose_threshold(val_probs, val.kinds, taken)
+    confidences = tesseract_confidences(val.raw, val_probs >= CONSIDER_FROM)
+    threshold, consider = choose_thresholds(
+        val_probs, val.kinds, confidences, cfg.tesseract_min_confidence, cfg.tesseract_sure_confidence
+    )
     test_probs = line_probabilities(model, test.images)
     metrics = {"threshold_from": "validation lines", "test": confusion(test_probs, test.kinds, threshold)}
     for source in sorted(set(test.sources)):
@@ -285,6 +299,8 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
         ],
         "held_out_pages": sorted({s.page for s in real_test}),
         "print_threshold": threshold,
+        "consider_threshold": consider,
+        "tesseract_sure_confidence": cfg.tesseract_sure_confidence,
         "tesseract_min_confidence": cfg.tesseract_min_confidence,
         "epochs": cfg.epochs,
         "seed": cfg.seed,
