@@ -235,9 +235,10 @@ def line_confidence(line: Line) -> float:
 
 
 class PrintedLines:
-    """The lines the line-kind classifier calls print, read by Tesseract, each kept where Tesseract
-    is sure of its words (`tesseract_min_confidence`): on handwriting its words' confidence stays
-    low even where the classifier errs, so a handwritten line it cannot read stays with our engines."""
+    """The lines the line-kind classifier calls print (or doubts), read by Tesseract, each kept where
+    Tesseract is sure enough of its words (`LineKindClassifier.gives_tesseract`): on handwriting its
+    words' confidence stays low even where the classifier errs, so a handwritten line stays with
+    our engines."""
 
     def __init__(self, classifier, tesseract) -> None:  # linekind.LineKindClassifier, tesseract.TesseractReader
         self.classifier, self.tesseract = classifier, tesseract
