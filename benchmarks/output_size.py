@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/output_size.py [--pages 5] [--record]
 
 The first `--pages` Hooker page scans (../shared/data/hooker-pages, gray JPEG, about 200 dpi), as they
-are (JPEG) and re-saved losslessly (PNG), each kind read by `hcrbatch run --formats pdf --engine glyph`
+are (JPEG), re-saved losslessly (PNG), and as one PDF holding the JPEG scans as they are (a scanner's
+JPEG-in-PDF, its pages grafted rather than re-rasterised), each kind read by `hcrbatch run --formats pdf --engine glyph`
 (the engine does not change the PDF's size much: the text layer is a few kB a page). Copies live in
 benchmarks/data/output-size/ (ignored by git).
 """
@@ -30,6 +31,19 @@ def folder_of(kind: str, scans: list[Path]) -> Path:
     folder = WORK / kind
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    if kind == "pdf":
+        from reportlab.pdfgen.canvas import Canvas
+
+        canvas = Canvas(str(folder / "letters.pdf"), invariant=1)
+        for scan in scans:
+            with Image.open(scan) as img:
+                dpi = img.info.get("dpi", (200, 200))[0]
+                size = (img.width / dpi * 72, img.height / dpi * 72)
+            canvas.setPageSize(size)
+            canvas.drawImage(str(scan), 0, 0, *size)  # reportlab embeds a JPEG's bytes as they are
+            canvas.showPage()
+        canvas.save()
+        return folder
     for scan in scans:
         if kind == "jpeg":
             shutil.copy2(scan, folder / scan.name)
@@ -46,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     scans = sorted(DATA.glob("*.jpg"))[: args.pages]
     rows = []
-    for kind in ("jpeg", "png"):
+    for kind in ("jpeg", "png", "pdf"):
         inputs = folder_of(kind, scans)
         out = WORK / f"{kind}-out"
         shutil.rmtree(out, ignore_errors=True)
