@@ -5,11 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+def installed_models_dir() -> Path:
+    """The shipped models: a checkout's `models/` beside the package (an editable install, `make`),
+    else the copy a wheel installs as data files under the environment's prefix."""
+    checkout = Path(__file__).resolve().parent.parent / "models"
+    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "hcrbatch" / "models"
+
+
+DEFAULT_MODELS_DIR = installed_models_dir()
 # the class prior glyphs are read with (ModelManifest.log_prior_weights): prose for pages of running
 # text, training (the character model's training rows) for isolated characters such as boxes on forms
 CharPrior = Literal["prose", "training"]
