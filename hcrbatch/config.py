@@ -230,7 +230,7 @@ class LineKindTrainConfig:
     learning_rate: float = 1e-3
     # the least mean character confidence of Tesseract's reading for `auto` to keep it
     # (benchmarks/line_kinds.py measures Tesseract's confidence on print and on handwriting)
-    tesseract_min_confidence: float = 0.6
+    tesseract_min_confidence: float = 0.8
     # the least for a line the classifier doubts (above `consider_threshold`, chosen in training)
     tesseract_sure_confidence: float = 0.9
     seed: int = 0
