@@ -54,6 +54,27 @@ def windows(ink: np.ndarray) -> list[np.ndarray]:
     return [cut for cut in cuts if cut.mean() >= MIN_WINDOW_INK]
 
 
+def band_probabilities(model, bands: list[np.ndarray], batch_size: int = 256) -> list[float]:
+    """Each line's print probability from its band of ink (`kind_input`): the mean over its inked
+    windows, all lines' windows classified together in batches; 0 for a line with none."""
+    cuts = [windows(band) for band in bands]
+    flat = [w for line in cuts for w in line]
+    if not flat:
+        return [0.0] * len(bands)
+    batch = np.stack(flat)[..., None].astype(np.float32)
+    probs = np.concatenate(
+        [
+            np.asarray(model(batch[i : i + batch_size], training=False)).reshape(-1)
+            for i in range(0, len(batch), batch_size)
+        ]
+    )
+    out, start = [], 0
+    for line in cuts:
+        out.append(float(probs[start : start + len(line)].mean()) if line else 0.0)
+        start += len(line)
+    return out
+
+
 def line_kind_manifest(models_dir, name: str, required: bool = True) -> ModelManifest | None:
     if not required and not manifest_path(models_dir, name).is_file():
         return None
@@ -76,22 +97,7 @@ class LineKindClassifier:
 
     def print_probabilities(self, crops: list[np.ndarray]) -> list[float]:
         """Each grey line crop's probability of being print (0 for a crop with no inked window)."""
-        cuts = [windows(kind_input(crop)) for crop in crops]
-        flat = [w for line in cuts for w in line]
-        if not flat:
-            return [0.0] * len(crops)
-        batch = np.stack(flat)[..., None].astype(np.float32)
-        probs = np.concatenate(
-            [
-                np.asarray(self.model(batch[i : i + self.batch_size], training=False)).reshape(-1)
-                for i in range(0, len(batch), self.batch_size)
-            ]
-        )
-        out, start = [], 0
-        for line in cuts:
-            out.append(float(probs[start : start + len(line)].mean()) if line else 0.0)
-            start += len(line)
-        return out
+        return band_probabilities(self.model, [kind_input(crop) for crop in crops], self.batch_size)
 
     def worth_reading(self, probability: float) -> bool:
         """Whether Tesseract should read a line of this print probability at all."""

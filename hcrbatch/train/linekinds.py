@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 from hcrbatch.config import LineKindTrainConfig
 from hcrbatch.elements import BBox
 from hcrbatch.errors import ConfigError
-from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, kind_input, windows
+from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, band_probabilities, kind_input, windows
 from hcrbatch.modelstore import (
     load_keras_model,
     load_manifest,
@@ -43,8 +43,10 @@ from hcrbatch.train.synthlines import (
     LINE_IMAGE_HEIGHT,
     font_covers,
     load_font,
+    middle_line,
     on_scanned_paper,
     synthetic_lines,
+    with_pen_jitter,
 )
 from hcrbatch.train.text import random_text
 
@@ -93,21 +95,11 @@ def render_print_line(text: str, font_path: Path, rng: np.random.Generator, neig
     ink = np.asarray(canvas, np.float32)
     tilt = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-1.5, 1.5), 1.0)
     ink = cv2.warpAffine(ink, tilt, (width, height), flags=cv2.INTER_LINEAR)
-    pen = int(rng.integers(-1, 3))
-    if pen > 0:
-        ink = cv2.dilate(ink, np.ones((pen + 1, pen + 1), np.uint8))
-    elif pen < 0:
-        ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
+    ink = with_pen_jitter(ink, rng)
     if rng.random() < 0.4:  # a worn ribbon, uneven inking: parts of strokes fade
         wear = cv2.GaussianBlur(rng.random(ink.shape).astype(np.float32), (0, 0), rng.uniform(1, 3))
         ink *= np.clip((wear - wear.mean()) / max(wear.std(), 1e-6) * 0.5 + rng.uniform(0.6, 1.0), 0, 1)
-    top = pitch + int(rng.normal(0, LINE_IMAGE_HEIGHT * 0.04))
-    ink = ink[max(0, top) : max(0, top) + LINE_IMAGE_HEIGHT]
-    cols = np.flatnonzero(ink[LINE_IMAGE_HEIGHT // 4 : -LINE_IMAGE_HEIGHT // 4].max(axis=0) > 60)
-    if cols.size:
-        margin = int(rng.integers(4, 30))
-        ink = ink[:, max(0, cols[0] - margin) : cols[-1] + margin]
-    return on_scanned_paper(ink, rng)
+    return on_scanned_paper(middle_line(ink, pitch, rng), rng)
 
 
 def print_lines(count: int, fonts: list[Path], seed: int) -> list[LineSample]:
@@ -170,18 +162,6 @@ def build_kind_model():
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.3)(x)
     return keras.Model(inputs, layers.Dense(1, activation="sigmoid")(x), name="linekind")
-
-
-def line_probabilities(model, images: list[np.ndarray]) -> np.ndarray:
-    """Each line's print probability, the mean over its inked windows (as `LineKindClassifier` does)."""
-    cuts = [windows(ink) for ink in images]
-    flat = np.stack([w for line in cuts for w in line])[..., None].astype(np.float32)
-    probs = np.asarray(model.predict(flat, batch_size=256, verbose=0)).reshape(-1)
-    out, start = [], 0
-    for line in cuts:
-        out.append(float(probs[start : start + len(line)].mean()) if line else 0.0)
-        start += len(line)
-    return np.array(out)
 
 
 def confusion(probs: np.ndarray, kinds: np.ndarray, threshold: float) -> dict[str, int]:
@@ -269,12 +249,12 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
             model.fit(x, y, batch_size=cfg.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=True,
                       validation_data=window_batch(val, np.random.default_rng([cfg.seed, 99])), verbose=verbose)  # fmt: skip
 
-    val_probs = line_probabilities(model, val.images)
+    val_probs = np.array(band_probabilities(model, val.images))
     confidences = tesseract_confidences(val.raw, val_probs >= CONSIDER_FROM)
     threshold, consider = choose_thresholds(
         val_probs, val.kinds, confidences, cfg.tesseract_min_confidence, cfg.tesseract_sure_confidence
     )
-    test_probs = line_probabilities(model, test.images)
+    test_probs = np.array(band_probabilities(model, test.images))
     metrics = {"threshold_from": "validation lines", "test": confusion(test_probs, test.kinds, threshold)}
     for source in sorted(set(test.sources)):
         rows = np.array([s == source for s in test.sources])

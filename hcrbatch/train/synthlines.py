@@ -98,19 +98,31 @@ def render_line(
     h = ink.shape[0]
     matrix = np.array([[1, shear, -shear * h / 2], [0, 1, 0]], np.float32)
     ink = cv2.warpAffine(ink, matrix, (width + int(abs(shear) * h / 2), h), flags=cv2.INTER_LINEAR)
+    ink = with_pen_jitter(ink, rng)
+    ink = elastic_distort(ink[None], rng, alpha=rng.uniform(0, 150), sigma=8)[0]
+    return on_scanned_paper(middle_line(ink, pitch, rng), rng)
+
+
+def with_pen_jitter(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The strokes a pixel or two heavier, one lighter, or as they are."""
     pen = int(rng.integers(-1, 3))
     if pen > 0:
-        ink = cv2.dilate(ink, np.ones((pen + 1, pen + 1), np.uint8))
-    elif pen < 0:
-        ink = cv2.erode(ink, np.ones((2, 2), np.uint8))
-    ink = elastic_distort(ink[None], rng, alpha=rng.uniform(0, 150), sigma=8)[0]
+        return cv2.dilate(ink, np.ones((pen + 1, pen + 1), np.uint8))
+    if pen < 0:
+        return cv2.erode(ink, np.ones((2, 2), np.uint8))
+    return ink
+
+
+def middle_line(ink: np.ndarray, pitch: int, rng: np.random.Generator) -> np.ndarray:
+    """Of three rows of writing `pitch` apart, the middle one's LINE_IMAGE_HEIGHT rows (moved a little
+    up or down), cut to its writing's columns with a margin, as a line crop frames it."""
     top = pitch + int(rng.normal(0, LINE_IMAGE_HEIGHT * 0.04))
     ink = ink[max(0, top) : max(0, top) + LINE_IMAGE_HEIGHT]
     cols = np.flatnonzero(ink[LINE_IMAGE_HEIGHT // 4 : -LINE_IMAGE_HEIGHT // 4].max(axis=0) > 60)
     if cols.size:
         margin = int(rng.integers(4, 30))
         ink = ink[:, max(0, cols[0] - margin) : cols[-1] + margin]
-    return on_scanned_paper(ink, rng)
+    return ink
 
 
 def on_scanned_paper(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
