@@ -22,6 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from hcrbatch.atomic import atomic_output, atomic_path, atomic_write_text
 from hcrbatch.elements import DocumentInfo, Line, PageImage, PageResult, Word
+from hcrbatch.errors import CorruptFileError
 from hcrbatch.ingest import EXIF_ORIENTATION
 
 TEXT_FONT = "Helvetica"
@@ -180,7 +181,10 @@ def join_pdfs(parts: list[Path], path: Path, scratch: Path, info: DocumentInfo, 
                 document = stack.enter_context(pikepdf.new())
                 document.pages.extend(layers)
             else:
-                document = stack.enter_context(pikepdf.open(original))
+                try:
+                    document = stack.enter_context(pikepdf.open(original))
+                except pikepdf.PdfError as exc:  # the input's fault, not the output folder's: this file fails alone
+                    raise CorruptFileError(f"its PDF cannot be opened to add the text layer: {exc}") from exc
                 if len(document.pages) != pages:
                     raise OSError(f"{original} has {len(document.pages)} pages, its text layers {pages}")
                 for page, layer in zip(document.pages, layers):

@@ -114,6 +114,18 @@ def test_a_join_written_short_without_an_error_is_an_error_and_leaves_nothing(tm
     assert not (tmp_path / "out.pdf").exists() and not list(tmp_path.glob(".out.pdf*"))
 
 
+def test_a_pdf_input_that_cannot_be_reopened_fails_as_that_input_and_leaves_nothing(tmp_path):
+    from hcrbatch.errors import InputFileError
+
+    layer = tmp_path / "layer.pdf"
+    write_page_pdf(layer, *two_line_page(), with_image=False)
+    original = tmp_path / "scan.pdf"
+    original.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(InputFileError, match="cannot be opened to add the text layer"):
+        join_pdfs([layer], tmp_path / "out.pdf", tmp_path / "join", INFO, original=original)
+    assert not (tmp_path / "out.pdf").exists() and not list(tmp_path.glob(".out.pdf*"))
+
+
 def test_the_joined_pdf_is_valid_and_says_what_made_it(tmp_path):
     import pikepdf
 
