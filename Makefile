@@ -54,7 +54,7 @@ test: system-deps line-fonts $(BIN)/activate llama-wheel
 # --engine auto for it (the line model's manifest holds the rule).
 model: install
 	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court
-	$(BIN)/hcrbatch train --data $(EMNIST) --log-file .train/charcnn.log
+	$(BIN)/hcrbatch train --data $(EMNIST) --overwrite --log-file .train/charcnn.log
 	$(BIN)/python benchmarks/auto_rule.py --write
 
 # Rebuild the shipped line model (about 12 h on 2 CPU cores: 14 epochs of the convolutional model, 12 more at a
@@ -62,27 +62,27 @@ model: install
 # then 6 and 4 more with the pipeline's own crops of rebuilt training pages, then 3 on the real training pages:
 # our crops of their lines and their transcribed outlines), then tune --engine auto for it.
 lines: install line-fonts
-	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --epochs 14 --log-file .train/lines.log
+	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --epochs 14 --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
-	  --learning-rate 3e-4 --epochs 12 --log-file .train/lines.log
+	  --learning-rate 3e-4 --epochs 12 --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
-	  --head lstm --learning-rate 5e-4 --epochs 10 --log-file .train/lines.log
+	  --head lstm --learning-rate 5e-4 --epochs 10 --overwrite --log-file .train/lines.log
 	for continuation in 1 2 3 4 5; do \
 	  $(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
-	    --head lstm --learning-rate 3e-4 --epochs 12 --log-file .train/lines.log || exit 1; \
+	    --head lstm --learning-rate 3e-4 --epochs 12 --overwrite --log-file .train/lines.log || exit 1; \
 	done
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
-	  --head lstm --learning-rate 3e-4 --epochs 6 --page-crops --log-file .train/lines.log
+	  --head lstm --learning-rate 3e-4 --epochs 6 --page-crops --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
-	  --head lstm --learning-rate 3e-4 --epochs 4 --page-crops --log-file .train/lines.log
+	  --head lstm --learning-rate 3e-4 --epochs 4 --page-crops --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-pages --data $(LINES)/cremma-pages --init-from lines \
-	  --head lstm --learning-rate 3e-4 --epochs 3 --log-file .train/lines.log
+	  --head lstm --learning-rate 3e-4 --epochs 3 --overwrite --log-file .train/lines.log
 	$(BIN)/python benchmarks/auto_rule.py --write
 
 # Rebuild the shipped GAN generator (about 35 min on 2 CPU cores).
 gan: install
 	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court
-	$(BIN)/hcrbatch gan train --data $(EMNIST) --log-file .train/chargan.log
+	$(BIN)/hcrbatch gan train --data $(EMNIST) --overwrite --log-file .train/chargan.log
 
 samples: install
 	$(SUDO) apt-get install -y -qq fonts-sjfonts fonts-breip

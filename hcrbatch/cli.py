@@ -204,6 +204,11 @@ reading_options = [
 ]
 
 
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace a model of the same name, a shipped one included (refused without this)."
+)
+
+
 def with_reading_options(func):
     for option in reversed(reading_options):
         func = option(func)
@@ -418,11 +423,12 @@ def eval_pages(ctx, pages_dir, out_dir, pattern, held_out, quiet, verbose, log_f
               show_default=True, help="Learning rate: cosine decay to zero over --epochs, or cut on a plateau.")  # fmt: skip
 @click.option("--learning-rate", type=click.FloatRange(0, min_open=True), default=TrainConfig.learning_rate,
               show_default=True, help="Initial learning rate.")  # fmt: skip
+@overwrite_option
 @with_logging
 @click.pass_context
 def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_samples, page_glyphs, page_glyph_text,
           transposed, limit, elastic_alpha, balance, balance_to, gan_name, gan_judge, patience, schedule, learning_rate,
-          quiet, verbose, log_file) -> None:  # fmt: skip
+          overwrite, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the character CNN and write MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = TrainConfig(
@@ -430,7 +436,7 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
         batch_size=batch_size, seed=seed, font_samples=font_samples, page_glyphs=page_glyphs,
         page_glyph_text=page_glyph_text, transposed=transposed, limit=limit,
         elastic_alpha=elastic_alpha, balance=balance, balance_to=balance_to, gan=gan_name, gan_judge=gan_judge,
-        patience=patience, schedule=schedule, learning_rate=learning_rate,
+        patience=patience, schedule=schedule, learning_rate=learning_rate, overwrite=overwrite,
     )  # fmt: skip
 
     def action() -> int:
@@ -478,17 +484,19 @@ def train(ctx, data, name, models_dir, work_dir, epochs, batch_size, seed, font_
               show_default=True, help="Also scale each training line's writing in height and move it up or down by up to this share of the line (0: off).")  # fmt: skip
 @click.option("--page-crops", is_flag=True,
               help="Also train on each training line as our segmentation crops it from its page, rebuilt from the page's lines.")  # fmt: skip
+@overwrite_option
 @with_logging
 @click.pass_context
 def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, batch_size, seed, patience, schedule,
-                limit, learning_rate, init_from, elastic_alpha, vertical_jitter, page_crops, quiet, verbose, log_file) -> None:  # fmt: skip
+                limit, learning_rate, init_from, elastic_alpha, vertical_jitter, page_crops, overwrite, quiet, verbose,
+                log_file) -> None:  # fmt: skip
     """Train the CTC line recognizer on transcribed line images; hold out 10 % of the pages."""
     setup_logging(verbose, quiet, log_file)
     cfg = LineTrainConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, head=head, epochs=epochs,
         batch_size=batch_size, seed=seed, patience=patience, schedule=schedule, limit=limit,
         learning_rate=learning_rate, init_from=init_from, synthetic=synthetic, elastic_alpha=elastic_alpha,
-        vertical_jitter=vertical_jitter, page_crops=page_crops,
+        vertical_jitter=vertical_jitter, page_crops=page_crops, overwrite=overwrite,
     )  # fmt: skip
 
     def action() -> int:
@@ -518,7 +526,7 @@ def train_lines(ctx, data, synthetic, name, models_dir, work_dir, head, epochs, 
 @click.option(
     "--exclude", multiple=True, metavar="PAGE", help="Also leave out this page (image file stem); repeatable."
 )
-@click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
+@overwrite_option
 @with_logging
 @click.pass_context
 def train_charlm(ctx, data, lang, name, models_dir, order, min_count, line_model, exclude, overwrite, quiet, verbose,
@@ -558,7 +566,7 @@ def train_charlm(ctx, data, lang, name, models_dir, order, min_count, line_model
               default=LineKindTrainConfig.tesseract_sure_confidence, show_default=True,
               help="How sure Tesseract must be of a line the classifier doubts, kept in the manifest.")  # fmt: skip
 @click.option("--seed", type=int, default=LineKindTrainConfig.seed, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace a model of the same name.")
+@overwrite_option
 @click.option("--retune", is_flag=True,
               help="Keep the trained model; choose its threshold again (after changing --tesseract-min-confidence).")  # fmt: skip
 @with_logging
@@ -656,16 +664,17 @@ def gan() -> None:
               help="Handwriting-font renderings per class (they teach the punctuation).")  # fmt: skip
 @click.option("--transposed", is_flag=True, help="EMNIST files as NIST ships them (images stored transposed).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many training rows.")
+@overwrite_option
 @with_logging
 @click.pass_context
 def gan_train(ctx, data, name, models_dir, work_dir, epochs, steps_per_epoch, batch_size, seed, font_samples,
-              transposed, limit, quiet, verbose, log_file) -> None:  # fmt: skip
+              transposed, limit, overwrite, quiet, verbose, log_file) -> None:  # fmt: skip
     """Train the GAN and write the generator as MODELS_DIR/NAME.keras with its manifest."""
     setup_logging(verbose, quiet, log_file)
     cfg = GanConfig(
         data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, seed=seed, font_samples=font_samples,
-        transposed=transposed, limit=limit,
+        transposed=transposed, limit=limit, overwrite=overwrite,
     )  # fmt: skip
 
     def action() -> int:

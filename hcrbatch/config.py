@@ -142,6 +142,7 @@ class TrainConfig:
     balance_to: int = 0  # rows per class after top-up; 0: the mean count per class
     gan: str = "chargan"  # generator in models_dir used by balance="gan"
     gan_judge: str = ""  # a character model in models_dir that must read a generated glyph as its class
+    overwrite: bool = False  # replace a model of the same name (modelstore.refuse_to_replace)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class GanConfig:
     font_samples: int = 300
     transposed: bool = False
     limit: int = 0
+    overwrite: bool = False
 
     def data_config(self) -> TrainConfig:
         """The recognizer's data options, so the GAN reads the same rows and never its held-out ones;
@@ -199,6 +201,7 @@ class LineTrainConfig:
     page_crops: bool = False
     elastic_alpha: float = 0.0  # elastic distortion of training lines, strength drawn from [0, this] per line (0: none)
     vertical_jitter: float = 0.0  # writing scaled in height and moved by up to this share of the line (0: none)
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hcrbatch.config import CharPrior
-from hcrbatch.errors import ModelError
+from hcrbatch.errors import ConfigError, ModelError
 
 REQUIRED_KEYS = ("name", "version", "charset", "input_size", "normalisation", "training_data", "metrics")
 
@@ -59,6 +59,14 @@ def adjust_priors(probs: np.ndarray, log_weights: np.ndarray) -> np.ndarray:
 
 def manifest_path(models_dir: Path, name: str) -> Path:
     return Path(models_dir) / f"{name}.json"
+
+
+def refuse_to_replace(models_dir: Path, name: str, overwrite: bool) -> None:
+    """Training never silently replaces a model, a shipped one least of all: checked before training
+    starts, so an hour's run does not end in a refusal, and passed only with `--overwrite`."""
+    target = manifest_path(models_dir, name)
+    if target.is_file() and not overwrite:
+        raise ConfigError(f"{target} exists: give another --name or --models-dir, or --overwrite to replace it")
 
 
 def load_manifest(models_dir: Path, name: str) -> ModelManifest:

@@ -288,7 +288,7 @@ def test_resumed_training_counts_the_epochs_and_seconds_before_the_interruption(
     interrupted_seconds = json.loads((tmp_path / "work" / "lines" / "backup" / TrainingClock.FILE).read_text())[
         "seconds"
     ]
-    assert CliRunner().invoke(cli, [*argv, "--epochs", "2"], catch_exceptions=False).exit_code == 0
+    assert CliRunner().invoke(cli, [*argv, "--epochs", "2", "--overwrite"], catch_exceptions=False).exit_code == 0
     manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
     assert manifest["epochs_run"] == 2
     assert manifest["training_seconds"] > interrupted_seconds

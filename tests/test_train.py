@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hcrbatch.cli import cli
+from hcrbatch.config import DEFAULT_MODELS_DIR
+from hcrbatch.errors import ExitCode
 from conftest import LABELLED_CLASSES as CLASSES
 from hcrbatch.modelstore import ModelManifest, TrainingClock, adjust_priors
 from hcrbatch.train.augment import elastic_distort
@@ -217,3 +219,22 @@ def test_train_takes_page_glyphs_from_the_cli(printed_pool, tmp_path):
     manifest = json.loads((tmp_path / "models" / "paged.json").read_text())
     described = [line for line in manifest["training_data"] if line.startswith("page glyphs:")]
     assert described and "from 2 pages" in described[0] and int(described[0].split()[2]) > 100
+
+
+@pytest.mark.parametrize("command", [["train"], ["train-lines"], ["gan", "train"]])
+def test_training_refuses_to_replace_a_shipped_model_before_it_starts(command, labelled_folder, tmp_path):
+    shipped = {path.name: path.stat().st_mtime_ns for path in DEFAULT_MODELS_DIR.iterdir()}
+    work = tmp_path / "work"
+    result = CliRunner().invoke(cli, [*command, "--data", str(labelled_folder), "--work-dir", str(work)])
+    assert result.exit_code == ExitCode.USAGE and "--overwrite" in result.output
+    assert not work.exists()  # refused before any training
+    assert {path.name: path.stat().st_mtime_ns for path in DEFAULT_MODELS_DIR.iterdir()} == shipped
+
+
+def test_training_replaces_its_own_model_only_with_overwrite(labelled_folder, tmp_path):
+    assert train(labelled_folder, tmp_path, "tiny").exit_code == 0
+    first = (tmp_path / "models" / "tiny.keras").read_bytes()
+    again = train(labelled_folder, tmp_path, "tiny")
+    assert again.exit_code == ExitCode.USAGE and "tiny.json exists" in again.output
+    assert (tmp_path / "models" / "tiny.keras").read_bytes() == first
+    assert train(labelled_folder, tmp_path, "tiny", "--overwrite").exit_code == 0

@@ -13,6 +13,7 @@ from hcrbatch.config import TrainConfig
 from hcrbatch.glyphs import INPUT_SIZE, SOFTEN_SIGMA
 from hcrbatch.metrics import balanced_merge
 from hcrbatch.modelstore import (
+    refuse_to_replace,
     TrainingClock,
     adjust_priors,
     epochs_done,
@@ -171,6 +172,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     import keras
     import tensorflow as tf
 
+    refuse_to_replace(cfg.models_dir, cfg.name, cfg.overwrite)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
     if tf.config.list_physical_devices("GPU"):

@@ -23,7 +23,7 @@ from hcrbatch.ctcdecode import LmSearch
 from hcrbatch.errors import ConfigError
 from hcrbatch.evalpages import transcribed_images
 from hcrbatch.metrics import normalise_text
-from hcrbatch.modelstore import load_manifest, manifest_path, model_version, write_manifest
+from hcrbatch.modelstore import load_manifest, model_version, refuse_to_replace, write_manifest
 from hcrbatch.train.linedata import label_rows
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,7 @@ def bits_per_character(lines: list[str], probs, weights) -> float:
 
 def train_char_lm(cfg: CharLmTrainConfig) -> Path:
     """Count, smooth and write `<name>.arpa.gz` and its manifest; returns the manifest's path."""
-    target = manifest_path(cfg.models_dir, cfg.name)
-    if target.is_file() and not cfg.overwrite:
-        raise ConfigError(f"{target} exists: give another --name, or --overwrite to replace it")
+    refuse_to_replace(cfg.models_dir, cfg.name, cfg.overwrite)
     held = set(cfg.exclude)
     if cfg.line_model:
         held |= {p.rsplit("/", 1)[-1] for p in load_manifest(cfg.models_dir, cfg.line_model).extra["held_out_pages"]}

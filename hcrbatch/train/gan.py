@@ -33,6 +33,7 @@ from hcrbatch.config import GanConfig
 from hcrbatch.errors import ConfigError, ModelError
 from hcrbatch.glyphs import INPUT_SIZE, normalize_glyph
 from hcrbatch.modelstore import (
+    refuse_to_replace,
     ModelManifest,
     load_keras_model,
     load_manifest,
@@ -206,6 +207,7 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
     """Train the GAN (resuming from `work_dir` if interrupted), save the generator and its manifest."""
     import keras
 
+    refuse_to_replace(cfg.models_dir, cfg.name, cfg.overwrite)
     keras.utils.set_random_seed(cfg.seed)
     started = time.time()
     train, _, described, origins = load_training_data(cfg.data_config())

@@ -30,9 +30,9 @@ from hcrbatch.elements import BBox
 from hcrbatch.errors import ConfigError
 from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, band_probabilities, kind_input, windows
 from hcrbatch.modelstore import (
+    refuse_to_replace,
     load_keras_model,
     load_manifest,
-    manifest_path,
     model_version,
     save_keras_model,
     write_manifest,
@@ -212,9 +212,7 @@ def choose_thresholds(probs: np.ndarray, kinds: np.ndarray, confidences: np.ndar
 def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
     import keras
 
-    target = manifest_path(cfg.models_dir, cfg.name)
-    if target.is_file() and not (cfg.overwrite or cfg.retune):
-        raise ConfigError(f"{target} exists: give another --name, or --overwrite to replace it")
+    refuse_to_replace(cfg.models_dir, cfg.name, cfg.overwrite or cfg.retune)
     keras.utils.set_random_seed(cfg.seed)
     held_pages = load_manifest(cfg.models_dir, cfg.line_model).extra.get("held_out_pages", []) if cfg.line_model else []
     real = [s for folder in cfg.data for s in read_training_folder(Path(folder))]
@@ -260,7 +258,9 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
         rows = np.array([s == source for s in test.sources])
         metrics[f"test {source}"] = confusion(test_probs[rows], test.kinds[rows], threshold)
     log.info("line kind test figures: %s", metrics)
-    weights = target.with_name(f"{cfg.name}.keras") if cfg.retune else save_keras_model(model, cfg.models_dir, cfg.name)
+    weights = (
+        Path(cfg.models_dir) / f"{cfg.name}.keras" if cfg.retune else save_keras_model(model, cfg.models_dir, cfg.name)
+    )
     manifest = {
         "name": cfg.name,
         "version": model_version(),

@@ -26,6 +26,7 @@ from hcrbatch.errors import ConfigError
 from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalize_line
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import (
+    refuse_to_replace,
     TrainingClock,
     epochs_done,
     fit_schedule,
@@ -325,6 +326,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     import keras
     import tensorflow as tf
 
+    refuse_to_replace(cfg.models_dir, cfg.name, cfg.overwrite)
     keras.utils.set_random_seed(cfg.seed)
     if tf.config.list_physical_devices("GPU"):
         keras.mixed_precision.set_global_policy("mixed_float16")
