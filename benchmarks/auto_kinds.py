@@ -21,7 +21,7 @@ import numpy as np
 
 from hcrbatch.config import Config, RecognizeConfig
 from hcrbatch.elements import PageImage
-from hcrbatch.pipeline import build_processor
+from hcrbatch.api import Reader
 from hcrbatch.train.gan import GlyphGenerator
 from wordfreq import top_n_list
 
@@ -71,10 +71,10 @@ def main() -> None:
     errors = {engine: {} for engine in ENGINES}
     for engine in ENGINES:
         cfg = Config(Path("."), Path("unused"), recognize=RecognizeConfig(engine=engine, models_dir=args.models_dir))
-        processor = build_processor(cfg, settings="benchmark")
+        reader = Reader(cfg)
         for hand, dpi, skew, truth, page in pages:
             count = ErrorCount()
-            count.add(truth, processor.read_page(page).text)
+            count.add(truth, reader.read_page(page).text)
             errors[engine][(hand, dpi, skew)] = count
             print(engine, hand, dpi, skew, f"{count.cer:.2%}", flush=True)
     rows = []

@@ -20,7 +20,7 @@ from hcrbatch.config import Config, CorrectConfig, SegmentConfig
 from hcrbatch.correctors import make_corrector
 from hcrbatch.ingest import iter_pages
 from hcrbatch.metrics import edit_distance, normalise_text
-from hcrbatch.pipeline import build_processor
+from hcrbatch.api import Reader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_pages import make_pages  # noqa: E402
@@ -33,12 +33,12 @@ def recognised_pages(folder: Path, cut_alternatives: bool = True) -> list[tuple[
     """(truth text, raw PageResult) for every page of every document in the folder."""
     segment = SegmentConfig(cut_alternatives=cut_alternatives)
     cfg = Config(folder, folder / "unused", segment=segment, correct=CorrectConfig(method="none"))
-    processor = build_processor(cfg, settings="benchmark")
+    reader = Reader(cfg)
     out = []
     for doc in sorted(p for p in folder.iterdir() if ".gt." not in p.name):
         truths = doc.with_name(doc.stem + ".gt.txt").read_text(encoding="utf-8").split("\f")
         for page, truth in zip(iter_pages(doc, cfg.ingest), truths):
-            out.append((truth, processor.read_page(page)))
+            out.append((truth, reader.read_page(page)))
     return out
 
 

@@ -45,7 +45,7 @@ from hcrbatch.elements import BBox, PageImage
 from hcrbatch.ingest import iter_pages
 from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignment
 from hcrbatch.modelstore import load_manifest
-from hcrbatch.pipeline import build_processor
+from hcrbatch.api import Reader
 from hcrbatch.preprocess import preprocess
 from hcrbatch.train.linepages import lines_by_page, page_from_lines
 from hcrbatch.train.linedata import LineSample, read_line_folder, split_by_page
@@ -196,10 +196,10 @@ def end_to_end(
             recognize=RecognizeConfig(engine=engine, model=char_model, line_model=model, models_dir=models_dir),
             correct=CorrectConfig(lang=lang),
         )
-        processor = build_processor(cfg, settings="benchmark")
+        reader = Reader(cfg)
         readings.raw[engine], readings.corrected[engine] = [], []
         for _, page, bands in pages:
-            result = processor.read_page(page)
+            result = reader.read_page(page)
             if engine == "glyph" and bands:
                 readings.exact.append(readings.counts.add(bands, [line.bbox.center_y for line in result.lines]))
             by_line_engine = sum(line.engine == "line" for line in result.lines)

@@ -30,7 +30,7 @@ from hcrbatch.config import Config, CorrectConfig, RecognizeConfig
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.evalpages import held_out_pages, score_page, total
 from hcrbatch.groundtruth import GTLine, GTPage, GTRegion
-from hcrbatch.pipeline import build_processor
+from hcrbatch.api import Reader
 from hcrbatch.train.linedata import read_line_folder
 
 HERE = Path(__file__).resolve().parent
@@ -173,12 +173,12 @@ def main() -> None:
         if engine != "ocrmypdf":
             cfg = Config(Path("."), Path("unused"), workers=1, recognize=RecognizeConfig(engine=engine),
                          correct=CorrectConfig(lang="en"))  # fmt: skip
-            processor = build_processor(cfg, settings="benchmark")
+            reader = Reader(cfg)
         for n, (pixels, truth) in enumerate(pages):
             if engine == "ocrmypdf":
                 result = ocrmypdf_result(pixels)
             else:
-                result = processor.read_page(PageImage(Path(f"mixed-{n}.png"), 0, pixels, DPI))
+                result = reader.read_page(PageImage(Path(f"mixed-{n}.png"), 0, pixels, DPI))
             for kind in KINDS:
                 scores[kind].append(score_page(ground_truth(truth, kind, pixels.shape), result, pixels, f"mixed-{n}"))
             if engine == "auto":

@@ -17,12 +17,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hcrbatch.config import Config, IngestConfig, PreprocessConfig, SegmentConfig
+from hcrbatch.api import segment_page
+from hcrbatch.config import Config, IngestConfig
 from hcrbatch.elements import Char, Line, PageResult, Word
 from hcrbatch.evalpages import PageScore, held_out_pages, score_page, total, transcribed_images
 from hcrbatch.ingest import iter_pages
-from hcrbatch.preprocess import preprocess, to_gray
-from hcrbatch.segment import segment
+from hcrbatch.preprocess import to_gray
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -34,9 +34,9 @@ DATA = HERE.parent.parent / "shared" / "data"
 def segmented(path: Path) -> tuple[PageResult, object]:
     """The page's segmented lines as a PageResult whose words carry their boxes and no reading."""
     page = next(iter_pages(path, IngestConfig()))
-    clean = preprocess(page, PreprocessConfig())
+    clean, segmentation = segment_page(page)
     lines = []
-    for line in segment(clean, SegmentConfig()).lines:
+    for line in segmentation.lines:
         words = []
         for word in line.words:
             box = clean.to_page(word.bbox)

@@ -40,12 +40,11 @@ from results import record  # noqa: E402
 from make_pages import make_pages  # noqa: E402
 from throughput import timed_run  # noqa: E402
 
-from hcrbatch.config import IngestConfig, PreprocessConfig, SegmentConfig  # noqa: E402
+from hcrbatch.api import segment_page
+from hcrbatch.config import IngestConfig  # noqa: E402
 from hcrbatch.elements import BBox  # noqa: E402
 from hcrbatch.ingest import iter_pages  # noqa: E402
 from hcrbatch.metrics import box_f1, edit_distance, normalise_text  # noqa: E402
-from hcrbatch.preprocess import preprocess  # noqa: E402
-from hcrbatch.segment import segment  # noqa: E402
 
 
 @dataclass
@@ -130,13 +129,12 @@ def segmentation_f1(data: Path) -> dict[str, tuple[float, float, float]]:
     """Line, word and character boxes of hcrbatch's segmentation (default settings) against the
     truth, pooled over all pages: precision, recall, F1 at IoU >= 0.5."""
     matched = {kind: [0.0, 0.0, 0.0] for kind in ("line", "word", "char")}  # true positives, found, true
-    ingest, prep, seg_cfg = IngestConfig(), PreprocessConfig(), SegmentConfig()
+    ingest = IngestConfig()
     for doc in documents(data):
         truth_pages = json.loads(gt_path(doc, "json").read_text(encoding="utf-8"))["pages"]
         for page, truth in zip(iter_pages(doc, ingest), truth_pages):
             scale = page.dpi / truth["dpi"]
-            clean = preprocess(page, prep)
-            seg = segment(clean, seg_cfg)
+            clean, seg = segment_page(page)
             found = {
                 "line": [clean.to_page(line.bbox) for line in seg.lines],
                 "word": [clean.to_page(w.bbox) for line in seg.lines for w in line.words],

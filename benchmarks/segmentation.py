@@ -21,10 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from hcrbatch.config import PreprocessConfig, RecognizeConfig, SegmentConfig
+from hcrbatch.api import segment_page
+from hcrbatch.config import RecognizeConfig
 from hcrbatch.modelstore import load_manifest
-from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import segment
 from hcrbatch.train.lines import validation_split
 
 HERE = Path(__file__).resolve().parent
@@ -38,8 +37,8 @@ def measure(samples) -> tuple[LineCounts, int, int]:
     counts, exact = LineCounts(), 0
     pages = rebuilt_pages(samples)
     for _, page, bands in pages:
-        clean = preprocess(page, PreprocessConfig())
-        lines = segment(clean, SegmentConfig()).lines  # boxes in the deskewed frame, bands in the page's
+        clean, segmentation = segment_page(page)
+        lines = segmentation.lines  # boxes in the deskewed frame, bands in the page's
         exact += counts.add(bands, [clean.to_page(line.bbox).center_y for line in lines])
     return counts, exact, len(pages)
 

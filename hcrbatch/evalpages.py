@@ -40,7 +40,7 @@ from hcrbatch.engines import line_manifest
 from hcrbatch.errors import ConfigError, InputFileError
 from hcrbatch.groundtruth import GTLine, GTPage, transcription_of
 from hcrbatch.ingest import iter_pages
-from hcrbatch.pipeline import build_processor
+from hcrbatch.api import Reader
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.preprocess import to_gray
 from hcrbatch.suspect import UNREAD_SUSPECT
@@ -402,7 +402,7 @@ def evaluate_folder(cfg: Config, only: Collection[str] | None = None) -> list[Pa
     """Every transcribed page under `cfg.input_dir` (those named in `only`, if given) read with the
     pipeline `cfg` sets up, and scored."""
     pages = transcribed_images(cfg, only)
-    processor = build_processor(cfg, settings="")
+    reader = Reader(cfg)
     scores = []
     for file, gt in tqdm(pages, unit="page", desc="pages", disable=not cfg.progress):
         started = time.monotonic()
@@ -411,7 +411,7 @@ def evaluate_folder(cfg: Config, only: Collection[str] | None = None) -> list[Pa
         except InputFileError as exc:
             log.warning("%s: not scored: %s", file.relative, exc)
             continue
-        result = processor.read_page(page)
+        result = reader.read_page(page)
         scores.append(score_page(gt, result, to_gray(page.pixels), str(file.relative), time.monotonic() - started))
     return scores
 

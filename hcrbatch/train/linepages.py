@@ -15,11 +15,9 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from hcrbatch.config import PreprocessConfig, SegmentConfig
+from hcrbatch.api import segment_page
 from hcrbatch.elements import PageImage
 from hcrbatch.linereader import line_crops
-from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import segment
 from hcrbatch.train.linedata import LineSample
 
 # Of a segmented line's rows, the share that must lie in the one known line band it is matched to:
@@ -73,8 +71,8 @@ def page_crops(samples: list[LineSample]) -> Iterator[LineSample]:
     missed lines give no crop."""
     for index, lines in enumerate(lines_by_page(samples)):
         page, bands = page_from_lines(lines, index)
-        clean = preprocess(page, PreprocessConfig())
-        found = list(segment(clean, SegmentConfig()).lines)
+        clean, segmentation = segment_page(page)
+        found = list(segmentation.lines)
         crops = line_crops(found, clean.gray)
         on_page = [clean.to_page(line.bbox) for line in found]
         for sample, (top, bottom) in zip(lines, bands):

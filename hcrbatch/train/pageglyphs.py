@@ -17,11 +17,9 @@ from typing import Literal
 
 import numpy as np
 
-from hcrbatch.config import PreprocessConfig, SegmentConfig
+from hcrbatch.api import segment_page
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.glyphs import normalize_glyph
-from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import segment
 from hcrbatch.synth import GlyphHand, render_page
 from hcrbatch.train.datasets import GlyphSet, class_shares
 from hcrbatch.train.text import punctuate, random_text
@@ -34,8 +32,7 @@ MATCH_IOU = 0.5  # a cut glyph stands for a true character when their boxes over
 def cut_glyphs(page: PageImage, chars: list[tuple[str, BBox]]) -> tuple[list[np.ndarray], list[str]]:
     """The segmenter's glyphs on `page` that match a true (label, box), as ink crops, with their labels;
     a character the segmenter merged with a neighbour or broke apart has no match and is left out."""
-    clean = preprocess(page, PreprocessConfig())
-    seg = segment(clean, SegmentConfig())
+    clean, seg = segment_page(page)
     glyphs = [(clean.to_page(g.bbox), g) for line in seg.lines for word in line.words for g in word.glyphs]
     crops, labels = [], []
     for label, box in chars:

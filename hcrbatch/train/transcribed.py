@@ -16,15 +16,15 @@ import logging
 import unicodedata
 from pathlib import Path
 
-from hcrbatch.config import Config, IngestConfig, PreprocessConfig, SegmentConfig
+from hcrbatch.api import segment_page
+from hcrbatch.config import Config, IngestConfig
 from hcrbatch.elements import BBox
 from hcrbatch.errors import ConfigError
 from hcrbatch.evalpages import boxes_ink, match_lines, polygon_ink, scaled, scoring_ink, transcribed_images
 from hcrbatch.ingest import iter_pages
 from hcrbatch.linereader import line_crops
 from hcrbatch.metrics import normalise_text
-from hcrbatch.preprocess import preprocess, to_gray
-from hcrbatch.segment import segment
+from hcrbatch.preprocess import to_gray
 from hcrbatch.train.linedata import LineSample
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def transcribed_lines(folder: Path) -> list[LineSample]:
         name = f"{folder.name}/{file.path.stem}"
         truth = [line for line in scaled(gt, page.width, page.height) if normalise_text(line.text)]
         texts = [unicodedata.normalize("NFC", normalise_text(line.text)) for line in truth]
-        clean = preprocess(page, PreprocessConfig())
+        clean, segmentation = segment_page(page)
         for line, text in zip(truth, texts):
             xs, ys = [x for x, _ in line.polygon], [y for _, y in line.polygon]
             box = BBox(int(min(xs)) - OUTLINE_PAD, int(min(ys)) - OUTLINE_PAD, int(max(xs)) + OUTLINE_PAD,
@@ -53,7 +53,7 @@ def transcribed_lines(folder: Path) -> list[LineSample]:
                     LineSample(clean.source_gray[box.top : box.bottom, box.left : box.right].copy(), text, name)
                 )
                 outlined += 1
-        found = list(segment(clean, SegmentConfig()).lines)
+        found = list(segmentation.lines)
         ink = scoring_ink(to_gray(page.pixels))
         read = [boxes_ink(ink, [clean.to_page(w.bbox) for w in line.words]) for line in found]
         crops = line_crops(found, clean.gray)
