@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,8 +86,47 @@ def with_logging(func):
     return func
 
 
+def config_defaults(group: click.Group, tables: dict, where: str) -> dict:
+    """A TOML file's tables as Click's default map: `[run]` fills `run`'s defaults, `[gan.train]`
+    `gan train`'s; keys are option names (`low-confidence` or `low_confidence`). A table or key that
+    names nothing is an error, so that a misspelt setting is not silently ignored."""
+    defaults = {}
+    for key, value in tables.items():
+        command = group.commands.get(key)
+        if command is None or not isinstance(value, dict):
+            raise click.BadParameter(f"{where}: [{key}] is not a command; tables: {', '.join(sorted(group.commands))}")
+        if isinstance(command, click.Group):
+            defaults[key] = config_defaults(command, value, f"{where} [{key}]")
+            continue
+        names = {param.name for param in command.params}
+        unknown = sorted(option for option in value if option.replace("-", "_") not in names)
+        if unknown:
+            raise click.BadParameter(f"{where}: [{key}] has no option {', '.join(unknown)}")
+        defaults[key] = {option.replace("-", "_"): setting for option, setting in value.items()}
+    return defaults
+
+
+def read_config_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", ctx=ctx, param=param) from exc
+    ctx.default_map = config_defaults(ctx.command, tables, str(path))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "HCRBATCH"})
 @click.version_option(__version__, prog_name="hcrbatch")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    callback=read_config_file,
+    is_eager=True,
+    expose_value=False,
+    help="A TOML file of defaults, a table per command ([run], [eval-pages], [gan.train]); the command line "
+    "and HCRBATCH_* variables win over it (also HCRBATCH_CONFIG).",
+)
 def cli() -> None:
     """Batch handwritten-document digitization: scans in, searchable PDFs and CSV reports out."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pandas as pd
+from click.testing import CliRunner
 from filelock import FileLock
 
 from conftest import blank_paper, draw_page, unquote, write_pdf, write_png
@@ -260,6 +261,40 @@ def test_workers_end_when_their_parent_is_killed_outright(tiny_models_dir, tmp_p
     while any(os.path.exists(f"/proc/{pid}") for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+
+
+def test_a_config_file_fills_the_defaults_and_the_command_line_wins(tiny_models_dir, tmp_path, monkeypatch):
+    write_png(tmp_path / "in" / "note.png", draw_page(["HELLO WORLD"]))
+    config = tmp_path / "hcrbatch.toml"
+    config.write_text(
+        f'[run]\nformats = "txt"\nworkers = 1\nquiet = true\nmodels-dir = "{tiny_models_dir}"\nmodel = "tiny"\n'
+        "[gan.sample]\nper-class = 3\n",
+        encoding="utf-8",
+    )
+
+    def run(*args):
+        return CliRunner().invoke(cli, [*args, "run", str(tmp_path / "in"), str(tmp_path / "out")])
+
+    assert run("--config", str(config)).exit_code == ExitCode.OK
+    assert {p.name for p in (tmp_path / "out").iterdir() if p.is_file()} == {REPORT, "note.txt"}
+    assert CliRunner().invoke(cli, ["--config", str(config), "run", str(tmp_path / "in"), str(tmp_path / "out"),
+                                    "--formats", "csv"]).exit_code == ExitCode.OK  # fmt: skip
+    assert (tmp_path / "out" / "note.csv").is_file()
+    monkeypatch.setenv("HCRBATCH_CONFIG", str(config))  # the file from the environment, as cron sets it
+    (tmp_path / "out" / "note.txt").unlink()
+    assert run().exit_code == ExitCode.OK and (tmp_path / "out" / "note.txt").is_file()
+
+
+def test_a_config_file_that_names_no_option_or_command_is_a_usage_error(tmp_path):
+    config = tmp_path / "hcrbatch.toml"
+    for text, named in [
+        ("[run]\nworker = 2\n", "worker"),
+        ("[rnu]\nworkers = 2\n", "[rnu]"),
+        ("[run\n", "hcrbatch.toml"),
+    ]:
+        config.write_text(text, encoding="utf-8")
+        result = CliRunner().invoke(cli, ["--config", str(config), "run", str(tmp_path), str(tmp_path / "out")])
+        assert result.exit_code == ExitCode.USAGE and named in result.output
 
 
 def test_usage_errors_exit_2(run_cli, tmp_path):
