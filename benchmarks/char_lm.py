@@ -35,12 +35,12 @@ from hcrbatch.config import CharLmTrainConfig, PreprocessConfig, RecognizeConfig
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.ctcdecode import LmBeamDecoder, LmSearch, choose_decoding
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.linereader import (
+from hcrbatch.lineengine import (
     LINE_HEIGHT,
     LineRecognizer,
     line_probabilities,
     line_readings,
-    normalize_line,
+    normalise_line,
     words_from_alignment,
 )
 from hcrbatch.modelstore import load_manifest, manifest_path
@@ -70,13 +70,13 @@ class Lines:
 
     def __init__(self, reader: LineRecognizer, samples: list[LineSample]) -> None:
         self.reader, self.samples = reader, samples
-        images = [normalize_line(s.image) for s in samples]
+        images = [normalise_line(s.image) for s in samples]
         self.probs = line_probabilities(reader._predict, images, 64)
         self.blank = preprocess(PageImage(None, 0, np.full((64, 64), 255, np.uint8), 300.0), PreprocessConfig())
 
     def score(self, decoder: LmBeamDecoder | None, lexicon: LexiconCorrector | None = None) -> tuple[ErrorCount, float]:
         """(errors, ms of decoding per line) of the raw reading, or of the lexicon's choice, each line
-        decoded as the line engine decodes it (`linereader.line_readings`)."""
+        decoded as the line engine decodes it (`lineengine.line_readings`)."""
         errors, seconds = ErrorCount(), 0.0
         charset = self.reader.manifest.charset
         for sample, probs in zip(self.samples, self.probs):

@@ -31,7 +31,7 @@ import numpy as np
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import BBox
 from hcrbatch.metrics import balanced_merge
-from hcrbatch.recognize import CharRecognizer
+from hcrbatch.glyphengine import CharRecognizer
 from hcrbatch.train.evaluate import held_out_probabilities
 from hcrbatch.train.pageglyphs import cut_glyphs as cut_page_glyphs
 

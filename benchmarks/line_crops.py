@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from hcrbatch.config import RecognizeConfig
-from hcrbatch.linereader import LineRecognizer, best_path, line_crop_box, line_probabilities, normalize_line
+from hcrbatch.lineengine import LineRecognizer, best_path, line_crop_box, line_probabilities, normalise_line
 from hcrbatch.elements import BBox
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import load_manifest
@@ -83,7 +83,7 @@ def scaled(image: np.ndarray, factor: float) -> np.ndarray:
 
 def sensitivity(reader: LineRecognizer, images: list[np.ndarray], truths: list[str]) -> list[str]:
     """Rows of best-path CER with the writing moved or scaled in the network's input."""
-    normalised = [normalize_line(i) for i in images]
+    normalised = [normalise_line(i) for i in images]
 
     def rate(probs: list[np.ndarray]) -> float:
         return cer(reader, probs, truths)
@@ -120,10 +120,10 @@ def main() -> None:
     else:
         cleaned = [without_neighbours(s.image) for s in validation]
         rows = ["| framing | best-path CER |", "|---|---|"]
-        as_cut = probabilities(reader, [normalize_line(i) for i in cleaned])
+        as_cut = probabilities(reader, [normalise_line(i) for i in cleaned])
         rows.append(f"| as cut by the data's makers | {cer(reader, as_cut, truths):.2%} |")
         for pad in PADS:
-            framings = probabilities(reader, [normalize_line(framed(i, pad)) for i in cleaned])
+            framings = probabilities(reader, [normalise_line(framed(i, pad)) for i in cleaned])
             rows.append(f"| ink extent + {pad:g} of its height | {cer(reader, framings, truths):.2%} |")
             print(rows[-1], flush=True)
     table = "\n".join(rows)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hcrbatch.config import RecognizeConfig
-from hcrbatch.linereader import LineRecognizer, best_path, line_probabilities, normalize_line
+from hcrbatch.lineengine import LineRecognizer, best_path, line_probabilities, normalise_line
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.train.linedata import LineSample
 from hcrbatch.train.lines import validation_split
@@ -31,7 +31,7 @@ from run import ErrorCount  # noqa: E402
 
 
 def errors_by_folder(reader: LineRecognizer, samples: list[LineSample]) -> dict[str, ErrorCount]:
-    probs = line_probabilities(reader._predict, [normalize_line(s.image) for s in samples], 32)
+    probs = line_probabilities(reader._predict, [normalise_line(s.image) for s in samples], 32)
     counts = {folder: ErrorCount() for folder in FOLDERS}
     for sample, line_probs in zip(samples, probs):
         counts[sample.page.split("/", 1)[0]].add(sample.text, best_path(line_probs, reader.manifest.charset))

@@ -28,7 +28,7 @@ def seconds_per_step(head: str, width: int, batch: int, steps: int) -> tuple[flo
     """(mean seconds of a training step, parameters) for the model with `head`."""
     import keras
 
-    from hcrbatch.linereader import LINE_HEIGHT
+    from hcrbatch.lineengine import LINE_HEIGHT
     from hcrbatch.train.lines import build_line_model, ctc_loss
 
     model = build_line_model(CHARACTERS, head)

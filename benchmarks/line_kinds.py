@@ -24,7 +24,7 @@ from hcrbatch.engines import EnginePage
 from hcrbatch.evalpages import held_out_pages, transcribed_images
 from hcrbatch.ingest import iter_pages
 from hcrbatch.linekind import LineKindClassifier, line_kind_manifest
-from hcrbatch.linereader import line_crops
+from hcrbatch.lineengine import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.tesseract import TesseractReader
 from hcrbatch.train.linedata import read_line_folder

@@ -43,7 +43,7 @@ from hcrbatch.config import (
 from hcrbatch.correct import LexiconCorrector
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.ingest import iter_pages
-from hcrbatch.linereader import LINE_HEIGHT, LineRecognizer, words_from_alignment
+from hcrbatch.lineengine import LINE_HEIGHT, LineRecognizer, words_from_alignment
 from hcrbatch.modelstore import load_manifest
 from hcrbatch.api import Reader
 from hcrbatch.preprocess import preprocess

@@ -38,7 +38,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402  (after the log level, which TensorFlow reads on import)
 
-from hcrbatch.linereader import LINE_HEIGHT, make_batch  # noqa: E402
+from hcrbatch.lineengine import LINE_HEIGHT, make_batch  # noqa: E402
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

@@ -5,7 +5,7 @@ n-gram (`hcrbatch.charlm`) queried through the KenLM it bundles: each path's sco
 log-probability plus `weight` times its language-model log-probability, plus `space_score` per
 space. Only the `beam_tokens` likeliest labels of each step are searched, so the decoder never writes
 a character the recognizer did not offer there. The result is a label per step, which the line
-engine aligns like a best path (`linereader.align`): characters keep their columns on the page.
+engine aligns like a best path (`lineengine.align`): characters keep their columns on the page.
 
 Which model reads a page: with `--char-lm auto`, every installed one (`charlm-*`) decodes the page's
 lines and the best-scoring reads it (`choose_decoding`); a named one; or none (`--char-lm none`:

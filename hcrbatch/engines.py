@@ -95,12 +95,12 @@ def _named(manifest: ModelManifest) -> str:
 
 
 class GlyphEngine:
-    def __init__(self, recognizer) -> None:  # a recognize.CharRecognizer
+    def __init__(self, recognizer) -> None:  # a glyphengine.CharRecognizer
         self.recognizer = recognizer
         self.models = (_named(recognizer.manifest),)
 
     def read(self, page: EnginePage) -> PageResult:
-        from hcrbatch.recognize import recognize_page
+        from hcrbatch.glyphengine import recognize_page
 
         return recognize_page(page.segmentation, page.clean, self.recognizer, page.index, page.dpi)
 
@@ -110,7 +110,7 @@ def _glyph_manifests(cfg: RecognizeConfig, lang: str) -> list[ModelManifest]:
 
 
 def _build_glyph(cfg: RecognizeConfig, lang: str, threads: int) -> GlyphEngine:
-    from hcrbatch.recognize import CharRecognizer
+    from hcrbatch.glyphengine import CharRecognizer
 
     return GlyphEngine(CharRecognizer.from_config(cfg, threads))
 
@@ -129,12 +129,12 @@ def line_manifest(cfg: RecognizeConfig, required: bool = True) -> ModelManifest 
 
 
 class LineEngine:
-    def __init__(self, reader) -> None:  # a linereader.LineRecognizer
+    def __init__(self, reader) -> None:  # a lineengine.LineRecognizer
         self.reader = reader
         self.models = (_named(reader.manifest), *(_named(d.manifest) for d in reader.lm_decoders))
 
     def read(self, page: EnginePage) -> PageResult:
-        from hcrbatch.linereader import read_lines
+        from hcrbatch.lineengine import read_lines
 
         return read_lines(page.segmentation, page.clean, self.reader, page.index, page.dpi)
 
@@ -145,7 +145,7 @@ def _line_manifests(cfg: RecognizeConfig, lang: str, required: bool = True) -> l
 
 
 def _build_line(cfg: RecognizeConfig, lang: str, threads: int, required: bool = True) -> LineEngine | None:
-    from hcrbatch.linereader import LineRecognizer
+    from hcrbatch.lineengine import LineRecognizer
 
     line = line_manifest(cfg, required)
     if line is None:
@@ -246,7 +246,7 @@ class PrintedLines:
 
     def read(self, page: EnginePage) -> tuple[list[float], dict[int, Line]]:
         """Each segmented line's print probability, and Tesseract's lines by their index."""
-        from hcrbatch.linereader import line_crops
+        from hcrbatch.lineengine import line_crops
         from hcrbatch.tesseract import mapped_word
 
         gray, lines = page.clean.gray, page.segmentation.lines

@@ -29,7 +29,7 @@ def stroke_width(ink: np.ndarray) -> float:
     return float(4.0 * inside.mean()) if inside.size else 0.0
 
 
-def normalize_glyph(glyph: np.ndarray) -> np.ndarray:
+def normalise_glyph(glyph: np.ndarray) -> np.ndarray:
     """Return a float32 INPUT_SIZE×INPUT_SIZE array in [0, 1] from an ink>0 glyph image (any size)."""
     ink = np.asarray(glyph)
     if ink.dtype != np.uint8:
@@ -69,9 +69,9 @@ def normalize_glyph(glyph: np.ndarray) -> np.ndarray:
     return out / max(float(out.max()), 1e-6)
 
 
-def normalize_batch(glyphs: list[np.ndarray]) -> np.ndarray:
+def normalise_batch(glyphs: list[np.ndarray]) -> np.ndarray:
     """Stack normalised glyphs as an N×28×28×1 float32 batch (N may be 0)."""
     batch = np.zeros((len(glyphs), INPUT_SIZE, INPUT_SIZE, 1), np.float32)
     for i, glyph in enumerate(glyphs):
-        batch[i, :, :, 0] = normalize_glyph(glyph)
+        batch[i, :, :, 0] = normalise_glyph(glyph)
     return batch

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from hcrbatch.errors import ModelError
-from hcrbatch.linereader import ink_level
+from hcrbatch.lineengine import ink_level
 from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
 
 LINE_KIND_HEIGHT = 32

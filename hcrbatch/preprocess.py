@@ -100,7 +100,7 @@ def to_gray(pixels: np.ndarray) -> np.ndarray:
     return pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
 
 
-def normalize_contrast(gray: np.ndarray, sheet: np.ndarray | None = None) -> np.ndarray:
+def normalise_contrast(gray: np.ndarray, sheet: np.ndarray | None = None) -> np.ndarray:
     """Stretch ink (0.05th percentile: pages can be 99 % paper) to paper (99th) over 0..255,
     so faded ink and grey paper binarise alike; the levels are the `sheet`'s where given."""
     values = gray[sheet] if sheet is not None and sheet.any() else gray.ravel()
@@ -203,7 +203,7 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
     if frame.any():  # the frame painted as paper: it must not darken the paper's level nor count as ink
         raw = raw.copy()
         raw[frame] = int(np.median(raw[sheet])) if sheet.any() else 255
-    gray = normalize_contrast(raw, sheet)
+    gray = normalise_contrast(raw, sheet)
     ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray, sheet)
     marks = stands_out_of_paper(raw, page.dpi) & sheet
     ink[~marks] = 0

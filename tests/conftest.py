@@ -103,7 +103,7 @@ def tiny_models_dir(tmp_path_factory) -> Path:
             "version": "test",
             "charset": TINY_CHARSET,
             "input_size": [28, 28],
-            "normalisation": "hcrbatch.glyphs.normalize_glyph",
+            "normalisation": "hcrbatch.glyphs.normalise_glyph",
             "training_data": ["none: random weights for tests"],
             "metrics": {},
         },

@@ -12,7 +12,7 @@ from hcrbatch.charlm import BOS, SPACE_TOKEN, kneser_ney, line_log_prob, write_a
 from hcrbatch.cli import cli
 from hcrbatch.ctcdecode import LmBeamDecoder, LmSearch, char_lm_manifests, choose_decoding
 from hcrbatch.errors import ModelError
-from hcrbatch.linereader import align
+from hcrbatch.lineengine import align
 from hcrbatch.modelstore import load_manifest, write_manifest
 
 TEXT = ["the cat sat on the mat", "the dog ate the bone", "then the hen left", "a tent in the heath"] * 5

@@ -392,7 +392,7 @@ def test_auto_weighs_the_glyph_engines_shape_evidence_not_the_prose_prior(tiny_m
     from hcrbatch.elements import PageImage
     from hcrbatch.engines import line_confidence
     from hcrbatch.pipeline import build_processor
-    from hcrbatch.recognize import CharRecognizer
+    from hcrbatch.glyphengine import CharRecognizer
 
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)

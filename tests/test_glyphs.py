@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from hcrbatch.glyphs import INPUT_SIZE, normalize_batch, normalize_glyph, stroke_width
+from hcrbatch.glyphs import INPUT_SIZE, normalise_batch, normalise_glyph, stroke_width
 
 
 def ring(size: int, thickness: int) -> np.ndarray:
@@ -11,7 +11,7 @@ def ring(size: int, thickness: int) -> np.ndarray:
 
 
 def test_output_is_a_centred_28x28_in_unit_range():
-    out = normalize_glyph(ring(200, 20))
+    out = normalise_glyph(ring(200, 20))
     assert out.shape == (INPUT_SIZE, INPUT_SIZE) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
     ys, xs = np.nonzero(out > 0.5)
@@ -22,20 +22,20 @@ def test_output_is_a_centred_28x28_in_unit_range():
 def test_aspect_ratio_is_kept():
     bar = np.zeros((200, 40), np.uint8)
     bar[:, :] = 255
-    out = normalize_glyph(bar) > 0.5
+    out = normalise_glyph(bar) > 0.5
     cols = np.flatnonzero(out.any(axis=0))
     assert cols.size <= 7
 
 
 def test_thin_pen_at_high_resolution_is_thickened_to_emnist_width():
-    thin, thick = normalize_glyph(ring(300, 3)), normalize_glyph(ring(300, 30))
+    thin, thick = normalise_glyph(ring(300, 3)), normalise_glyph(ring(300, 30))
     assert stroke_width(thin > 0.5) >= 1.8
     assert abs(stroke_width(thin > 0.5) - stroke_width(thick > 0.5)) < 2.5
 
 
 def test_empty_glyph_and_empty_batch():
-    assert not normalize_glyph(np.zeros((10, 10), np.uint8)).any()
-    assert normalize_batch([]).shape == (0, INPUT_SIZE, INPUT_SIZE, 1)
+    assert not normalise_glyph(np.zeros((10, 10), np.uint8)).any()
+    assert normalise_batch([]).shape == (0, INPUT_SIZE, INPUT_SIZE, 1)
 
 
 def edge_share(glyph: np.ndarray) -> float:
@@ -47,6 +47,6 @@ def test_binary_crop_gets_the_soft_edges_of_a_training_glyph():
     """A crop cut from a binarised page has hard edges, EMNIST's rows soft ones; read as they come,
     hard edges made the network see another writer (benchmarks/RESULTS.md, 2026-11-30). Both leave
     normalisation with the same soft edge."""
-    soft = normalize_glyph(cv2.GaussianBlur(ring(60, 6), (0, 0), 1.5))
+    soft = normalise_glyph(cv2.GaussianBlur(ring(60, 6), (0, 0), 1.5))
     for binary in (ring(60, 6), ring(30, 3)):
-        assert edge_share(normalize_glyph(binary)) > 0.8 * edge_share(soft)
+        assert edge_share(normalise_glyph(binary)) > 0.8 * edge_share(soft)

@@ -17,7 +17,7 @@ from hcrbatch.elements import BBox, PageImage
 from hcrbatch.engines import AutoRule
 from hcrbatch.errors import ConfigError, ExitCode, ModelError
 from hcrbatch.correct import LexiconCorrector
-from hcrbatch.linereader import (
+from hcrbatch.lineengine import (
     LINE_HEIGHT,
     AlignedChar,
     LineReading,
@@ -26,7 +26,7 @@ from hcrbatch.linereader import (
     line_crop_box,
     line_crops,
     line_spacing,
-    normalize_line,
+    normalise_line,
     word_spans,
     word_spellings,
     words_from_alignment,
@@ -97,7 +97,7 @@ def test_ctc_loss_equals_keras_reference_with_zero_padded_labels():
 def test_normalised_line_is_white_ink_at_the_model_height():
     gray = np.full((96, 300), 230, np.uint8)
     cv2.line(gray, (10, 48), (290, 48), 20, 6)
-    line = normalize_line(gray)
+    line = normalise_line(gray)
     assert line.shape == (LINE_HEIGHT, 200) and line.max() == pytest.approx(1.0) and np.median(line) == 0.0
 
 
@@ -148,7 +148,7 @@ def test_page_crops_are_the_pipeline_s_crops_of_each_line_with_its_text(line_fol
 def test_elastic_distortion_moves_a_training_line_s_ink_but_keeps_its_size():
     ink = np.zeros((LINE_HEIGHT, 300), np.uint8)
     cv2.putText(ink, "the cat sat", (10, 44), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.3, 255, 3, cv2.LINE_AA)
-    line = ink.astype(np.float32) / 255  # as normalize_line gives it
+    line = ink.astype(np.float32) / 255  # as normalise_line gives it
     plain = augment(line, np.random.default_rng(3))
     wobbled = augment(line, np.random.default_rng(3), elastic_alpha=150)
     assert wobbled.shape == plain.shape  # the same slant and width draws, then the distortion

@@ -5,7 +5,7 @@ import pytest
 from conftest import blank_paper, draw_page
 from hcrbatch.config import PreprocessConfig
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.preprocess import binarize_sauvola, normalize_contrast, preprocess
+from hcrbatch.preprocess import binarize_sauvola, normalise_contrast, preprocess
 
 LINES = ["THE QUICK BROWN", "FOX JUMPS OVER", "THE LAZY DOG", "AND RUNS AWAY"]
 
@@ -28,7 +28,7 @@ def test_boxes_map_back_inside_the_page():
 def test_contrast_stretch_and_sauvola_on_faded_ink():
     page = draw_page(["FADED"])
     faded = (150 + page.astype(np.float32) * 0.35).astype(np.uint8)  # ink 159, paper 235
-    stretched = normalize_contrast(faded)
+    stretched = normalise_contrast(faded)
     assert stretched.min() == 0 and stretched.max() == 255
     ink = binarize_sauvola(stretched)
     truth = (page < 128).mean()

@@ -5,7 +5,7 @@ import pytest
 from conftest import draw_page
 from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.linereader import line_crops
+from hcrbatch.lineengine import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import _chain_ridges, _Component, _join_slivers, _Ridge, segment
 

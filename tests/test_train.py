@@ -153,7 +153,7 @@ def test_learning_rate_follows_the_schedule(labelled_folder, tmp_path, schedule)
 @pytest.fixture(scope="module")
 def printed_pool():
     """Three drawings of each of 0-9 A-Z a-z, normalised: enough for GlyphHand to write any word."""
-    from hcrbatch.glyphs import normalize_glyph
+    from hcrbatch.glyphs import normalise_glyph
     from hcrbatch.train.glyphdata import BASE_CHARSET
     from hcrbatch.train.datasets import GlyphSet
 
@@ -162,7 +162,7 @@ def printed_pool():
         for font in (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX):
             img = np.zeros((64, 64), np.uint8)
             cv2.putText(img, char, (12, 48), font, 1.4, 255, 3, cv2.LINE_AA)
-            images.append(normalize_glyph(img))
+            images.append(normalise_glyph(img))
             labels.append(char)
     return GlyphSet(np.stack(images), np.array(labels, dtype=object), "drawn")
 

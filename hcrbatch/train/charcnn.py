@@ -249,7 +249,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
         "weights": weights.name,
         "charset": charset,
         "input_size": [INPUT_SIZE, INPUT_SIZE],
-        "normalisation": "hcrbatch.glyphs.normalize_glyph: white ink on black, binarised, ink box 24 px, "
+        "normalisation": "hcrbatch.glyphs.normalise_glyph: white ink on black, binarised, ink box 24 px, "
         f"mass-centred in 28x28, thin strokes thickened, Gaussian edge sigma {SOFTEN_SIGMA:g} px",
         "training_data": described,
         "class_sources": describe_sources(origins, charset),

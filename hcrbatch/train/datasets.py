@@ -1,6 +1,6 @@
 """Readers for labelled character images: EMNIST gzip IDX files, labelled folders, font renderings.
 
-Every reader returns a `GlyphSet` of images already passed through `normalize_glyph`, so the
+Every reader returns a `GlyphSet` of images already passed through `normalise_glyph`, so the
 network trains on exactly what inference feeds it.
 """
 
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from hcrbatch.errors import ConfigError
-from hcrbatch.glyphs import INPUT_SIZE, normalize_glyph
+from hcrbatch.glyphs import INPUT_SIZE, normalise_glyph
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,9 @@ def read_emnist_split(folder: Path, split: str, transposed: bool = False) -> Gly
         keep = np.array([c.lower() not in BALANCED_MERGED or c.islower() for c in chars])
     else:
         keep = np.ones(len(chars), bool)
-    normalized = np.stack([normalize_glyph(img) for img in images[keep]]) if keep.any() else images[:0]
+    normalised = np.stack([normalise_glyph(img) for img in images[keep]]) if keep.any() else images[:0]
     log.info("%s: %d of %d rows used", split, int(keep.sum()), len(chars))
-    return GlyphSet(normalized.astype(np.float32), chars[keep], split)
+    return GlyphSet(normalised.astype(np.float32), chars[keep], split)
 
 
 def decode_label(folder_name: str) -> str:
@@ -124,7 +124,7 @@ def read_labelled_folder(folder: Path) -> GlyphSet:
                 continue
             if np.median(gray) > 127:  # light background: make ink white, as EMNIST
                 gray = 255 - gray
-            images.append(normalize_glyph(gray))
+            images.append(normalise_glyph(gray))
             labels.append(label)
     if not images:
         raise ConfigError(f"{folder}: no labelled images (expected {folder}/<label>/*.png)")

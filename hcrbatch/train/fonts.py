@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from hcrbatch.glyphs import normalize_glyph
+from hcrbatch.glyphs import normalise_glyph
 from hcrbatch.train.datasets import GlyphSet
 
 # Debian packages: fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court. (fonts-femkeklaver
@@ -69,6 +69,6 @@ def render_font_glyphs(charset: str, per_class: int, seed: int) -> GlyphSet:
         for i in range(per_class):
             glyph = render_char(char, loaded[i % len(loaded)], rng)
             if glyph.max() > 127:
-                images.append(normalize_glyph(glyph))
+                images.append(normalise_glyph(glyph))
                 labels.append(char)
     return GlyphSet(np.stack(images), np.array(labels, dtype=object), "fonts:" + ",".join(p.name for p in fonts))

@@ -11,7 +11,7 @@ class fidelity after 600 steps; 25 % once unconstrained). AC-GAN alone is known 
 to its easiest shape, so its weight is half the adversarial loss's. Classes are sampled uniformly
 while training, so rare letters are learnt as well as frequent ones.
 
-Images are exactly what `hcrbatch.glyphs.normalize_glyph` makes (white ink on black, 28×28, [0, 1]),
+Images are exactly what `hcrbatch.glyphs.normalise_glyph` makes (white ink on black, 28×28, [0, 1]),
 so generated characters can join the recognizer's training data and be laid out on pages by
 `hcrbatch.synth.GlyphHand`.
 """
@@ -31,7 +31,7 @@ import numpy as np
 from hcrbatch.atomic import atomic_path, atomic_write_bytes
 from hcrbatch.config import GanConfig
 from hcrbatch.errors import ConfigError, ModelError
-from hcrbatch.glyphs import INPUT_SIZE, normalize_glyph
+from hcrbatch.glyphs import INPUT_SIZE, normalise_glyph
 from hcrbatch.modelstore import (
     refuse_to_replace,
     ModelManifest,
@@ -260,7 +260,7 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
         "charset": charset,
         "input_size": [INPUT_SIZE, INPUT_SIZE],
         "latent_dim": LATENT_DIM,
-        "normalisation": "outputs what hcrbatch.glyphs.normalize_glyph makes: white ink on black, 28x28, [0, 1]",
+        "normalisation": "outputs what hcrbatch.glyphs.normalise_glyph makes: white ink on black, 28x28, [0, 1]",
         "training_data": described,
         "class_sources": describe_sources(origins, charset),
         "epochs": cfg.epochs,
@@ -318,14 +318,14 @@ class GlyphGenerator:
         return self.manifest.charset
 
     def sample(self, chars: str, per_class: int, seed: int) -> dict[str, np.ndarray]:
-        """`per_class` images of each character, passed through `normalize_glyph` like any training image."""
+        """`per_class` images of each character, passed through `normalise_glyph` like any training image."""
         unknown = sorted(set(chars) - set(self.charset))
         if unknown:
             raise ConfigError(f"generator {self.manifest.name} cannot write {''.join(unknown)!r}")
         labels = np.repeat([self.charset.index(c) for c in chars], per_class)
         images = generate(self.model, labels, seed)
-        normalized = np.stack([normalize_glyph(img) for img in images]) if len(images) else images
-        return {c: normalized[i * per_class : (i + 1) * per_class] for i, c in enumerate(chars)}
+        normalised = np.stack([normalise_glyph(img) for img in images]) if len(images) else images
+        return {c: normalised[i * per_class : (i + 1) * per_class] for i, c in enumerate(chars)}
 
     def glyph_bank(self, per_class: int, seed: int) -> dict[str, np.ndarray]:
         """`per_class` uint8 images (white ink on black) of every character: what `synth.GlyphHand` writes with."""

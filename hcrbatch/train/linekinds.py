@@ -269,7 +269,7 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
         "weights": weights.name,
         "charset": "ph",  # the two kinds, print and handwriting (the loader wants a charset)
         "input_size": [LINE_KIND_HEIGHT, WINDOW_WIDTH],
-        "normalisation": "hcrbatch.linekind.kind_input: normalize_line halved to 32 px, windows of 256 columns",
+        "normalisation": "hcrbatch.linekind.kind_input: normalise_line halved to 32 px, windows of 256 columns",
         "training_data": [
             *(f"{Path(folder).name}: real handwritten lines" for folder in cfg.data),
             f"held out: the {len(held_pages)} pages {cfg.line_model} holds out ({len(real_test)} lines, test only)",

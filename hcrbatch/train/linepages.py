@@ -1,7 +1,7 @@
 """Pages rebuilt from transcribed line images, and the line crops our own segmentation cuts from them.
 
 The line datasets give each line as its own image, cut by the data's makers. The pipeline reads
-lines it cut itself from a page (`segment`, then `linereader.line_crop_box`), framed a little
+lines it cut itself from a page (`segment`, then `lineengine.line_crop_box`), framed a little
 differently: one line spacing high around the segmented box, with the neighbours' strokes the page
 holds. Stacking a page's line images in order rebuilds a page whose line positions are known, so
 the benchmarks can score our segmentation on it, and training can add the crops the pipeline would
@@ -17,7 +17,7 @@ import numpy as np
 
 from hcrbatch.api import segment_page
 from hcrbatch.elements import PageImage
-from hcrbatch.linereader import line_crops
+from hcrbatch.lineengine import line_crops
 from hcrbatch.train.linedata import LineSample
 
 # Of a segmented line's rows, the share that must lie in the one known line band it is matched to:

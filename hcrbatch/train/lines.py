@@ -23,7 +23,7 @@ import numpy as np
 
 from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
-from hcrbatch.linereader import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalize_line
+from hcrbatch.lineengine import DOWNSAMPLE, LINE_HEIGHT, best_path, line_probabilities, make_batch, normalise_line
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import (
     refuse_to_replace,
@@ -199,7 +199,7 @@ def line_batches(
     `augmented` ones are warped anew each epoch (`augment`)."""
     import keras
 
-    images = [normalize_line(s.image) for s in samples]
+    images = [normalise_line(s.image) for s in samples]
     labels = [encode(s.text, lookup) for s in samples]
     keep = [i for i, (img, lab) in enumerate(zip(images, labels)) if lab and fits_ctc(img.shape[1], lab)]
     if len(keep) < len(samples):
@@ -235,7 +235,7 @@ def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: i
     the length of the truth (line by line, so each edit distance stays the size of a line)."""
     if not samples:
         return {}
-    images = [normalize_line(s.image) for s in samples]
+    images = [normalise_line(s.image) for s in samples]
     probabilities = line_probabilities(functools.partial(model.predict, verbose=0), images, batch_size)
     predicted = [best_path(p, charset) for p in probabilities]
     truths = [normalise_text(s.text) for s in samples]
@@ -428,7 +428,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
         "charset": charset,
         "input_size": [LINE_HEIGHT, 0],
         "downsample": DOWNSAMPLE,
-        "normalisation": "hcrbatch.linereader.normalize_line: ink white on black in [0, 1], 64 px high, aspect kept",
+        "normalisation": "hcrbatch.lineengine.normalise_line: ink white on black in [0, 1], 64 px high, aspect kept",
         "training_data": described,
         "epochs_run": epochs_done(model, len(batches)),
         "epochs_max": cfg.epochs,

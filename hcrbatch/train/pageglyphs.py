@@ -19,7 +19,7 @@ import numpy as np
 
 from hcrbatch.api import segment_page
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.glyphs import normalize_glyph
+from hcrbatch.glyphs import normalise_glyph
 from hcrbatch.synth import GlyphHand, render_page
 from hcrbatch.train.datasets import GlyphSet, class_shares
 from hcrbatch.train.text import punctuate, random_text
@@ -87,7 +87,7 @@ def page_glyphs(pool: GlyphSet, pages: int, seed: int, text: Literal["prose", "c
         page = render_page(paragraphs, hand, rng, dpi=dpi)
         chars = [(c, box) for line in page.lines for word in line.words for c, box in word.chars]
         crops, found = cut_glyphs(PageImage(Path(f"page-glyphs-{index}"), index, page.pixels, dpi), chars)
-        images += [normalize_glyph(crop) for crop in crops]
+        images += [normalise_glyph(crop) for crop in crops]
         labels += found
         written += len(chars)
     log.info("page glyphs: %d of %d characters on %d pages cut as written", len(labels), written, pages)

@@ -1,7 +1,7 @@
 """Training lines from transcribed page scans: folders of page images with PAGE or ALTO beside them.
 
 The line engine reads lines our own segmentation cut from a real page, framed by
-`linereader.line_crops`: their neighbours' strokes, the page's show-through and margins included.
+`lineengine.line_crops`: their neighbours' strokes, the page's show-through and margins included.
 Each transcribed page gives two kinds of training line:
 
 - our crop of each segmented line that matches one transcribed line (ink IoU above 0.5, as
@@ -22,7 +22,7 @@ from hcrbatch.elements import BBox
 from hcrbatch.errors import ConfigError
 from hcrbatch.evalpages import boxes_ink, match_lines, polygon_ink, scaled, scoring_ink, transcribed_images
 from hcrbatch.ingest import iter_pages
-from hcrbatch.linereader import line_crops
+from hcrbatch.lineengine import line_crops
 from hcrbatch.metrics import normalise_text
 from hcrbatch.preprocess import to_gray
 from hcrbatch.train.linedata import LineSample

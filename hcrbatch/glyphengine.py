@@ -15,7 +15,7 @@ from hcrbatch.casing import Reading, apply_line_case
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
-from hcrbatch.glyphs import normalize_batch
+from hcrbatch.glyphs import normalise_batch
 from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation
@@ -80,7 +80,7 @@ class CharRecognizer:
         engine sure of common letters on the fragments it cuts from joined-up script)."""
         if not glyphs:
             return [], []
-        probs = self.probabilities(normalize_batch(glyphs))
+        probs = self.probabilities(normalise_batch(glyphs))
         readings = self.top_readings(adjust_priors(probs, self.log_weights))
         if np.array_equal(self.evidence_weights, self.log_weights):
             return readings, readings

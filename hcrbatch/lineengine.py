@@ -43,7 +43,7 @@ def ink_level(gray: np.ndarray) -> np.ndarray:
     return np.clip((paper - gray) / max(paper - ink, 1.0), 0, 1)
 
 
-def normalize_line(gray: np.ndarray) -> np.ndarray:
+def normalise_line(gray: np.ndarray) -> np.ndarray:
     """A line image as the network sees it: `ink_level`, LINE_HEIGHT high, aspect kept."""
     width = max(DOWNSAMPLE, int(round(gray.shape[1] * LINE_HEIGHT / gray.shape[0])))
     return cv2.resize(ink_level(gray), (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
@@ -181,7 +181,7 @@ class LineRecognizer:
 
     def read(self, crops: list[np.ndarray]) -> list[LineReading]:
         """Each crop's aligned characters and its words' spellings, in order."""
-        images = [normalize_line(crop) for crop in crops]
+        images = [normalise_line(crop) for crop in crops]
         probabilities = line_probabilities(self._predict, images, self.cfg.line_batch_size)
         decoder, paths = choose_decoding(probabilities, self.lm_decoders)
         if decoder is not None and len(self.lm_decoders) > 1:
