@@ -263,14 +263,16 @@ def scaled(gt: GTPage, width: int, height: int) -> list[GTLine]:
 def annotated_ink(gt: GTPage, ink: np.ndarray) -> np.ndarray | None:
     """Flat indices of the ink inside the transcription's annotated regions: those with an outline
     and transcribed text (a stamp's or a clerk's note's region outlined but left untranscribed, as
-    CREMMA's wills have, is not annotated text); None where there are none."""
+    CREMMA's wills have, is not annotated text), and inside its transcribed lines' own outlines,
+    which an export may leave outside their region (a will whose 18 lines hang from the small
+    region of its page number); None where there are none."""
     height, width = ink.shape
     sx, sy = width / max(gt.width, 1), height / max(gt.height, 1)
-    inside = [
-        polygon_ink(ink, [(x * sx, y * sy) for x, y in r.polygon])
-        for r in gt.regions
-        if len(r.polygon) >= 3 and any(normalise_text(line.text) for line in r.lines)
+    transcribed = [r for r in gt.regions if any(normalise_text(line.text) for line in r.lines)]
+    outlines = [r.polygon for r in transcribed] + [
+        line.polygon for r in transcribed for line in r.lines if normalise_text(line.text)
     ]
+    inside = [polygon_ink(ink, [(x * sx, y * sy) for x, y in outline]) for outline in outlines if len(outline) >= 3]
     return np.unique(np.concatenate(inside)) if inside else None
 
 

@@ -120,6 +120,17 @@ def test_a_region_outlined_but_left_untranscribed_is_not_in_scope():
     assert score.cer == 0
 
 
+def test_lines_an_export_left_outside_their_region_are_still_in_scope():
+    """A will whose lines hang from the small region of its page number: the lines are annotated."""
+    gt = transcription()
+    (region,) = gt.regions
+    page_number = replace(region, polygon=rectangle(700, 20, 860, 60))
+    read = result(*(read_line(t, top, bottom) for t, (top, bottom) in zip(TEXTS, ROWS)))
+    score = score_page(replace(gt, regions=(page_number,)), read, drawn_page(), "page.png")
+    assert (score.gt_lines, score.read_lines, score.matched_lines, score.lines_outside) == (3, 3, 3, 0)
+    assert score.cer == 0
+
+
 def test_a_page_read_as_nothing_is_flagged_and_totals_sum_the_pages_counts():
     empty = score_page(transcription(), result(), drawn_page(), "empty.png")
     assert empty.read_as_empty and empty.cer == 1.0 and empty.line_f1 == 0.0 and empty.mean_confidence is None
