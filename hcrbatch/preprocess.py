@@ -20,6 +20,7 @@ PAPER_WORK_SIZE = 600  # the paper's own grey level is estimated on a copy this 
 PAPER_WINDOW_INCHES = 0.6  # ... as the median over a window this wide: far wider than a pen stroke
 INK_NOISE_SIGMAS = 6.0  # ink is darker than the paper around it by more than this many deviations of its noise
 MIN_INK_CONTRAST = 16  # ... and by at least this many grey levels (a clean digital page has no noise)
+INK_GROWTH_SIGMAS = 4.0  # fainter ink joined to such ink counts down to this many (3 and 4 measured alike)
 FRAME_WORK_SIZE = 800  # the scanner's dark border is found on a copy this large (longer side)
 FRAME_DARKNESS = 0.5  # of the paper's grey level: darker is scanner bed, a paper edge or a gutter, when thick
 FRAME_THICKNESS = 1 / 60  # of the page's shorter side: the least width of a frame (pen strokes are far thinner)
@@ -141,18 +142,37 @@ def contrast_over_paper(gray: np.ndarray, dpi: float) -> np.ndarray:
     return paper.astype(np.int16) - gray.astype(np.int16)
 
 
-def stands_out_of_paper(gray: np.ndarray, dpi: float) -> np.ndarray:
+def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None = None) -> np.ndarray:
     """Pixels that paper noise cannot explain: darker than the paper around them by more than
-    INK_NOISE_SIGMAS robust deviations (MAD) of the page's contrast.
+    INK_NOISE_SIGMAS robust deviations (MAD) of the contrast over the `sheet` (a frame painted as
+    paper has none, and would shrink the deviation until the grain passed for ink).
 
     Contrast stretching and a global threshold read a blank sheet's grain as ink on half its pixels
-    (thousands of specks for the segmenter); this mask lets only real marks through.
+    (thousands of specks for the segmenter); this mask lets only real marks through. A stroke that
+    fades (a dry pen, pale ink on a grainy sheet) keeps its fainter stretches, down to
+    INK_GROWTH_SIGMAS, where they run on from ink that is sure (hysteresis): without them a faded
+    line came apart into specks and was read in pieces or lost, and grain, which holds no sure
+    ink, still grows nothing.
     """
     contrast = contrast_over_paper(gray, dpi)
-    sample = contrast[::4, ::4].astype(np.float32)  # a median needs no more; keeps it a few ms
+    sample = contrast[::4, ::4]  # a median needs no more; keeps it a few ms
+    if sheet is not None and sheet[::4, ::4].any():
+        sample = sample[sheet[::4, ::4]]
+    sample = sample.astype(np.float32)
     centre = float(np.median(sample))
     sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
-    return contrast > centre + max(INK_NOISE_SIGMAS * sigma, MIN_INK_CONTRAST)
+    sure = contrast > centre + max(INK_NOISE_SIGMAS * sigma, MIN_INK_CONTRAST)
+    faint = contrast > centre + max(INK_GROWTH_SIGMAS * sigma, MIN_INK_CONTRAST / 2)
+    return grown(sure, faint)
+
+
+def grown(seeds: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """The pixels of `reach` connected (8-neighbours) to a pixel of `seeds` (hysteresis)."""
+    count, labels = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[labels[seeds & reach]] = True
+    keep[0] = False
+    return keep[labels] | seeds
 
 
 def _projection_score(ink_small: np.ndarray, angle: float) -> float:
@@ -205,7 +225,7 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
         raw[frame] = int(np.median(raw[sheet])) if sheet.any() else 255
     gray = normalise_contrast(raw, sheet)
     ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray, sheet)
-    marks = stands_out_of_paper(raw, page.dpi) & sheet
+    marks = stands_out_of_paper(raw, page.dpi, sheet) & sheet
     ink[~marks] = 0
     ruled = rulings(ink, page.dpi)
     ink[ruled] = 0

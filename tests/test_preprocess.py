@@ -68,3 +68,23 @@ def test_a_lone_page_number_on_blank_paper_is_kept(binarize):
     ys, xs = np.nonzero(clean.ink)
     assert len(ys) > 200  # the mark's strokes, and nothing of the paper around it
     assert 570 <= xs.min() <= xs.max() <= 620 and 450 <= ys.min() <= ys.max() <= 510
+
+
+def test_a_stroke_that_fades_keeps_its_faint_stretch_and_faint_marks_alone_are_not_ink():
+    """Pale ink on grain of deviation ~4.5 levels: sure ink stands out by 6 deviations (27 levels),
+    the stroke's faded stretch by 4.5 (20)."""
+    page = blank_paper().astype(np.int16)
+
+    def stroke(start: int, end: int, row: int, darkness: int) -> None:  # a wavy pen stroke, not a ruling
+        xs = np.arange(start, end)
+        points = np.stack([xs, row + 12 * np.sin(xs / 15)], axis=1).astype(np.int32)
+        cv2.polylines(page, [points], False, 232 - darkness, 5)
+
+    stroke(100, 400, 300, 34)  # pale ink ...
+    stroke(400, 800, 300, 20)  # ... running on fainter
+    stroke(100, 800, 600, 20)  # the same faintness alone: a smudge, grain
+    clean = preprocess(
+        PageImage(None, 0, np.clip(page, 0, 255).astype(np.uint8), 200.0), PreprocessConfig(deskew=False)
+    )
+    assert clean.ink[280:320, 450:780].any(axis=0).mean() > 0.9  # the faded stretch is ink, unbroken
+    assert not clean.ink[570:630].any() and not clean.marks[570:630].any()
