@@ -23,7 +23,7 @@ from hcrbatch.config import RecognizeConfig, SegmentConfig
 from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.elements import Line, PageResult
 from hcrbatch.errors import ConfigError, ModelError
-from hcrbatch.modelstore import ModelManifest, load_manifest, manifest_path
+from hcrbatch.modelstore import ModelManifest, limit_tensorflow_threads, load_manifest, manifest_path
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation, segment
 
@@ -59,7 +59,7 @@ class EngineSpec:
     # what the engine reads with, found but not loaded: its manifests, and a text naming anything
     # else that changes its readings (a Tesseract version); both go into the settings digest
     manifests: Callable[[RecognizeConfig, str], list[ModelManifest]]
-    build: Callable[[RecognizeConfig, str, int], Engine]  # (config, language, CPU threads) -> engine
+    build: Callable[[RecognizeConfig, str], Engine]  # (config, language) -> engine, its models loaded
     fingerprint: Callable[[RecognizeConfig, str], str] = lambda cfg, lang: ""
 
 
@@ -78,7 +78,12 @@ def engine_spec(cfg: RecognizeConfig) -> EngineSpec:
 
 
 def make_engine(cfg: RecognizeConfig, lang: str, threads: int = 0) -> Engine:
-    return engine_spec(cfg).build(cfg, lang, threads)
+    """The engine `cfg` names, its models loaded; `threads` (0: TensorFlow's own choice) caps the CPU
+    threads its networks use, set before any of them loads, as TensorFlow requires."""
+    spec = engine_spec(cfg)
+    if threads and any(m.weights.suffix == ".keras" for m in spec.manifests(cfg, lang)):
+        limit_tensorflow_threads(threads)
+    return spec.build(cfg, lang)
 
 
 def engine_digest(cfg: RecognizeConfig, lang: str) -> str:
@@ -109,10 +114,10 @@ def _glyph_manifests(cfg: RecognizeConfig, lang: str) -> list[ModelManifest]:
     return [load_manifest(cfg.models_dir, cfg.model)]
 
 
-def _build_glyph(cfg: RecognizeConfig, lang: str, threads: int) -> GlyphEngine:
+def _build_glyph(cfg: RecognizeConfig, lang: str) -> GlyphEngine:
     from hcrbatch.glyphengine import CharRecognizer
 
-    return GlyphEngine(CharRecognizer.from_config(cfg, threads))
+    return GlyphEngine(CharRecognizer.from_config(cfg))
 
 
 # --- line: whole lines through the CTC line model, decoded with a character language model ---
@@ -144,7 +149,7 @@ def _line_manifests(cfg: RecognizeConfig, lang: str, required: bool = True) -> l
     return [line, *char_lm_manifests(cfg.models_dir, cfg.char_lm, lang)] if line else []
 
 
-def _build_line(cfg: RecognizeConfig, lang: str, threads: int, required: bool = True) -> LineEngine | None:
+def _build_line(cfg: RecognizeConfig, lang: str, required: bool = True) -> LineEngine | None:
     from hcrbatch.lineengine import LineRecognizer
 
     line = line_manifest(cfg, required)
@@ -175,7 +180,7 @@ def _tesseract_fingerprint(cfg: RecognizeConfig, lang: str) -> str:
     return f"tesseract:{code}:{data.stat().st_size}"
 
 
-def _build_tesseract(cfg: RecognizeConfig, lang: str, threads: int) -> TesseractEngine:
+def _build_tesseract(cfg: RecognizeConfig, lang: str) -> TesseractEngine:
     from hcrbatch.tesseract import TesseractReader
 
     return TesseractEngine(TesseractReader(lang))
@@ -313,11 +318,11 @@ def _auto_fingerprint(cfg: RecognizeConfig, lang: str) -> str:
     return _tesseract_fingerprint(cfg, lang) if _line_kind_manifest(cfg, lang) else ""
 
 
-def _build_auto(cfg: RecognizeConfig, lang: str, threads: int) -> AutoEngine:
+def _build_auto(cfg: RecognizeConfig, lang: str) -> AutoEngine:
     from hcrbatch.linekind import LineKindClassifier
     from hcrbatch.tesseract import TesseractReader
 
-    line = _build_line(cfg, lang, threads, required=False)
+    line = _build_line(cfg, lang, required=False)
     kind = _line_kind_manifest(cfg, lang)
     printed = PrintedLines(LineKindClassifier(kind), TesseractReader(lang)) if kind else None
     log.info(
@@ -328,7 +333,7 @@ def _build_auto(cfg: RecognizeConfig, lang: str, threads: int) -> AutoEngine:
         else "; no line-kind model or no Tesseract: every line read as handwriting",
     )
     rule = AutoRule.of(line.reader.manifest) if line else AutoRule()
-    return AutoEngine(_build_glyph(cfg, lang, threads), line, rule, printed)
+    return AutoEngine(_build_glyph(cfg, lang), line, rule, printed)
 
 
 register("glyph", EngineSpec(_glyph_manifests, _build_glyph))

@@ -26,13 +26,9 @@ log = logging.getLogger(__name__)
 class CharRecognizer:
     """A loaded character model plus its manifest; load once, reuse for every page."""
 
-    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig, threads: int = 0) -> None:
+    def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
-
-        if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
 
         self.manifest = manifest
         self.cfg = cfg
@@ -55,8 +51,8 @@ class CharRecognizer:
         log.info("model %s %s on %s", manifest.name, manifest.version, "GPU" if gpus else "CPU")
 
     @classmethod
-    def from_config(cls, cfg: RecognizeConfig, threads: int = 0) -> CharRecognizer:
-        return cls(load_manifest(cfg.models_dir, cfg.model), cfg, threads)
+    def from_config(cls, cfg: RecognizeConfig) -> CharRecognizer:
+        return cls(load_manifest(cfg.models_dir, cfg.model), cfg)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The network's class probabilities (its training prior) for a normalised N×H×W×1 batch,

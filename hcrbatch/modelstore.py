@@ -100,6 +100,15 @@ def load_manifest(models_dir: Path, name: str) -> ModelManifest:
     )
 
 
+def limit_tensorflow_threads(threads: int) -> None:
+    """Cap TensorFlow's CPU threads (one worker of several shares the cores); TensorFlow takes this
+    only before its runtime starts, so it is set before the first model loads."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def load_keras_model(manifest: ModelManifest):
     """The Keras model behind a manifest; a damaged archive becomes a ModelError (exit 4)."""
     import keras

@@ -79,3 +79,13 @@ def test_auto_reads_joined_up_script_with_the_line_engine_and_hand_printing_with
     assert engines["postcard"] == {"line"}
     # OpenCV's Hershey letters are regular enough for Tesseract to be sure of them; never the line engine's
     assert engines["form"] and engines["form"] <= {"glyph", "tesseract"}
+
+
+@pytest.mark.slow
+def test_the_demo_with_a_worker_per_core_reads_as_one_worker_does(demo_out, tmp_path):
+    """Each worker caps TensorFlow's threads before its first network loads (auto loads two)."""
+    result = CliRunner().invoke(cli, ["run", str(SAMPLES), str(tmp_path), "--workers", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    for rel in MAX_CER:
+        txt = Path(rel).with_suffix(".txt")
+        assert (tmp_path / txt).read_text(encoding="utf-8") == (demo_out / txt).read_text(encoding="utf-8")

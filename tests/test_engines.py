@@ -49,7 +49,7 @@ class BlankEngine:
 
 
 def test_an_engine_registered_by_name_is_the_one_the_pipeline_runs(tmp_path, monkeypatch):
-    monkeypatch.setitem(ENGINES, "blank", EngineSpec(lambda cfg, lang: [], lambda cfg, lang, threads: BlankEngine()))
+    monkeypatch.setitem(ENGINES, "blank", EngineSpec(lambda cfg, lang: [], lambda cfg, lang: BlankEngine()))
     write_png(tmp_path / "in" / "page.png", np.full((300, 400), 255, np.uint8))
     cfg = Config(tmp_path / "in", tmp_path / "out", workers=1, recognize=RecognizeConfig(engine="blank"))
     assert run_batch(cfg).counts["ok"] == 1

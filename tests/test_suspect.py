@@ -96,7 +96,7 @@ def test_an_overread_page_is_named_in_the_report_and_on_stderr(tmp_path, monkeyp
             word = Word(box, tuple(Char(box, ("i",), (0.5,)) for _ in range(120)), "i" * 120)
             return page.empty_result((Line(box, (word,)),))
 
-    monkeypatch.setitem(ENGINES, "texture", EngineSpec(lambda cfg, lang: [], lambda cfg, lang, threads: Texture()))
+    monkeypatch.setitem(ENGINES, "texture", EngineSpec(lambda cfg, lang: [], lambda cfg, lang: Texture()))
     write_png(tmp_path / "in" / "ruled.png", blank_paper())
     cfg = Config(tmp_path / "in", tmp_path / "out", workers=1, recognize=RecognizeConfig(engine="texture"))
     assert run_batch(cfg).counts["ok"] == 1
