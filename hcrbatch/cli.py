@@ -66,6 +66,12 @@ def finish(ctx: click.Context, action: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         log.error("interrupted; what was finished is kept, and the same command resumes from there")
         code = ExitCode.INTERRUPTED
+    except Exception as exc:  # a fault of ours: one line to act on, the traceback in the log
+        log.debug("internal error", exc_info=True)
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        log.error("internal error (%s): a fault of hcrbatch, not of the inputs; what was finished is kept. "
+                  "Run again with --verbose for where it happened, and report it", first)  # fmt: skip
+        code = ExitCode.INTERNAL
     ctx.exit(int(code))
 
 

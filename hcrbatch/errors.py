@@ -9,6 +9,7 @@ class ExitCode(IntEnum):
     """Stable process exit codes, documented in the README."""
 
     OK = 0
+    INTERNAL = 1  # a fault of hcrbatch's own, not of the input or the set-up
     USAGE = 2
     SOME_FILES_FAILED = 3
     MODEL_INVALID = 4

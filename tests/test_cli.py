@@ -297,6 +297,19 @@ def test_a_config_file_that_names_no_option_or_command_is_a_usage_error(tmp_path
         assert result.exit_code == ExitCode.USAGE and named in result.output
 
 
+def test_a_fault_of_hcrbatch_exits_1_with_one_line_and_no_traceback(run_cli, sample_folder, tmp_path, monkeypatch):
+    import hcrbatch.pipeline
+
+    def broken(cfg):
+        raise RuntimeError("Intra op parallelism cannot be modified\nafter initialization")
+
+    monkeypatch.setattr(hcrbatch.pipeline, "run_batch", broken)
+    result = run_cli(sample_folder, tmp_path / "out")
+    assert result.exit_code == ExitCode.INTERNAL == 1
+    assert "internal error (RuntimeError: Intra op parallelism cannot be modified)" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_usage_errors_exit_2(run_cli, tmp_path):
     assert run_cli(tmp_path / "missing", tmp_path / "out").exit_code == ExitCode.USAGE
     assert run_cli(tmp_path, tmp_path / "out", "--dpi", "5").exit_code == ExitCode.USAGE
