@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,8 +106,11 @@ def limit_tensorflow_threads(threads: int) -> None:
     only before its runtime starts, so it is set before the first model loads."""
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # started already in this process (a script that ran a model before): keep its threads
+        logging.getLogger(__name__).debug("TensorFlow already started; its thread count is kept")
 
 
 def load_keras_model(manifest: ModelManifest):
