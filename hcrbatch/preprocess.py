@@ -167,12 +167,12 @@ def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None =
 
 
 def grown(seeds: np.ndarray, reach: np.ndarray) -> np.ndarray:
-    """The pixels of `reach` connected (8-neighbours) to a pixel of `seeds` (hysteresis)."""
+    """The pixels of `reach` connected (8-neighbours) to a pixel of `seeds`, which lie within it (hysteresis)."""
     count, labels = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
-    keep[labels[seeds & reach]] = True
+    keep[labels[seeds]] = True
     keep[0] = False
-    return keep[labels] | seeds
+    return keep[labels]
 
 
 def _projection_score(ink_small: np.ndarray, angle: float) -> float:
