@@ -17,11 +17,13 @@ system-deps:
 	  ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata /usr/share/tesseract-ocr/*/tessdata/fra.traineddata >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils tesseract-ocr-eng tesseract-ocr-fra; }
 
-# Handwriting fonts for synthetic training lines (hcrbatch/train/synthlines.py): script and hand-printing.
+# Handwriting fonts for synthetic training lines (hcrbatch/train/synthlines.py): script and hand-printing;
+# FreeFont's serif and mono for the printed letterheads and typescript the tests draw.
 line-fonts:
 	@[ -e /usr/share/fonts/truetype/kristi/Kristi.ttf ] && [ -d /usr/share/fonts/opentype/dancingscript ] && \
-	  [ -d /usr/share/fonts/truetype/breip ] && [ -d /usr/share/fonts/truetype/sjfonts ] || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-kristi fonts-dancingscript fonts-breip fonts-sjfonts; }
+	  [ -d /usr/share/fonts/truetype/breip ] && [ -d /usr/share/fonts/truetype/sjfonts ] && \
+	  [ -d /usr/share/fonts/truetype/freefont ] || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq fonts-kristi fonts-dancingscript fonts-breip fonts-sjfonts fonts-freefont-ttf; }
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
