@@ -52,33 +52,53 @@ class CharNgram:
         return prob
 
 
+def word_core(word: str) -> str:
+    """`word` as the lexicon looks it up: lower case, without the punctuation around it."""
+    return word.strip(".,;:!?\"'()").lower()
+
+
+@functools.lru_cache(maxsize=200_000)
+def single_word_frequency(word: str, lang: str) -> float:
+    """wordfreq's frequency of `word` if it is one word: wordfreq splits "kmm&ws" or "2:hp" into
+    tokens and returns the frequency of the phrase, which would make a symbol look like a word."""
+    from wordfreq import tokenize, word_frequency
+
+    return word_frequency(word, lang) if tokenize(word, lang) == [word] else 0.0
+
+
+@functools.cache
+def has_word_list(lang: str) -> bool:
+    from wordfreq import available_languages
+
+    return lang in available_languages()
+
+
+def is_known_word(word: str, lang: str) -> bool:
+    """Whether `word` (punctuation around it aside) is in the language's word list; False for a
+    language wordfreq has none for."""
+    core = word_core(word)
+    return bool(core) and has_word_list(lang) and single_word_frequency(core, lang) > 0
+
+
 class WordModel:
     """log P(word) for a language, from wordfreq, with the n-gram for unknown words."""
 
     def __init__(self, lang: str, n_words: int = 50_000, p_unknown: float = 0.02) -> None:
-        from wordfreq import available_languages, top_n_list, word_frequency
+        from wordfreq import top_n_list, word_frequency
 
-        if lang not in available_languages():
+        if not has_word_list(lang):
             raise ConfigError(f"--lang {lang}: wordfreq has no word list for it")
         self.lang = lang
         self.log_unknown = math.log(p_unknown)
-        self._frequency = functools.lru_cache(maxsize=200_000)(self._single_word_frequency)
         words = {w: math.sqrt(word_frequency(w, lang)) for w in top_n_list(lang, n_words) if w.isalpha()}
         self.ngram = CharNgram(words)
 
-    def _single_word_frequency(self, word: str) -> float:
-        """wordfreq's frequency of `word` if it is one word: wordfreq splits "kmm&ws" or "2:hp" into
-        tokens and returns the frequency of the phrase, which would make a symbol look like a word."""
-        from wordfreq import tokenize, word_frequency
-
-        return word_frequency(word, self.lang) if tokenize(word, self.lang) == [word] else 0.0
-
     def log_prob(self, word: str) -> float:
         """Log-probability of a word as written (case-insensitive); punctuation around it is ignored."""
-        core = word.strip(".,;:!?\"'()").lower()
+        core = word_core(word)
         if not core:
             return 0.0
-        freq = self._frequency(core)
+        freq = single_word_frequency(core, self.lang)
         if freq > 0:
             return math.log(freq)
         return self.log_unknown + self.ngram.log_prob(core)
