@@ -35,13 +35,13 @@ from tqdm import tqdm
 
 from hcrbatch.config import Config
 from hcrbatch.discover import InputFile, discover
-from hcrbatch.elements import BBox, Line, PageResult
+from hcrbatch.elements import BBox, Line, PageResult, Word
 from hcrbatch.engines import line_manifest
 from hcrbatch.errors import ConfigError, InputFileError
 from hcrbatch.groundtruth import GTLine, GTPage, transcription_of
 from hcrbatch.ingest import iter_pages
 from hcrbatch.api import Reader
-from hcrbatch.metrics import edit_distance, normalise_text
+from hcrbatch.metrics import edit_distance, matched_items, normalise_text
 from hcrbatch.preprocess import to_gray
 from hcrbatch.suspect import UNREAD_SUSPECT
 from hcrbatch.report import write_csv
@@ -76,7 +76,7 @@ class PageScore:
     lines_missed: int  # transcribed lines no read line shares ink with
     lines_extra: int  # read lines in scope that share ink with no transcribed line
     words: int
-    mean_confidence: float | None  # mean character confidence of the scored words
+    mean_confidence: float | None  # mean confidence of the scored words (`Word.confidence`)
     marks_read: float | None = None  # the page's marks inside the lines read (`hcrbatch.suspect`)
     seconds: float = 0.0
 
@@ -276,8 +276,21 @@ def annotated_ink(gt: GTPage, ink: np.ndarray) -> np.ndarray | None:
     return np.unique(np.concatenate(inside)) if inside else None
 
 
-def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, seconds: float = 0.0) -> PageScore:
-    """`result` scored against `gt`; `gray` is the page image, whose ink the lines are matched by."""
+@dataclass(frozen=True)
+class Comparison:
+    """A read page set against its transcription: the lines in scope on each side, by their ink."""
+
+    texts: list[str]  # the transcribed lines' normalised texts
+    truth_ink: list[np.ndarray]
+    read: list[Line]  # every line read with words
+    scored: list[Line]  # those in scope
+    found_ink: list[np.ndarray]  # the scored lines' ink
+    groups: list[tuple[list[int], list[int]]]  # `line_groups` of truth_ink and found_ink
+    annotated: bool  # only the annotated regions are in scope
+
+
+def compare(gt: GTPage, result: PageResult, gray: np.ndarray) -> Comparison:
+    """`result`'s lines matched with `gt`'s by the ink of `gray`, the page image."""
     ink = scoring_ink(gray)
     truth = [line for line in scaled(gt, result.width, result.height) if normalise_text(line.text)]
     region_ink = annotated_ink(gt, ink)
@@ -287,12 +300,24 @@ def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, sec
         inside = [len(np.intersect1d(f, region_ink, assume_unique=True)) >= INSIDE_REGION * len(f) for f in read_ink]
     else:
         inside = [True] * len(read)
-    scored = [line for line, keep in zip(read, inside) if keep]
     found = [f for f, keep in zip(read_ink, inside) if keep]
     truth_ink = [polygon_ink(ink, line.polygon) for line in truth]
-    pairs = match_lines(truth_ink, found)
-    groups = line_groups(truth_ink, found)
-    texts = [normalise_text(line.text) for line in truth]
+    return Comparison(
+        texts=[normalise_text(line.text) for line in truth],
+        truth_ink=truth_ink,
+        read=read,
+        scored=[line for line, keep in zip(read, inside) if keep],
+        found_ink=found,
+        groups=line_groups(truth_ink, found),
+        annotated=region_ink is not None,
+    )
+
+
+def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, seconds: float = 0.0) -> PageScore:
+    """`result` scored against `gt`; `gray` is the page image, whose ink the lines are matched by."""
+    seen = compare(gt, result, gray)
+    texts, scored, groups = seen.texts, seen.scored, seen.groups
+    pairs = match_lines(seen.truth_ink, seen.found_ink)
     raw = [normalise_text(" ".join(w.raw_text for w in line.words)) for line in scored]
     corrected = [normalise_text(line.text) for line in scored]
 
@@ -302,15 +327,15 @@ def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, sec
             for t, f in groups
         )
 
-    chars = [c.confidence for line in scored for w in line.words for c in w.chars]
+    words = [w for line in scored for w in line.words]
     return PageScore(
         image=image,
         ground_truth=gt.format,
-        scope="annotated regions" if region_ink is not None else "whole page",
-        gt_lines=len(truth),
+        scope="annotated regions" if seen.annotated else "whole page",
+        gt_lines=len(texts),
         read_lines=len(scored),
         matched_lines=len(pairs),
-        lines_outside=len(read) - len(scored),
+        lines_outside=len(seen.read) - len(scored),
         gt_chars=sum(len(t) for t in texts),
         char_errors_raw=errors(raw, str),
         char_errors=errors(corrected, str),
@@ -319,11 +344,25 @@ def score_page(gt: GTPage, result: PageResult, gray: np.ndarray, image: str, sec
         word_errors=errors(corrected, str.split),
         reading_order_errors=misplaced([j for _, j in sorted(pairs)]),
         **segmentation_errors(groups),
-        words=sum(len(line.words) for line in scored),
-        mean_confidence=round(float(np.mean(chars)), 4) if chars else None,
+        words=len(words),
+        mean_confidence=round(float(np.mean([w.confidence for w in words])), 4) if words else None,
         marks_read=result.marks_read,
         seconds=round(seconds, 3),
     )
+
+
+def word_outcomes(gt: GTPage, result: PageResult, gray: np.ndarray) -> list[tuple[Line, Word, bool]]:
+    """Each word read in scope, with its line, and whether it is right: paired with the same word
+    by a least-cost alignment of its group of lines' words with the transcription's (a word of a
+    read line that shares ink with no transcribed line is wrong)."""
+    seen = compare(gt, result, gray)
+    out = []
+    for t, f in seen.groups:
+        truth = " ".join(seen.texts[i] for i in t).split()
+        read = [(seen.scored[j], word) for j in f for word in seen.scored[j].words]
+        right = matched_items(truth, [normalise_text(word.text) for _, word in read])
+        out.extend((line, word, ok) for (line, word), ok in zip(read, right))
+    return out
 
 
 def total(scores: Iterable[PageScore], image: str = "all pages") -> PageScore:
@@ -353,7 +392,7 @@ def write_scores(scores: list[PageScore], out_dir: Path) -> list[Path]:
 
 
 def plot_cer_against_confidence(scores: list[PageScore], path: Path) -> None:
-    """Each page's corrected CER against its mean character confidence: whether confidence can
+    """Each page's corrected CER against its words' mean confidence: whether confidence can
     tell an archivist which pages to check by hand."""
     import matplotlib
 
@@ -369,7 +408,7 @@ def plot_cer_against_confidence(scores: list[PageScore], path: Path) -> None:
     if empty:
         axes.scatter([0.0] * len(empty), [s.cer for s in empty], s=20, marker="x", color="red", label="read as empty")
         axes.legend(loc="upper right")
-    axes.set_xlabel("mean character confidence of the page")
+    axes.set_xlabel("mean word confidence of the page")
     axes.set_ylabel("CER (corrected)")
     axes.set_xlim(-0.02, 1.02)
     axes.set_ylim(0, max([1.0] + [s.cer for s in scores]) * 1.02)
@@ -400,9 +439,12 @@ def transcribed_images(cfg: Config, only: Collection[str] | None = None) -> list
     return pages
 
 
-def evaluate_folder(cfg: Config, only: Collection[str] | None = None) -> list[PageScore]:
+def evaluate_folder(
+    cfg: Config, only: Collection[str] | None = None, outcomes: list[tuple[str, Line, Word, bool]] | None = None
+) -> list[PageScore]:
     """Every transcribed page under `cfg.input_dir` (those named in `only`, if given) read with the
-    pipeline `cfg` sets up, and scored."""
+    pipeline `cfg` sets up, and scored; where `outcomes` is given, each word read is added to it
+    with its page (as in the scores), its line and whether it is right (`word_outcomes`)."""
     pages = transcribed_images(cfg, only)
     reader = Reader(cfg)
     scores = []
@@ -414,7 +456,10 @@ def evaluate_folder(cfg: Config, only: Collection[str] | None = None) -> list[Pa
             log.warning("%s: not scored: %s", file.relative, exc)
             continue
         result = reader.read_page(page)
-        scores.append(score_page(gt, result, to_gray(page.pixels), str(file.relative), time.monotonic() - started))
+        gray = to_gray(page.pixels)
+        scores.append(score_page(gt, result, gray, str(file.relative), time.monotonic() - started))
+        if outcomes is not None:
+            outcomes.extend((str(file.relative), *outcome) for outcome in word_outcomes(gt, result, gray))
     return scores
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 # EMNIST Balanced's 47 classes merge these letters' cases.
 CASE_MERGED = set("cijklmopsuvwxyz")
 
@@ -38,6 +40,27 @@ def edit_distance(a: Sequence, b: Sequence) -> int:
             current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (item_a != item_b)))
         previous = current
     return previous[-1]
+
+
+def matched_items(truth: Sequence, found: Sequence) -> list[bool]:
+    """For each item of `found`, whether a least-cost alignment with `truth` (Levenshtein's) pairs
+    it with an equal item: a word read right, as word error rate counts it."""
+    cost = np.zeros((len(truth) + 1, len(found) + 1), np.int32)
+    cost[:, 0], cost[0, :] = np.arange(len(truth) + 1), np.arange(len(found) + 1)
+    for i, item_t in enumerate(truth, 1):
+        for j, item_f in enumerate(found, 1):
+            cost[i, j] = min(cost[i - 1, j] + 1, cost[i, j - 1] + 1, cost[i - 1, j - 1] + (item_t != item_f))
+    right = [False] * len(found)
+    i, j = len(truth), len(found)
+    while i and j:
+        if cost[i, j] == cost[i - 1, j - 1] + (truth[i - 1] != found[j - 1]):
+            right[j - 1] = truth[i - 1] == found[j - 1]
+            i, j = i - 1, j - 1
+        elif cost[i, j] == cost[i, j - 1] + 1:
+            j -= 1
+        else:
+            i -= 1
+    return right
 
 
 def normalise_text(text: str) -> str:
