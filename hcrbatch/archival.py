@@ -2,7 +2,7 @@
 
 All three carry the same reading: lines in reading order, each with its box, a straight baseline
 fitted to its letters (`render.fitted_baseline`, the one the PDF text layer sits on), its words with
-their boxes and confidences (a word's mean character confidence) and, where the recognizer gave
+their boxes and confidences (a word's `Word.confidence`: calibrated where its model is) and, where the recognizer gave
 them, its characters with their own confidences and next-best readings. Where the corrector changed
 a word, the raw reading is kept beside it (ALTO `ALTERNATIVE`, PAGE a second `TextEquiv`); hOCR has
 no standard place for it and carries the corrected text only.
@@ -123,7 +123,7 @@ def _alto_line(block, line: Line, line_id: str) -> None:
             _alto_box(_alto("SP", element), BBox(before, word.bbox.top, max(word.bbox.left, before), word.bbox.bottom))
         string = _alto_box(_alto("String", element, ID=f"{line_id}_w{n}", CONTENT=word.text), word.bbox)
         if word.chars:
-            string.set("WC", _confidence(word.mean_confidence))
+            string.set("WC", _confidence(word.confidence))
         if word.corrected_by and word.raw_text != word.text:
             _alto("ALTERNATIVE", string, PURPOSE="recognition before correction").text = word.raw_text
         for k, char in enumerate(word.chars, 1):
@@ -180,8 +180,8 @@ def _page_line(region, line: Line, line_id: str, order: int) -> None:
     _pc("Baseline", element, points=_baseline(line))
     for n, word in enumerate(line.words, 1):
         _page_word(element, word, f"{line_id}_w{n}")
-    chars = [c.confidence for w in line.words for c in w.chars]
-    _text_equiv(element, line.text, sum(chars) / len(chars) if chars else None)
+    words = [w.confidence for w in line.words if w.chars]
+    _text_equiv(element, line.text, sum(words) / len(words) if words else None)
 
 
 def _page_word(line, word: Word, word_id: str) -> None:
@@ -193,10 +193,10 @@ def _page_word(line, word: Word, word_id: str) -> None:
         for index, (label, prob) in enumerate(zip(char.labels, char.probs), 1):
             if index == 1 or prob >= MIN_VARIANT:
                 _text_equiv(glyph, label, prob, index)
-    confidence = word.mean_confidence if word.chars else None
+    confidence = word.confidence if word.chars else None
     if word.corrected_by and word.raw_text != word.text:
         _text_equiv(element, word.text, confidence, 1)
-        _text_equiv(element, word.raw_text, confidence, 2)
+        _text_equiv(element, word.raw_text, word.mean_confidence, 2)
     else:
         _text_equiv(element, word.text, confidence)
 
@@ -243,12 +243,12 @@ def hocr_document(results: list[PageResult], info: DocumentInfo) -> bytes:
             _span(element, "ocr_carea", f"block_{number}_1", box, "div"), "ocr_par", f"par_{number}_1", box, "p"
         )
         for n, line in enumerate(lines, 1):
-            slope, intercept = fitted_baseline(line)
+            slope, intercept = fitted_baseline(line)  # + 0.0 below: a level line's slope is not "-0.0000"
             offset = intercept + slope * line.bbox.left - line.bbox.bottom
             line_element = _span(paragraph, "ocr_line", f"line_{number}_{n}",
-                                 f"{_bbox(line.bbox)}; baseline {slope:.4f} {round(offset)}")  # fmt: skip
+                                 f"{_bbox(line.bbox)}; baseline {round(slope, 4) + 0.0:.4f} {round(offset)}")  # fmt: skip
             for k, word in enumerate(line.words, 1):
-                confidence = round(100 * word.mean_confidence) if word.chars else 0
+                confidence = round(100 * word.confidence) if word.chars else 0
                 span = _span(
                     line_element, "ocrx_word", f"word_{number}_{n}_{k}", f"{_bbox(word.bbox)}; x_wconf {confidence}"
                 )

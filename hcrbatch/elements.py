@@ -166,6 +166,15 @@ class Word:
     # whole-word readings (text, visual log-probability), best first: the line engine's CTC beam
     # search, which may add or drop letters, so a corrector chooses among these instead of `chars`
     spellings: tuple[tuple[str, float], ...] = ()
+    # the probability that `text` is right, from the engine's calibration (`hcrbatch.confidence`);
+    # None where its model has none
+    calibrated: float | None = None
+
+    @property
+    def confidence(self) -> float:
+        """What outputs report and `--low-confidence` flags: the calibrated probability where there
+        is one, else the characters' mean confidence."""
+        return self.calibrated if self.calibrated is not None else self.mean_confidence
 
     @property
     def raw_text(self) -> str:
@@ -184,7 +193,7 @@ class Word:
             "bbox": self.bbox.to_list(), "text": self.text, "corrected_by": self.corrected_by,
             "chars": [c.to_dict() for c in self.chars],
             "alternatives": [a.to_dict() for a in self.alternatives],
-            "spellings": [list(spelling) for spelling in self.spellings],
+            "spellings": [list(spelling) for spelling in self.spellings], "calibrated": self.calibrated,
         }  # fmt: skip
 
     @staticmethod
@@ -196,6 +205,7 @@ class Word:
             data["corrected_by"],
             tuple(Alternative.from_dict(a) for a in data["alternatives"]),
             tuple((text, score) for text, score in data["spellings"]),
+            data.get("calibrated"),
         )
 
 

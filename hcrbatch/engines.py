@@ -12,18 +12,21 @@ predictor composes a detector and a recognizer. To add an engine: a class with `
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from hcrbatch.config import RecognizeConfig, SegmentConfig
 from hcrbatch.ctcdecode import char_lm_manifests
+from hcrbatch.confidence import WordCalibration
 from hcrbatch.elements import Line, PageResult
 from hcrbatch.errors import ConfigError, ModelError
-from hcrbatch.modelstore import ModelManifest, limit_tensorflow_threads, load_manifest, manifest_path
+from hcrbatch.modelstore import ModelManifest, limit_tensorflow_threads, load_manifest, manifest_path, write_manifest
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation, segment
 
@@ -90,6 +93,49 @@ def engine_digest(cfg: RecognizeConfig, lang: str) -> str:
     """Content hashes of everything the engine reads with: a retrained model redoes earlier outputs."""
     spec = engine_spec(cfg)
     return "".join(m.digest() for m in spec.manifests(cfg, lang)) + spec.fingerprint(cfg, lang)
+
+
+def word_calibrations(cfg: RecognizeConfig, lang: str) -> dict[str, WordCalibration]:
+    """Each engine's word-confidence calibration, from the manifests of the models `cfg`'s engine
+    reads with (`hcrbatch.confidence`); an engine whose model has none is not in it."""
+    found = {}
+    for manifest in engine_spec(cfg).manifests(cfg, lang):
+        if "word_confidence" in manifest.extra:
+            calibration = WordCalibration.from_dict(manifest.extra["word_confidence"], str(manifest.weights))
+            found[calibration.engine] = calibration
+    return found
+
+
+CALIBRATED_MODELS: dict[str, Callable[[RecognizeConfig], str]] = {
+    "glyph": lambda cfg: cfg.model,
+    "line": lambda cfg: cfg.line_model,
+}  # an engine's words are calibrated in its model's manifest; Tesseract's keep Tesseract's own confidence
+
+
+def store_calibrations(cfg: RecognizeConfig, calibrations: list[WordCalibration], overwrite: bool) -> list[Path]:
+    """Each calibration written into its engine's model manifest (`word_confidence`), refused where
+    one is there already unless `overwrite`; those of engines without a model of ours are left out."""
+    written = []
+    for calibration in calibrations:
+        if calibration.engine not in CALIBRATED_MODELS:
+            continue
+        path = manifest_path(cfg.models_dir, CALIBRATED_MODELS[calibration.engine](cfg))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if "word_confidence" in manifest and not overwrite:
+            raise ConfigError(f"{path} has a word_confidence calibration: --overwrite to replace it")
+        manifest["word_confidence"] = calibration.to_dict()
+        written.append(write_manifest(cfg.models_dir, manifest))
+    return written
+
+
+def refuse_to_recalibrate(cfg: RecognizeConfig, lang: str, overwrite: bool) -> None:
+    """Before pages are read for `hcrbatch calibrate`: no model of the engine may hold a calibration
+    already, unless `overwrite`, so that an hour's reading does not end in a refusal."""
+    for manifest in engine_spec(cfg).manifests(cfg, lang):
+        if "word_confidence" in manifest.extra and not overwrite:
+            raise ConfigError(
+                f"{manifest_path(cfg.models_dir, manifest.name)} has a word_confidence calibration: --overwrite to replace it"
+            )
 
 
 def _named(manifest: ModelManifest) -> str:

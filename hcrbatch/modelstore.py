@@ -42,8 +42,11 @@ class ModelManifest:
         return np.array([float(corrections.get(c, 0.0)) for c in self.charset])
 
     def digest(self) -> str:
-        """Content hash of the weights, so a retrained model invalidates earlier outputs."""
+        """Content hash of the weights and of the word-confidence calibration, so a retrained or
+        recalibrated model invalidates earlier outputs."""
         h = hashlib.sha256()
+        if "word_confidence" in self.extra:
+            h.update(json.dumps(self.extra["word_confidence"], sort_keys=True).encode())
         with open(self.weights, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)

@@ -12,7 +12,7 @@ import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,12 +23,13 @@ from hcrbatch import __version__
 from hcrbatch.archival import DocumentInfo, page_xml_paths, write_alto, write_hocr, write_page_xml
 from hcrbatch.atomic import ATOMIC_TEMP_NAME, atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
+from hcrbatch.confidence import WordCalibration, calibrate_page
 from hcrbatch.config import Config
 from hcrbatch.correct import Corrector
 from hcrbatch.correctors import make_corrector
 from hcrbatch.discover import InputFile, discover, printable
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
-from hcrbatch.engines import Engine, EnginePage, engine_digest, make_engine
+from hcrbatch.engines import Engine, EnginePage, engine_digest, make_engine, word_calibrations
 from hcrbatch.errors import (
     ConfigError,
     CorruptFileError,
@@ -100,11 +101,19 @@ def remove_stale_partials(output_dir: Path, input_dir: Path) -> None:
 class DocumentProcessor:
     """Turns one input file into its outputs; holds the loaded engine and corrector."""
 
-    def __init__(self, cfg: Config, engine: Engine, corrector: Corrector, settings: str) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        engine: Engine,
+        corrector: Corrector,
+        settings: str,
+        calibrations: Mapping[str, WordCalibration] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.engine = engine
         self.corrector = corrector
         self.settings = settings
+        self.calibrations = calibrations or {}
 
     def outputs(self, stem: str, pages: int) -> dict[str, list[Path]]:
         """Each asked-for format's files for a document of `pages` pages (PAGE has one per page)."""
@@ -122,7 +131,7 @@ class DocumentProcessor:
     def read_page(self, page: PageImage) -> PageResult:
         clean = preprocess(page, self.cfg.preprocess)
         result = self.engine.read(EnginePage(clean, page.index, page.dpi, self.cfg.segment))
-        result = self.corrector.correct_page(result)
+        result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
         return replace(result, marks_read=marks_read(clean, result))
 
     def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
@@ -214,15 +223,14 @@ class DocumentProcessor:
 
     def _summary(self, rel: str, results: list[PageResult], seconds: float) -> FileOutcome:
         words = [w for page in results for w in page.words]
-        confidences = [c.confidence for w in words for c in w.chars]
         return FileOutcome(
             path=rel,
             status="ok",
             pages=len(results),
             words=len(words),
-            chars=len(confidences),
-            mean_confidence=round(sum(confidences) / len(confidences), 4) if confidences else None,
-            low_confidence_words=sum(w.mean_confidence < self.cfg.low_confidence for w in words),
+            chars=sum(len(w.chars) for w in words),
+            mean_confidence=round(sum(w.confidence for w in words) / len(words), 4) if words else None,
+            low_confidence_words=sum(w.confidence < self.cfg.low_confidence for w in words),
             suspect_pages=";".join(str(page.index + 1) for page in results if is_suspect(page)),
             overread_pages=";".join(str(page.index + 1) for page in results if is_overread(page)),
             seconds=round(seconds, 3),
@@ -255,7 +263,8 @@ def check_options(cfg: Config) -> None:
 
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
     engine = make_engine(cfg.recognize, cfg.correct.lang, threads)
-    return DocumentProcessor(cfg, engine, make_corrector(cfg.correct), settings)
+    calibrations = word_calibrations(cfg.recognize, cfg.correct.lang)
+    return DocumentProcessor(cfg, engine, make_corrector(cfg.correct), settings, calibrations)
 
 
 _worker: DocumentProcessor | Exception | None = None  # one per worker process, built by _init_worker

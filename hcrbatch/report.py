@@ -12,7 +12,7 @@ from hcrbatch.elements import FileOutcome, PageResult
 
 WORD_COLUMNS = [
     "document", "page", "line", "word", "left", "top", "right", "bottom",
-    "raw_text", "text", "corrected_by", "mean_confidence", "min_confidence", "engine", "print_probability",
+    "raw_text", "text", "corrected_by", "confidence", "mean_confidence", "min_confidence", "engine", "print_probability",
     "page_width", "page_height", "dpi",
 ]  # fmt: skip
 BATCH_COLUMNS = [f.name for f in fields(FileOutcome)]
@@ -48,6 +48,8 @@ def word_rows(results: list[PageResult], document: str = "") -> pd.DataFrame:
             "raw_text": spreadsheet_safe(word.raw_text),
             "text": spreadsheet_safe(word.text),
             "corrected_by": word.corrected_by,
+            # the probability that `text` is right (calibrated), else the characters' mean
+            "confidence": round(word.confidence, 4),
             "mean_confidence": round(word.mean_confidence, 4),
             "min_confidence": round(word.min_confidence, 4),
             "engine": line.engine,
