@@ -404,6 +404,53 @@ def eval_pages(ctx, pages_dir, out_dir, pattern, held_out, quiet, verbose, log_f
 
 
 @cli.command()
+@click.argument("pages_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--glob", "pattern", default="*", show_default=True, help="Only images whose name or relative path match."
+)
+@click.option("--overwrite", is_flag=True, help="Replace a calibration the models already hold.")
+@with_reading_options
+@with_logging
+@click.pass_context
+def calibrate(ctx, pages_dir, pattern, overwrite, quiet, verbose, log_file, **reading) -> None:
+    """Fit each engine's word confidence to how often its words are right on the transcribed pages
+    under PAGES_DIR (images with PAGE or ALTO XML beside them), read as `run` would; the fit goes
+    into the engine's model manifest, so that a word's confidence is the probability it is right."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = Config(input_dir=pages_dir.absolute(), output_dir=Path("."), glob=pattern, workers=1,
+                 progress=not quiet and sys.stderr.isatty(), **reading_config(**reading))  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.confidence import FEWEST_WORDS, fit_engines, reliability, samples
+        from hcrbatch.engines import refuse_to_recalibrate, store_calibrations
+        from hcrbatch.evalpages import evaluate_folder
+
+        refuse_to_recalibrate(cfg.recognize, cfg.correct.lang, overwrite)
+        outcomes: list = []
+        scores = evaluate_folder(cfg, outcomes=outcomes)
+        found = samples([outcome[1:] for outcome in outcomes], cfg.correct.lang)
+        calibrations = fit_engines(found, f"{len(found)} words of {len(scores)} pages under {pages_dir.name}")
+        written = store_calibrations(cfg.recognize, calibrations, overwrite)
+        if not quiet:
+            for calibration in calibrations:
+                mine = [(line, word, right) for _, line, word, right in outcomes
+                        if word.chars and line.engine == calibration.engine]  # fmt: skip
+                right = [r for *_, r in mine]
+                before, _ = reliability([word.mean_confidence for _, word, _ in mine], right)
+                lang = cfg.correct.lang
+                after, _ = reliability([calibration.probability(w, line, lang) for line, w, _ in mine], right)
+                click.echo(f"{calibration.engine}: {len(mine)} words, {sum(right) / len(mine):.1%} right; "
+                           f"calibration error {before:.3f} -> {after:.3f} on these pages")  # fmt: skip
+            for path in written:
+                click.echo(f"wrote {path}")
+            if not written:
+                click.echo(f"no engine read enough words to calibrate (at least {FEWEST_WORDS})")
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@cli.command()
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="EMNIST folder (gzip IDX files) or labelled folder DIR/<char or U+XXXX>/*.png; repeatable.")  # fmt: skip
 @click.option("--name", default=TrainConfig.name, show_default=True)
