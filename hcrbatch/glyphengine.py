@@ -7,7 +7,6 @@ one is visible, so the same code batches on the GPU there and on the CPU elsewhe
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.glyphs import normalise_batch
-from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
+from hcrbatch.modelstore import ModelManifest, adjust_priors, import_tensorflow, load_keras_model, load_manifest
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation
 
@@ -27,8 +26,7 @@ class CharRecognizer:
     """A loaded character model plus its manifest; load once, reuse for every page."""
 
     def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig) -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import tensorflow as tf
+        tf = import_tensorflow()
 
         self.manifest = manifest
         self.cfg = cfg

@@ -20,7 +20,7 @@ from hcrbatch.config import RecognizeConfig
 from hcrbatch.ctcdecode import LmBeamDecoder, choose_decoding
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
-from hcrbatch.modelstore import ModelManifest, load_keras_model
+from hcrbatch.modelstore import ModelManifest, import_tensorflow, load_keras_model
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import LineBox, Segmentation
 
@@ -168,7 +168,7 @@ class LineRecognizer:
     """A loaded line model; `read` takes grey line crops and returns their aligned characters."""
 
     def __init__(self, manifest: ModelManifest, cfg: RecognizeConfig, lms: tuple[ModelManifest, ...] = ()) -> None:
-        import tensorflow as tf
+        tf = import_tensorflow()
 
         self.manifest = manifest
         self.cfg = cfg

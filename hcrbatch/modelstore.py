@@ -6,6 +6,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,10 +106,30 @@ def load_manifest(models_dir: Path, name: str) -> ModelManifest:
     )
 
 
+def import_tensorflow():
+    """TensorFlow, imported with the banners its C++ start-up writes (oneDNN, CPU features: absl's
+    log, which TF_CPP_MIN_LOG_LEVEL no longer reaches) kept off stderr, where they would mail a cron
+    job's owner on every run; TF_CPP_MIN_LOG_LEVEL=0 shows them. A failed import still raises."""
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "0":
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tensorflow
+
+
 def limit_tensorflow_threads(threads: int) -> None:
     """Cap TensorFlow's CPU threads (one worker of several shares the cores); TensorFlow takes this
     only before its runtime starts, so it is set before the first model loads."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -118,6 +140,7 @@ def limit_tensorflow_threads(threads: int) -> None:
 
 def load_keras_model(manifest: ModelManifest):
     """The Keras model behind a manifest; a damaged archive becomes a ModelError (exit 4)."""
+    import_tensorflow()
     import keras
 
     try:

@@ -236,7 +236,9 @@ def test_killed_process_leaves_nothing_half_written_and_a_rerun_completes(tiny_m
     proc.kill()
     proc.wait()
     assert not (out / "long.pdf").exists() or (out / ".hcrbatch" / "done" / "long.json").exists()
-    assert subprocess.run(cmd).returncode == 0
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 0
+    assert rerun.stderr == ""  # -q: not even TensorFlow's start-up banners
     assert not list(out.rglob("*.part"))
     assert pd.read_csv(out / "long.csv")["page"].max() == 6
 
