@@ -11,11 +11,12 @@ WHEELS ?= $(HOME)/.cache/hcrbatch/wheels-portable
 
 .PHONY: demo test install install-llm system-deps line-fonts llama-wheel model lines gan samples clean
 
-# poppler for PDFs; Tesseract's English and French data for printed lines (the tesserocr wheel has the library)
+# poppler for PDFs; Tesseract's English and French data for printed lines (the tesserocr wheel has the library);
+# Chromium, in which the tests render the review page
 system-deps:
-	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && \
+	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && command -v chromium >/dev/null && \
 	  ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata /usr/share/tesseract-ocr/*/tessdata/fra.traineddata >/dev/null 2>&1 || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils tesseract-ocr-eng tesseract-ocr-fra; }
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils tesseract-ocr-eng tesseract-ocr-fra chromium; }
 
 # Handwriting fonts for synthetic training lines (hcrbatch/train/synthlines.py): script and hand-printing;
 # FreeFont's serif and mono for the printed letterheads and typescript the tests draw.

@@ -1,7 +1,7 @@
 """What lets a re-run skip finished files and resume interrupted ones.
 
 Under `OUT_DIR/.hcrbatch/`: `done/<rel>.json` is written last for each finished input (its content
-hash, the settings digest and its report row); `work/<rel>/<digest>/page-NNNN.json` and
+hash, the settings digest, its report row and its pages' review); `work/<rel>/<digest>/page-NNNN.json` and
 `page-NNNN.pdf` hold each recognised and rendered page of a file still in progress, so a killed run
 neither reads nor renders those pages again.
 """
@@ -86,7 +86,10 @@ class FileState:
         """Record a page as finished; called after its PDF is written."""
         atomic_write_text(self._page_json(page.index), page_to_json(page))
 
-    def mark_done(self, outcome: FileOutcome) -> None:
+    def mark_done(self, outcome: FileOutcome, review: dict | None = None) -> None:
+        """Record the file as finished, with what the batch's review page shows of it (`hcrbatch.review`)."""
         record = {"input_sha256": self.input_digest, "settings": self.settings, "outcome": asdict(outcome)}
+        if review is not None:
+            record["review"] = review
         atomic_write_text(self.done_path, json.dumps(record, indent=1))
         shutil.rmtree(self.work_dir.parent, ignore_errors=True)

@@ -42,6 +42,7 @@ from hcrbatch.errors import (
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import preprocess
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
+from hcrbatch.review import page_review, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
 from hcrbatch.suspect import characters_per_height, is_overread, is_suspect, marks_read
 from hcrbatch.workers import run_parallel
@@ -198,7 +199,11 @@ class DocumentProcessor:
         results = [finished[i] for i in order]
         self._write_outputs(file, stem, results, state)
         outcome = self._summary(file.shown, results, time.monotonic() - started)
-        state.mark_done(outcome)
+        outputs = {fmt: paths[0].relative_to(self.cfg.output_dir).as_posix()
+                   for fmt, paths in self.outputs(stem, len(results)).items()}  # fmt: skip
+        review = {"source": str(file.path.absolute()), "outputs": outputs,
+                  "pages": [page_review(r, self.cfg.low_confidence).to_dict() for r in results]}  # fmt: skip
+        state.mark_done(outcome, review)
         return outcome
 
     def _write_outputs(self, file: InputFile, stem: str, results: list[PageResult], state: FileState) -> None:
@@ -377,5 +382,6 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
     finally:
         file_bar.close()
         page_bar.close()
-        write_batch_report(report, outcomes, earlier)
+        rows = write_batch_report(report, outcomes, earlier)
+    write_review(cfg.output_dir, cfg.output_dir / STATE_DIR, rows, cfg.ingest, cfg.low_confidence)
     return BatchResult(tuple(sorted(outcomes, key=lambda o: o.path)))

@@ -88,14 +88,40 @@ def read_batch_report(path: Path) -> pd.DataFrame:
     return frame.reindex(columns=BATCH_COLUMNS, fill_value="")  # a column added since: empty
 
 
-def write_batch_report(path: Path, outcomes: list[FileOutcome], earlier: pd.DataFrame | None = None) -> None:
+def write_batch_report(
+    path: Path, outcomes: list[FileOutcome], earlier: pd.DataFrame | None = None
+) -> list[FileOutcome]:
     """A row per input, sorted by path: this run's outcomes, and the `earlier` rows (an earlier run's
     report) of inputs this run did not reach, so that the report describes the whole output folder
-    after a run that was interrupted or chose some files with --glob."""
+    after a run that was interrupted or chose some files with --glob. Returns its rows."""
     rows = [asdict(o) for o in sorted(outcomes, key=lambda o: o.path)]
     frame = pd.DataFrame(rows, columns=BATCH_COLUMNS)
     frame["path"] = frame["path"].map(spreadsheet_safe)
+    reported = list(outcomes)
     if earlier is not None and len(earlier):
         kept = earlier[~earlier["path"].isin(set(frame["path"]))]
         frame = pd.concat([frame.astype(object), kept], ignore_index=True).sort_values("path", kind="stable")
+        reported += [outcome_from_row(row) for row in kept.to_dict("records")]
     write_csv(path, frame)
+    return sorted(reported, key=lambda o: o.path)
+
+
+def outcome_from_row(row: dict[str, str]) -> FileOutcome:
+    """A report row, as `read_batch_report` reads it, back as the outcome it was written from."""
+
+    def number(key: str, kind: type) -> float | int:
+        try:
+            return kind(float(row.get(key) or 0))
+        except ValueError:
+            return kind(0)
+
+    cell = str(row.get("path", ""))
+    path = cell[1:] if cell.startswith("'") and spreadsheet_safe(cell[1:]) == cell else cell
+    confidence = row.get("mean_confidence") or ""
+    return FileOutcome(
+        path=path, status=row.get("status") or "failed", reason=row.get("reason") or "",
+        pages=number("pages", int), words=number("words", int), chars=number("chars", int),
+        mean_confidence=number("mean_confidence", float) if confidence else None,
+        low_confidence_words=number("low_confidence_words", int), suspect_pages=row.get("suspect_pages") or "",
+        overread_pages=row.get("overread_pages") or "", seconds=number("seconds", float),
+    )  # fmt: skip
