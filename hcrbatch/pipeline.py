@@ -42,7 +42,7 @@ from hcrbatch.errors import (
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import preprocess
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
-from hcrbatch.review import page_review, write_review
+from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
 from hcrbatch.suspect import characters_per_height, is_overread, is_suspect, marks_read
 from hcrbatch.workers import run_parallel
@@ -99,6 +99,35 @@ def remove_stale_partials(output_dir: Path, input_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def output_paths(cfg: Config, stem: str, pages: int) -> dict[str, list[Path]]:
+    """Each asked-for format's files for a document of `pages` pages (PAGE has one per page)."""
+    base = cfg.output_dir / stem
+    paths = {fmt: [base.with_name(base.name + suffix)] for fmt, suffix in SINGLE_FILE_SUFFIXES.items()}
+    paths["page"] = page_xml_paths(base, pages)
+    return {fmt: paths[fmt] for fmt in cfg.formats}
+
+
+def all_outputs(cfg: Config, stem: str, pages: int) -> list[Path]:
+    return [path for paths in output_paths(cfg, stem, pages).values() for path in paths]
+
+
+def done_earlier(cfg: Config, file: InputFile, stem: str, settings: str) -> FileOutcome | None:
+    """`file`'s outcome as a `skipped` row where it was finished with this content and these
+    settings and its outputs are there, so that a re-run loads no model for it; None otherwise
+    (the file's own processing says why it cannot be read)."""
+    if cfg.force:
+        return None
+    try:
+        digest = file_digest(file.path)
+    except OSError:
+        return None
+    state = FileState(cfg.output_dir, stem, digest, settings, with_pdf="pdf" in cfg.formats)
+    done = state.finished_outcome(lambda pages: all_outputs(cfg, stem, pages))
+    if done is None:
+        return None
+    return replace(done, path=file.shown, status="skipped", reason="done earlier with the same content and settings")
+
+
 class DocumentProcessor:
     """Turns one input file into its outputs; holds the loaded engine and corrector."""
 
@@ -117,14 +146,7 @@ class DocumentProcessor:
         self.calibrations = calibrations or {}
 
     def outputs(self, stem: str, pages: int) -> dict[str, list[Path]]:
-        """Each asked-for format's files for a document of `pages` pages (PAGE has one per page)."""
-        base = self.cfg.output_dir / stem
-        paths = {fmt: [base.with_name(base.name + suffix)] for fmt, suffix in SINGLE_FILE_SUFFIXES.items()}
-        paths["page"] = page_xml_paths(base, pages)
-        return {fmt: paths[fmt] for fmt in self.cfg.formats}
-
-    def _all_outputs(self, stem: str, pages: int) -> list[Path]:
-        return [path for paths in self.outputs(stem, pages).values() for path in paths]
+        return output_paths(self.cfg, stem, pages)
 
     def document_info(self, file: InputFile) -> DocumentInfo:
         return DocumentInfo.now(printable(file.path.name), f"hcrbatch {__version__}", self.engine.models)
@@ -167,7 +189,7 @@ class DocumentProcessor:
 
     def _convert(self, file: InputFile, stem: str, state: FileState, on_page: Callable[[], None]) -> FileOutcome:
         started = time.monotonic()
-        done = None if self.cfg.force else state.finished_outcome(lambda pages: self._all_outputs(stem, pages))
+        done = None if self.cfg.force else state.finished_outcome(lambda pages: all_outputs(self.cfg, stem, pages))
         if done is not None:
             return replace(done, status="skipped", reason="done earlier with the same content and settings")
         finished = {} if self.cfg.force else state.finished_pages()
@@ -359,11 +381,19 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
             last_report = time.monotonic()
         return not (cfg.fail_fast and outcome.status == "failed")
 
-    workers = min(cfg.workers, len(files))
+    left = []  # the files not done earlier: only these need a model
+    for file in files:
+        done = done_earlier(cfg, file, stems[file], settings)
+        if done is None:
+            left.append(file)
+        else:
+            record(done)
+            page_bar.update(done.pages)
+    workers = min(cfg.workers, len(left))
     try:
         if workers <= 1:
-            processor = build_processor(cfg, settings) if files else None
-            for file in files:
+            processor = build_processor(cfg, settings) if left else None
+            for file in left:
                 if not record(processor.process(file, stems[file], on_page=lambda: page_bar.update(1))):
                     break
         else:
@@ -377,11 +407,12 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResul
                 reason = "the worker process died on this file (out of memory?); run it alone or with --workers 1"
                 return FileOutcome(job[0].shown, "failed", reason)
 
-            jobs = [(f, stems[f]) for f in files]
+            jobs = [(f, stems[f]) for f in left]
             run_parallel(jobs, _process_in_worker, workers, _init_worker, (cfg, settings, threads), on_result, on_crash)
     finally:
         file_bar.close()
         page_bar.close()
         rows = write_batch_report(report, outcomes, earlier)
-    write_review(cfg.output_dir, cfg.output_dir / STATE_DIR, rows, cfg.ingest, cfg.low_confidence)
+    if left or not review_is_current(cfg.output_dir, cfg.output_dir / STATE_DIR):
+        write_review(cfg.output_dir, cfg.output_dir / STATE_DIR, rows, cfg.ingest, cfg.low_confidence)
     return BatchResult(tuple(sorted(outcomes, key=lambda o: o.path)))

@@ -18,9 +18,11 @@ import datetime as dt
 import html
 import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -172,6 +174,16 @@ def _snippet(pixels: np.ndarray, box: BBox) -> str:
     return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode("ascii") if ok else ""
 
 
+def review_is_current(output_dir: Path, state_dir: Path) -> bool:
+    """Whether the review page was written after every file's done record: a re-run that only
+    skipped files keeps it rather than cut its word images again."""
+    try:
+        written = (output_dir / REVIEW_NAME).stat().st_mtime
+    except OSError:
+        return False
+    return all(path.stat().st_mtime <= written for path in (state_dir / "done").rglob("*.json"))
+
+
 def write_review(output_dir: Path, state_dir: Path, report: Sequence[FileOutcome], ingest: IngestConfig,
                  low_confidence: float) -> Path:  # fmt: skip
     """Write OUT_DIR/hcrbatch-review.html for the batch `report` describes."""
@@ -274,9 +286,8 @@ def _number(value: float | None) -> str:
 
 
 def _href(relative: str) -> str:
-    from urllib.parse import quote
-
-    return quote(relative)
+    """A link to an output, by its bytes on disk (a name that is not UTF-8 keeps its odd bytes)."""
+    return quote(os.fsencode(relative))
 
 
 def _histogram_svg(counts: Iterable[int], threshold: float) -> str:

@@ -17,6 +17,7 @@ from hcrbatch.errors import ExitCode
 from hcrbatch.pipeline import DocumentProcessor
 
 REPORT = "hcrbatch-report.csv"
+REVIEW = "hcrbatch-review.html"
 
 
 def report(out) -> pd.DataFrame:
@@ -49,8 +50,8 @@ def test_formats_choose_the_outputs_and_a_rerun_asking_for_more_writes_them(
 ):
     out = tmp_path / "out"
     assert run_cli(sample_folder, out, "--formats", "txt,page").exit_code == ExitCode.OK
-    assert {p.name for p in out.iterdir() if p.is_file()} == {REPORT, "letter.0001.page.xml", "letter.0002.page.xml",
-                                                             "letter.txt"}  # fmt: skip
+    assert {p.name for p in out.iterdir() if p.is_file()} == {REPORT, REVIEW, "letter.0001.page.xml",
+                                                             "letter.0002.page.xml", "letter.txt"}  # fmt: skip
     assert {p.name for p in (out / "sub").iterdir()} == {"note.page.xml", "note.txt", "register.0001.page.xml",
                                                         "register.0002.page.xml", "register.txt"}  # fmt: skip
     assert run_cli(sample_folder, out, "--formats", "page").exit_code == ExitCode.OK
@@ -120,6 +121,7 @@ def test_a_file_name_that_is_not_utf8_is_read_and_reported_with_its_odd_bytes_es
     assert run_cli(scans, out, "--formats", "txt,csv,alto").exit_code == ExitCode.OK
     assert report(out).loc["caf\\xe9.png", "status"] == "ok"
     assert b"<fileName>caf\\xe9.png</fileName>" in (out / os.fsdecode(b"caf\xe9.alto.xml")).read_bytes()
+    assert 'href="caf%E9.txt"' in (out / REVIEW).read_text(encoding="utf-8")  # the review links its bytes
 
 
 def test_bad_inputs_become_failed_rows_and_the_batch_goes_on(run_cli, tmp_path):
@@ -173,11 +175,13 @@ def test_fail_fast_stops_at_the_first_failure(run_cli, tmp_path):
     assert list(report(tmp_path / "out").index) == ["a-empty.png"]
 
 
-def test_rerun_skips_unchanged_and_redoes_changed_or_forced(run_cli, sample_folder, tmp_path):
+def test_rerun_skips_unchanged_and_redoes_changed_or_forced(run_cli, sample_folder, tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert run_cli(sample_folder, out).exit_code == 0
     first = (out / "letter.csv").read_text()
-    assert run_cli(sample_folder, out).exit_code == 0
+    with monkeypatch.context() as patched:  # nothing to do: no model is loaded, no worker started
+        patched.setattr("hcrbatch.pipeline.build_processor", lambda *a, **k: pytest.fail("a model was loaded"))
+        assert run_cli(sample_folder, out, "--workers", "2").exit_code == 0
     assert set(report(out)["status"]) == {"skipped"}
     assert (out / "letter.csv").read_text() == first
     write_png(sample_folder / "sub" / "note.png", draw_page(["CHANGED TEXT"]))
@@ -278,7 +282,7 @@ def test_a_config_file_fills_the_defaults_and_the_command_line_wins(tiny_models_
         return CliRunner().invoke(cli, [*args, "run", str(tmp_path / "in"), str(tmp_path / "out")])
 
     assert run("--config", str(config)).exit_code == ExitCode.OK
-    assert {p.name for p in (tmp_path / "out").iterdir() if p.is_file()} == {REPORT, "note.txt"}
+    assert {p.name for p in (tmp_path / "out").iterdir() if p.is_file()} == {REPORT, REVIEW, "note.txt"}
     assert CliRunner().invoke(cli, ["--config", str(config), "run", str(tmp_path / "in"), str(tmp_path / "out"),
                                     "--formats", "csv"]).exit_code == ExitCode.OK  # fmt: skip
     assert (tmp_path / "out" / "note.csv").is_file()
