@@ -8,6 +8,7 @@ import sys
 import time
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from filelock import FileLock
 
