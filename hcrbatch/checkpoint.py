@@ -52,7 +52,8 @@ class FileState:
 
     def finished_outcome(self, outputs: Callable[[int], list[Path]]) -> FileOutcome | None:
         """The recorded outcome if this exact input was finished with these settings and its outputs
-        (`outputs(pages)`, for a document of that many pages) exist."""
+        (`outputs(pages)`, for a document of that many pages) are there as they were written: the
+        same size and modification time (a file edited, truncated or replaced since is redone)."""
         try:
             done = json.loads(self.done_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
@@ -60,8 +61,10 @@ class FileState:
         if done.get("input_sha256") != self.input_digest or done.get("settings") != self.settings:
             return None
         outcome = FileOutcome(**done["outcome"])
-        if not all(p.is_file() for p in outputs(outcome.pages)):
-            return None
+        written = done.get("outputs", {})
+        for path in outputs(outcome.pages):
+            if not path.is_file() or (path.name in written and written[path.name] != _stamp(path)):
+                return None
         return outcome
 
     def page_pdf(self, index: int) -> Path:
@@ -86,10 +89,18 @@ class FileState:
         """Record a page as finished; called after its PDF is written."""
         atomic_write_text(self._page_json(page.index), page_to_json(page))
 
-    def mark_done(self, outcome: FileOutcome, review: dict | None = None) -> None:
-        """Record the file as finished, with what the batch's review page shows of it (`hcrbatch.review`)."""
-        record = {"input_sha256": self.input_digest, "settings": self.settings, "outcome": asdict(outcome)}
+    def mark_done(self, outcome: FileOutcome, outputs: list[Path] = (), review: dict | None = None) -> None:
+        """Record the file as finished, with each of its `outputs`' size and modification time, and
+        what the batch's review page shows of it (`hcrbatch.review`)."""
+        record = {"input_sha256": self.input_digest, "settings": self.settings, "outcome": asdict(outcome),
+                  "outputs": {path.name: _stamp(path) for path in outputs}}  # fmt: skip
         if review is not None:
             record["review"] = review
         atomic_write_text(self.done_path, json.dumps(record, indent=1))
         shutil.rmtree(self.work_dir.parent, ignore_errors=True)
+
+
+def _stamp(path: Path) -> list[int]:
+    """What tells an output changed since it was written, without reading it: size and mtime (ns)."""
+    status = path.stat()
+    return [status.st_size, status.st_mtime_ns]
