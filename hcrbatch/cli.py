@@ -44,7 +44,9 @@ def setup_logging(verbose: bool, quiet: bool, log_file: Path | None) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(level)
-    stderr.setFormatter(logging.Formatter("hcrbatch: %(levelname)s: %(message)s"))
+    # a terminal shows lines as they come; a cron mail or a redirected log needs to say when
+    stamp = "" if sys.stderr.isatty() else "%(asctime)s "
+    stderr.setFormatter(logging.Formatter(f"{stamp}hcrbatch: %(levelname)s: %(message)s"))
     root.addHandler(stderr)
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")

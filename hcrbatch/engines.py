@@ -128,6 +128,25 @@ def store_calibrations(cfg: RecognizeConfig, calibrations: list[WordCalibration]
     return written
 
 
+def letters_beyond_alphabet(cfg: RecognizeConfig, lang: str) -> tuple[float, str]:
+    """How much of `lang`'s writing (its 500 commonest words, by frequency) is in letters none of
+    the engine's recognizers has in its charset, and the commonest of those letters: a Cyrillic or
+    Greek page read by Latin models comes out as nonsense, not as a failure."""
+    from wordfreq import top_n_list, word_frequency
+
+    names = {cfg.model, cfg.line_model}
+    alphabet = set().union(*(set(m.charset) for m in engine_spec(cfg).manifests(cfg, lang) if m.name in names))
+    if not alphabet:
+        return 0.0, ""
+    letters: dict[str, float] = {}
+    for word in top_n_list(lang, 500):
+        for letter in filter(str.isalpha, word):
+            letters[letter] = letters.get(letter, 0.0) + word_frequency(word, lang)
+    missing = {c: n for c, n in letters.items() if c not in alphabet}
+    share = sum(missing.values()) / max(sum(letters.values()), 1e-12)
+    return share, "".join(sorted(missing, key=missing.get, reverse=True)[:8])
+
+
 def refuse_to_recalibrate(cfg: RecognizeConfig, lang: str, overwrite: bool) -> None:
     """Before pages are read for `hcrbatch calibrate`: no model of the engine may hold a calibration
     already, unless `overwrite`, so that an hour's reading does not end in a refusal."""

@@ -67,10 +67,35 @@ def single_word_frequency(word: str, lang: str) -> float:
 
 
 @functools.cache
-def has_word_list(lang: str) -> bool:
+def language_problem(lang: str) -> str | None:
+    """Why `--lang lang` cannot be read with, or None: wordfreq has no list for it, or needs a
+    tokenizer (jieba for Chinese, MeCab for Japanese and Korean) that is not installed."""
+    from wordfreq import available_languages, tokenize
+
+    if lang not in available_languages():
+        return "wordfreq has no word list for it"
+    try:
+        tokenize("word", lang)
+    except ModuleNotFoundError as exc:
+        return f"wordfreq needs the {exc.name} package to split its text into words, and it is not installed"
+    return None
+
+
+def usable_languages() -> list[str]:
     from wordfreq import available_languages
 
-    return lang in available_languages()
+    return [lang for lang in sorted(available_languages()) if language_problem(lang) is None]
+
+
+def check_language(lang: str) -> None:
+    """A ConfigError (a usage error) naming the languages that can be read, if `lang` is not one."""
+    problem = language_problem(lang)
+    if problem:
+        raise ConfigError(f"--lang {lang}: {problem}; --lang takes: {', '.join(usable_languages())}")
+
+
+def has_word_list(lang: str) -> bool:
+    return language_problem(lang) is None
 
 
 def is_known_word(word: str, lang: str) -> bool:
@@ -86,8 +111,7 @@ class WordModel:
     def __init__(self, lang: str, n_words: int = 50_000, p_unknown: float = 0.02) -> None:
         from wordfreq import top_n_list, word_frequency
 
-        if not has_word_list(lang):
-            raise ConfigError(f"--lang {lang}: wordfreq has no word list for it")
+        check_language(lang)
         self.lang = lang
         self.log_unknown = math.log(p_unknown)
         words = {w: math.sqrt(word_frequency(w, lang)) for w in top_n_list(lang, n_words) if w.isalpha()}

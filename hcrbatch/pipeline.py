@@ -29,7 +29,14 @@ from hcrbatch.correct import Corrector
 from hcrbatch.correctors import make_corrector
 from hcrbatch.discover import InputFile, discover, printable
 from hcrbatch.elements import FileOutcome, PageImage, PageResult
-from hcrbatch.engines import Engine, EnginePage, engine_digest, make_engine, word_calibrations
+from hcrbatch.engines import (
+    Engine,
+    EnginePage,
+    engine_digest,
+    letters_beyond_alphabet,
+    make_engine,
+    word_calibrations,
+)
 from hcrbatch.errors import (
     ConfigError,
     CorruptFileError,
@@ -39,6 +46,7 @@ from hcrbatch.errors import (
     OutputLockedError,
     OutputNotWritableError,
 )
+from hcrbatch.lexicon import check_language
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import preprocess
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
@@ -225,7 +233,7 @@ class DocumentProcessor:
                    for fmt, paths in self.outputs(stem, len(results)).items()}  # fmt: skip
         review = {"source": str(file.path.absolute()), "outputs": outputs,
                   "pages": [page_review(r, self.cfg.low_confidence).to_dict() for r in results]}  # fmt: skip
-        state.mark_done(outcome, review)
+        state.mark_done(outcome, all_outputs(self.cfg, stem, len(results)), review)
         return outcome
 
     def _write_outputs(self, file: InputFile, stem: str, results: list[PageResult], state: FileState) -> None:
@@ -285,7 +293,15 @@ def check_options(cfg: Config) -> None:
         atomic_write_text(cfg.output_dir / STATE_DIR / "writable", "ok\n")
     except OSError as exc:
         raise OutputNotWritableError(f"output folder not writable: {cfg.output_dir} ({exc.strerror})") from exc
+    check_language(cfg.correct.lang)
+    share, letters = letters_beyond_alphabet(cfg.recognize, cfg.correct.lang)
+    if share >= UNREADABLE_LETTERS:
+        log.warning("--lang %s: %.0f%% of its letters (%s…) are not in the models' alphabet and cannot be read",
+                    cfg.correct.lang, 100 * share, letters)  # fmt: skip
     make_corrector(cfg.correct)
+
+
+UNREADABLE_LETTERS = 0.05  # the share of a language's letters the models lack from which a run warns
 
 
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:

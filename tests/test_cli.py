@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,10 @@ def test_rerun_skips_unchanged_and_redoes_changed_or_forced(run_cli, sample_fold
         assert run_cli(sample_folder, out, "--workers", "2").exit_code == 0
     assert set(report(out)["status"]) == {"skipped"}
     assert (out / "letter.csv").read_text() == first
+    (out / "letter.csv").write_text("edited by hand")  # an output changed since: its input is redone
+    run_cli(sample_folder, out)
+    assert report(out).loc["letter.pdf", "status"] == "ok" and (out / "letter.csv").read_text() == first
+    assert report(out).loc["sub/note.png", "status"] == "skipped"
     write_png(sample_folder / "sub" / "note.png", draw_page(["CHANGED TEXT"]))
     run_cli(sample_folder, out)
     rows = report(out)
@@ -320,8 +325,28 @@ def test_a_fault_of_hcrbatch_exits_1_with_one_line_and_no_traceback(run_cli, sam
 def test_usage_errors_exit_2(run_cli, tmp_path):
     assert run_cli(tmp_path / "missing", tmp_path / "out").exit_code == ExitCode.USAGE
     assert run_cli(tmp_path, tmp_path / "out", "--dpi", "5").exit_code == ExitCode.USAGE
-    assert run_cli(tmp_path, tmp_path / "out", "--lang", "xx-nowhere").exit_code == ExitCode.USAGE
+    unknown = run_cli(tmp_path, tmp_path / "out", "--lang", "xx-nowhere")
+    assert (
+        unknown.exit_code == ExitCode.USAGE and "--lang takes: ar, bg," in unknown.output and " en, " in unknown.output
+    )
     assert run_cli(tmp_path, tmp_path / "out", "--formats", "pdf,docx").exit_code == ExitCode.USAGE
+    for lang, tokenizer in (("zh", "jieba"), ("ja", "MeCab")):  # wordfreq splits these words with a package of its own
+        result = run_cli(tmp_path, tmp_path / "out", "--lang", lang, "--correct", "none")
+        assert result.exit_code == ExitCode.USAGE and f"needs the {tokenizer} package" in result.output
+
+
+def test_a_language_written_in_letters_the_models_lack_is_warned_about(run_cli, tmp_path):
+    result = run_cli(tmp_path, tmp_path / "out", "--lang", "ru")
+    assert result.exit_code == ExitCode.OK
+    assert "--lang ru: 100% of its letters" in result.output and "cannot be read" in result.output
+    assert "alphabet" not in run_cli(tmp_path, tmp_path / "out2", "--lang", "fr").output
+
+
+def test_lines_on_a_stderr_that_is_not_a_terminal_carry_their_time(tmp_path):
+    (tmp_path / "in").mkdir()
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(tmp_path / "in"), str(tmp_path / "out")]
+    lines = subprocess.run(cmd, capture_output=True, text=True).stderr.splitlines()
+    assert lines and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} hcrbatch: INFO: ", line) for line in lines)
 
 
 def test_missing_or_invalid_model_exits_4(run_cli, sample_folder, tmp_path, tiny_models_dir):
