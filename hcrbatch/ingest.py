@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import warnings
+import subprocess
 from collections.abc import Container, Iterator
 from pathlib import Path
 
@@ -56,14 +56,17 @@ def count_pages(path: Path) -> int:
 
 
 def _open_image(path: Path) -> Image.Image:
+    """The image, its header read: Pillow's own decompression-bomb limit (89.5 Mpx) is lifted while
+    it opens, because `--max-pixels` (`_check_pixels`, before any frame is decoded) is the one limit
+    a user sets and meets."""
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise CorruptFileError(f"image too large to open safely: {exc}") from exc
+        Image.MAX_IMAGE_PIXELS = None
+        return Image.open(path)
     except UnidentifiedImageError as exc:
         raise CorruptFileError(f"not an image Pillow can read ({path.suffix} file with other content)") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def _pdf_pages(path: Path, cfg: IngestConfig, skip: Container[int]) -> Iterator[PageImage]:
@@ -95,13 +98,21 @@ def _gray_if_colourless(rgb: np.ndarray) -> np.ndarray:
 
 
 def _page_sizes_points(path: Path, pages: int) -> dict[int, tuple[float, float]]:
-    """Each page's size in points (`pdfinfo -f 1 -l N` prints "Page    3 size: 612 x 792 pts")."""
+    """Each page's size in points as pdftoppm renders it: its MediaBox (`pdfinfo -box` prints
+    "Page    3 MediaBox:   0.00   0.00 612.00 792.00"). pdfinfo's "size" is the CropBox, which a
+    PDF may make far smaller than what is rendered."""
+    try:
+        listing = subprocess.run(["pdfinfo", "-box", "-f", "1", "-l", str(pages), str(path)],
+                                 capture_output=True, text=True, errors="replace", timeout=120).stdout  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
     sizes = {}
-    for key, value in pdfinfo_from_path(str(path), first_page=1, last_page=pages).items():
-        words, parts = key.split(), str(value).split()
-        if len(words) == 3 and words[0] == "Page" and words[2] == "size" and len(parts) >= 3:
+    for line in listing.splitlines():
+        words = line.split()
+        if len(words) == 7 and words[0] == "Page" and words[2] == "MediaBox:":
             try:
-                sizes[int(words[1])] = (float(parts[0]), float(parts[2]))
+                x0, y0, x1, y1 = map(float, words[3:])
+                sizes[int(words[1])] = (abs(x1 - x0), abs(y1 - y0))
             except ValueError:
                 continue
     return sizes

@@ -84,6 +84,33 @@ def test_too_many_pixels_refused_before_decoding(tmp_path):
         list(iter_pages(pdf, IngestConfig(max_pixels=1000)))
 
 
+def test_max_pixels_is_the_only_pixel_limit(tmp_path):
+    """A 96-megapixel scan is above Pillow's own decompression-bomb limit (89.5 M) and below ours."""
+    from PIL import Image
+
+    png = tmp_path / "atlas.png"
+    Image.new("L", (9800, 9800), 255).save(png)
+    [page] = iter_pages(png, IngestConfig(max_pixels=100_000_000))
+    assert page.pixels.shape == (9800, 9800)
+    with pytest.raises(TooLargeError):
+        list(iter_pages(png, IngestConfig(max_pixels=90_000_000)))
+
+
+def test_the_pixel_limit_binds_the_box_a_pdf_page_is_rendered_from(tmp_path):
+    """pdftoppm renders a page's MediaBox; a CropBox a hundredth of its area must not let it by."""
+    import pikepdf
+
+    pdf = write_pdf(tmp_path / "boxes.pdf", [draw_page(["A"])])
+    with pikepdf.open(pdf, allow_overwriting_input=True) as document:
+        width, height = (float(v) for v in document.pages[0].mediabox[2:])
+        document.pages[0].obj.MediaBox = pikepdf.Array([0, 0, 10 * width, 10 * height])
+        document.pages[0].obj.CropBox = pikepdf.Array([0, 0, width, height])
+        document.save(pdf)
+    shown = int(width / 72 * 200) * int(height / 72 * 200)  # what the CropBox would give at 200 dpi
+    with pytest.raises(TooLargeError):
+        list(iter_pages(pdf, IngestConfig(dpi=200, max_pixels=10 * shown)))
+
+
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
 def test_ink_on_a_transparent_sheet_is_read_on_white_paper(tmp_path, mode):
     from PIL import Image
