@@ -26,6 +26,7 @@ FRAME_DARKNESS = 0.5  # of the paper's grey level: darker is scanner bed, a pape
 FRAME_THICKNESS = 1 / 60  # of the page's shorter side: the least width of a frame (pen strokes are far thinner)
 RULING_LENGTH = 0.1  # of the page's width (height): a straight run of ink this long ...
 RULING_INCHES = 1.0  # ... and this long is a ruling, not writing
+NEGATIVE_SHEET = 0.1  # a page whose light part keeps less than this under a frame-wide opening is a negative
 FRAME_SPAN = 0.8  # of the page's width or height: a thick dark band this long is a frame wherever it lies
 
 
@@ -83,6 +84,21 @@ def paper_frame(gray: np.ndarray) -> np.ndarray:
             frame |= labels == i
     frame = cv2.dilate(frame.astype(np.uint8), kernel)  # and the blurred edge between frame and sheet
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def is_negative(gray: np.ndarray) -> bool:
+    """Whether the page is light writing on dark paper (a negative or a microfilm scan): its
+    light part is all strokes, with no sheet in it. A page on a dark scanner bed has a light area
+    far thicker than any stroke (the sheet), and a blank dark image has no light part at all."""
+    height, width = gray.shape
+    scale = min(1.0, FRAME_WORK_SIZE / max(height, width))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    otsu, light = cv2.threshold(cv2.GaussianBlur(small, (5, 5), 0), 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    if not 0 < light.mean() < 0.5 or small[light > 0].mean() - small[light == 0].mean() < MIN_INK_CONTRAST:
+        return False  # mostly light, or no light marks that stand out
+    kernel = np.ones((max(3, round(min(small.shape) * FRAME_THICKNESS)) | 1,) * 2, np.uint8)
+    sheet = cv2.morphologyEx(light, cv2.MORPH_OPEN, kernel)
+    return sheet.sum() < NEGATIVE_SHEET * light.sum()
 
 
 def rulings(ink: np.ndarray, dpi: float) -> np.ndarray:
@@ -218,6 +234,8 @@ def rotation_keeping_corners(width: int, height: int, degrees: float) -> tuple[n
 
 def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
     raw = to_gray(page.pixels)
+    if is_negative(raw):
+        raw = 255 - raw
     frame = paper_frame(raw)
     sheet = ~frame
     if frame.any():  # the frame painted as paper: it must not darken the paper's level nor count as ink

@@ -5,7 +5,7 @@ import pytest
 from conftest import blank_paper, draw_page
 from hcrbatch.config import PreprocessConfig
 from hcrbatch.elements import BBox, PageImage
-from hcrbatch.preprocess import binarize_sauvola, normalise_contrast, preprocess
+from hcrbatch.preprocess import binarize_sauvola, is_negative, normalise_contrast, preprocess
 
 LINES = ["THE QUICK BROWN", "FOX JUMPS OVER", "THE LAZY DOG", "AND RUNS AWAY"]
 
@@ -88,3 +88,16 @@ def test_a_stroke_that_fades_keeps_its_faint_stretch_and_faint_marks_alone_are_n
     )
     assert clean.ink[280:320, 450:780].any(axis=0).mean() > 0.9  # the faded stretch is ink, unbroken
     assert not clean.ink[570:630].any() and not clean.marks[570:630].any()
+
+
+def test_a_negative_scan_is_read_as_the_page_it_shows():
+    from test_suspect import framed
+
+    page = draw_page(["WHITE ON BLACK", "MICROFILM"])
+    negative = 255 - page
+    assert is_negative(negative) and not is_negative(page)
+    assert not is_negative(framed(page)) and not is_negative(framed(blank_paper()))  # a dark scanner bed
+    assert not is_negative(np.full((900, 1200), 20, np.uint8))  # a black sheet has no light writing
+    read = preprocess(PageImage(None, 0, negative, 200.0), PreprocessConfig()).ink > 0
+    shown = preprocess(PageImage(None, 0, page, 200.0), PreprocessConfig()).ink > 0
+    assert (read & shown).sum() > 0.95 * max(read.sum(), shown.sum())
