@@ -38,17 +38,39 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def discover(root: Path, pattern: str = "*", recursive: bool = True, exclude: Path | None = None) -> list[InputFile]:
-    """Supported files under `root` whose name or relative path matches `pattern`, sorted by path."""
+def discover(
+    root: Path,
+    pattern: str = "*",
+    recursive: bool = True,
+    exclude: Path | None = None,
+    left_out: list[tuple[str, str]] | None = None,
+) -> list[InputFile]:
+    """Supported files under `root` whose name or relative path matches `pattern`, sorted by path.
+    What is not followed or cannot be read — a link out of `root`, a loop, a folder it may not list
+    — is warned about and, where `left_out` is given, added to it as (relative path, reason)."""
+
+    def leave_out(path: str | os.PathLike, reason: str) -> None:
+        shown = printable(Path(path).relative_to(root).as_posix()) if _inside(Path(path), Path(root)) else str(path)
+        log.warning("%s: left out: %s", shown, reason)
+        if left_out is not None:
+            left_out.append((shown, reason))
+
+    def unreadable(error: OSError) -> None:
+        leave_out(error.filename, f"cannot read this folder: {error.strerror or error}")
+
     real_root = Path(os.path.realpath(root))
     real_exclude = Path(os.path.realpath(exclude)) if exclude else None
     seen_dirs: set[tuple[int, int]] = set()
     found: list[InputFile] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
         real_dir = Path(os.path.realpath(dirpath))
         stat = os.stat(real_dir)
-        if (stat.st_dev, stat.st_ino) in seen_dirs or not _inside(real_dir, real_root):
-            log.warning("not following %s: outside the input folder or a loop", dirpath)
+        if (stat.st_dev, stat.st_ino) in seen_dirs:
+            leave_out(dirpath, "a link back to a folder already read (a loop): not followed")
+            dirnames[:] = []
+            continue
+        if not _inside(real_dir, real_root):
+            leave_out(dirpath, "a link to a folder outside the input folder: not followed")
             dirnames[:] = []
             continue
         seen_dirs.add((stat.st_dev, stat.st_ino))
@@ -64,7 +86,7 @@ def discover(root: Path, pattern: str = "*", recursive: bool = True, exclude: Pa
             if not (fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(str(relative), pattern)):
                 continue
             if not _inside(Path(os.path.realpath(path)), real_root):
-                log.warning("not following %s: its link points outside the input folder", path)
+                leave_out(path, "a link to a file outside the input folder: not followed")
                 continue
             found.append(InputFile(path.absolute(), relative))
     return sorted(found, key=lambda f: str(f.relative))

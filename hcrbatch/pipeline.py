@@ -358,9 +358,10 @@ def run_batch(cfg: Config) -> BatchResult:
         raise OutputLockedError(f"another hcrbatch run is writing {cfg.output_dir} (lock {lock.lock_file})") from exc
     try:
         remove_stale_partials(cfg.output_dir, cfg.input_dir)
-        files = discover(cfg.input_dir, cfg.glob, cfg.recursive, exclude=cfg.output_dir)
+        left_out: list[tuple[str, str]] = []
+        files = discover(cfg.input_dir, cfg.glob, cfg.recursive, exclude=cfg.output_dir, left_out=left_out)
         log.info("%d input files under %s", len(files), cfg.input_dir)
-        return _run_files(cfg, files, settings)
+        return _run_files(cfg, files, settings, [FileOutcome(path, "skipped", reason) for path, reason in left_out])
     finally:
         lock.release()
 
@@ -375,9 +376,11 @@ def _page_total(files: list[InputFile]) -> int:
     return total
 
 
-def _run_files(cfg: Config, files: list[InputFile], settings: str) -> BatchResult:
+def _run_files(cfg: Config, files: list[InputFile], settings: str, left_out: list[FileOutcome]) -> BatchResult:
+    """Each file read (or skipped as done earlier), with the inputs discovery `left_out` as rows of
+    their own; the batch report and the review page written."""
     stems = output_stems(files)
-    outcomes: list[FileOutcome] = []
+    outcomes: list[FileOutcome] = list(left_out)
     report = cfg.output_dir / REPORT_NAME
     earlier = read_batch_report(report)
     file_bar = tqdm(total=len(files), unit="file", desc="files", disable=not cfg.progress, position=0)

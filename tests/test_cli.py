@@ -160,6 +160,20 @@ def test_a_blank_back_page_reads_as_empty(run_cli, tmp_path):
     assert (out / "letter.txt").read_text().count("\f") == 1
 
 
+def test_inputs_left_out_are_skipped_rows_with_their_reason(run_cli, tmp_path):
+    write_png(tmp_path / "in" / "note.png", draw_page(["NOTE"]))
+    write_png(tmp_path / "elsewhere" / "private.png", draw_page(["PRIVATE"]))
+    os.symlink(tmp_path / "elsewhere" / "private.png", tmp_path / "in" / "shortcut.png")
+    assert run_cli(tmp_path / "in", tmp_path / "out").exit_code == ExitCode.OK  # left out, not failed
+    rows = report(tmp_path / "out")
+    assert rows.loc["note.png", "status"] == "ok"
+    assert (
+        rows.loc["shortcut.png", "status"] == "skipped"
+        and "outside the input folder" in rows.loc["shortcut.png", "reason"]
+    )
+    assert not (tmp_path / "out" / "shortcut.pdf").exists()
+
+
 def test_too_large_page_fails_with_reason(run_cli, tmp_path):
     write_png(tmp_path / "in" / "big.png", draw_page(["A"]))
     result = run_cli(tmp_path / "in", tmp_path / "out", "--max-pixels", "1000")

@@ -34,8 +34,14 @@ def test_never_follows_links_out_of_the_folder_or_round_a_loop(tmp_path):
     os.symlink(outside, inside / "link-out")
     os.symlink(outside / "secret.png", inside / "file-link.png")
     os.symlink(inside, inside / "loop")
-    found = [str(f.relative) for f in discover(inside)]
+    left_out = []
+    found = [str(f.relative) for f in discover(inside, left_out=left_out)]
     assert found == ["ok.png"]
+    assert sorted(left_out) == [
+        ("file-link.png", "a link to a file outside the input folder: not followed"),
+        ("link-out", "a link to a folder outside the input folder: not followed"),
+        ("loop", "a link back to a folder already read (a loop): not followed"),
+    ]
 
 
 def test_output_folder_inside_input_is_skipped(tmp_path):
