@@ -56,6 +56,10 @@ def setup_logging(verbose: bool, quiet: bool, log_file: Path | None) -> None:
     root.setLevel(logging.DEBUG if verbose or log_file else level)
     for noisy in ("PIL", "tensorflow", "absl", "h5py", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # libraries' warnings about one file ("Corrupt EXIF data") are detail for --verbose and the log
+    # file, not lines of their own on stderr: the file's own row and warning say what went wrong
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.DEBUG if verbose or log_file else logging.ERROR)
 
 
 def finish(ctx: click.Context, action: Callable[[], int]) -> None:

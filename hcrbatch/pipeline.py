@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -314,13 +315,26 @@ _worker: DocumentProcessor | Exception | None = None  # one per worker process, 
 _worker_busy = False
 
 
-def _init_worker(cfg: Config, settings: str, threads: int) -> None:
+def _stderr_format() -> str:
+    """How the parent's stderr lines look, for its workers' warnings to look the same."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr and handler.formatter:
+            return handler.formatter._fmt or ""
+    return "hcrbatch: %(levelname)s: %(message)s"
+
+
+def _init_worker(cfg: Config, settings: str, threads: int, log_format: str) -> None:
     """Load the model once per worker. A failure is kept and raised by the first task, so that it
     reaches the parent as the error it is rather than as a broken pool."""
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how a Ctrl-C ends the batch
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so atomic writes clean up their temp files
-    logging.getLogger().setLevel(logging.WARNING)
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter(log_format))
+    logging.getLogger().handlers[:] = [stderr]
+    logging.getLogger().setLevel(logging.WARNING)  # a page's warnings; the parent reports each file
+    logging.captureWarnings(True)  # libraries' own warnings about a file are not lines of their own
+    logging.getLogger("py.warnings").setLevel(logging.ERROR)
     try:
         _worker = build_processor(cfg, settings, threads)
     except Exception as exc:
@@ -427,7 +441,15 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str, left_out: lis
                 return FileOutcome(job[0].shown, "failed", reason)
 
             jobs = [(f, stems[f]) for f in left]
-            run_parallel(jobs, _process_in_worker, workers, _init_worker, (cfg, settings, threads), on_result, on_crash)
+            run_parallel(
+                jobs,
+                _process_in_worker,
+                workers,
+                _init_worker,
+                (cfg, settings, threads, _stderr_format()),
+                on_result,
+                on_crash,
+            )
     finally:
         file_bar.close()
         page_bar.close()

@@ -356,11 +356,24 @@ def test_a_language_written_in_letters_the_models_lack_is_warned_about(run_cli, 
     assert "alphabet" not in run_cli(tmp_path, tmp_path / "out2", "--lang", "fr").output
 
 
-def test_lines_on_a_stderr_that_is_not_a_terminal_carry_their_time(tmp_path):
+def test_lines_on_a_stderr_that_is_not_a_terminal_carry_their_time(tmp_path, tiny_models_dir):
+    """Workers' lines too; a library's own warning about a file (Pillow's "Corrupt EXIF data" for
+    a TIFF whose directory lies) is not a line of its own."""
+    from PIL import Image
+
     (tmp_path / "in").mkdir()
-    cmd = [sys.executable, "-m", "hcrbatch", "run", str(tmp_path / "in"), str(tmp_path / "out")]
+    for name in ("a.tif", "b.tif"):
+        Image.new("L", (100, 100), 200).save(tmp_path / "in" / name)
+        tiff = bytearray((tmp_path / "in" / name).read_bytes())
+        tiff[4:8] = (10**6).to_bytes(4, "little")  # its directory lies past the end of the file
+        (tmp_path / "in" / name).write_bytes(tiff)
+    cmd = [sys.executable, "-m", "hcrbatch", "run", str(tmp_path / "in"), str(tmp_path / "out"), "--workers", "2",
+           "--models-dir", str(tiny_models_dir), "--model", "tiny"]  # fmt: skip
     lines = subprocess.run(cmd, capture_output=True, text=True).stderr.splitlines()
-    assert lines and all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} hcrbatch: INFO: ", line) for line in lines)
+    assert any("a.tif: failed" in line for line in lines)
+    assert lines and all(
+        re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} hcrbatch: (INFO|WARNING): ", line) for line in lines
+    )
 
 
 def test_missing_or_invalid_model_exits_4(run_cli, sample_folder, tmp_path, tiny_models_dir):
