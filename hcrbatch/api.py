@@ -51,6 +51,10 @@ class Reader:
     def read_page(self, page: PageImage) -> PageResult:
         return self._processor.read_page(page)
 
+    def read_upright(self, page: PageImage) -> tuple[PageImage, PageResult]:
+        """The page as read (turned upright where `--rotate-pages` is on and finds it turned) and its reading."""
+        return self._processor.read_upright(page)
+
     def read_file(self, path: Path) -> Iterator[PageResult]:
         """Each page of an image or PDF file, read in turn (one page in memory at a time)."""
         for page in iter_pages(Path(path), self.cfg.ingest):

@@ -173,6 +173,11 @@ reading_options = [
     ),
     click.option("--deskew/--no-deskew", default=True, show_default=True),
     click.option(
+        "--rotate-pages",
+        is_flag=True,
+        help="Find pages turned 90°, 180° or 270° and read them upright (each page is read twice to decide).",
+    ),
+    click.option(
         "--word-gap",
         type=click.FloatRange(0.05, 5),
         default=SegmentConfig.word_gap,
@@ -267,14 +272,14 @@ def with_reading_options(func):
     return func
 
 
-def reading_config(dpi, max_pixels, binarize, deskew, word_gap, model, models_dir, batch_size, top_k, engine,
+def reading_config(dpi, max_pixels, binarize, deskew, rotate_pages, word_gap, model, models_dir, batch_size, top_k, engine,
                    line_model, line_kind_model, char_lm, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
                    llm_gpu_layers, llm_threshold, low_confidence) -> dict:  # fmt: skip
     """The reading options as the Config fields they set."""
     return dict(
         low_confidence=low_confidence,
         ingest=IngestConfig(dpi=dpi, max_pixels=max_pixels),
-        preprocess=PreprocessConfig(binarize=binarize, deskew=deskew),
+        preprocess=PreprocessConfig(binarize=binarize, deskew=deskew, rotate_pages=rotate_pages),
         segment=SegmentConfig(word_gap=word_gap),
         recognize=RecognizeConfig(
             model=model,

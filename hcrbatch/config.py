@@ -38,6 +38,7 @@ class PreprocessConfig:
     binarize: Literal["otsu", "sauvola"] = "otsu"
     deskew: bool = True
     max_skew_degrees: float = 15.0
+    rotate_pages: bool = False  # find pages turned 90°, 180° or 270° and read them upright
     despeckle: bool = True
 
 

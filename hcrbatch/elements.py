@@ -101,6 +101,7 @@ class PageImage:
     index: int  # 0-based page number inside the file
     pixels: np.ndarray  # H×W gray or H×W×3 RGB, uint8, exactly as decoded
     dpi: float
+    turned: int = 0  # quarter turns clockwise given to the page as shown to read it upright (--rotate-pages)
 
     @property
     def width(self) -> int:
@@ -253,6 +254,9 @@ class PageResult:
     # the share of the page's marks inside the lines read (`hcrbatch.suspect`); None on a page with
     # too few marks to judge (blank, or a page number alone)
     marks_read: float | None = None
+    # quarter turns clockwise the page as shown was given before it was read (`PageImage.turned`):
+    # its width, height and boxes are those of the turned page
+    turned: int = 0
 
     @property
     def words(self) -> list[Word]:
@@ -266,7 +270,7 @@ class PageResult:
         """Plain JSON types, for the resume checkpoints; `from_dict` gives back an equal page."""
         return {
             "index": self.index, "width": self.width, "height": self.height, "dpi": self.dpi,
-            "skew_degrees": self.skew_degrees, "marks_read": self.marks_read,
+            "skew_degrees": self.skew_degrees, "marks_read": self.marks_read, "turned": self.turned,
             "lines": [line.to_dict() for line in self.lines],
         }  # fmt: skip
 
@@ -274,7 +278,7 @@ class PageResult:
     def from_dict(data: dict) -> PageResult:
         lines = tuple(Line.from_dict(line) for line in data["lines"])
         return PageResult(data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines,
-                          data.get("marks_read"))  # fmt: skip
+                          data.get("marks_read"), data.get("turned", 0))  # fmt: skip
 
 
 Status = Literal["ok", "skipped", "failed"]

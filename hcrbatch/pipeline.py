@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
@@ -49,7 +50,7 @@ from hcrbatch.errors import (
 )
 from hcrbatch.lexicon import check_language
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.preprocess import preprocess
+from hcrbatch.preprocess import line_axis, preprocess
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
@@ -137,6 +138,24 @@ def done_earlier(cfg: Config, file: InputFile, stem: str, settings: str) -> File
     return replace(done, path=file.shown, status="skipped", reason="done earlier with the same content and settings")
 
 
+TURN_MARGIN = 0.05  # a turned reading must be likelier right by this much (word confidence) to win
+
+
+def turn(page: PageImage, quarters: int) -> PageImage:
+    """`page` turned `quarters` quarter turns clockwise from the page as scanned."""
+    if quarters % 4 == page.turned % 4:
+        return page
+    pixels = np.ascontiguousarray(np.rot90(page.pixels, -(quarters - page.turned)))
+    return replace(page, pixels=pixels, turned=quarters % 4)
+
+
+def reading_score(result: PageResult) -> float:
+    """How likely a reading's characters are right: its words' confidence weighted by their length."""
+    weights = [(w.confidence, len(w.chars)) for w in result.words if w.chars]
+    total = sum(n for _, n in weights)
+    return sum(c * n for c, n in weights) / total if total else 0.0
+
+
 class DocumentProcessor:
     """Turns one input file into its outputs; holds the loaded engine and corrector."""
 
@@ -161,10 +180,30 @@ class DocumentProcessor:
         return DocumentInfo.now(printable(file.path.name), f"hcrbatch {__version__}", self.engine.models)
 
     def read_page(self, page: PageImage) -> PageResult:
+        return self.read_upright(page)[1]
+
+    def read_upright(self, page: PageImage) -> tuple[PageImage, PageResult]:
+        """The page as read — turned upright where `--rotate-pages` finds it turned — and its reading.
+
+        The page is read as scanned and turned half round, and also a quarter either way where
+        its text lines run down the page (`line_axis`); the reading whose words are likelier right
+        (their calibrated confidence, by characters) wins, the page as scanned unless another is
+        better by TURN_MARGIN: a recognizer reads writing upside down as nonsense it is unsure of."""
+        if not self.cfg.preprocess.rotate_pages:
+            return page, self._read(page)
+        sideways = line_axis(preprocess(page, self.cfg.preprocess).ink) == "columns"
+        readings = [self._read(turn(page, k)) for k in ((0, 1, 3) if sideways else (0, 2))]
+        scores = [reading_score(r) for r in readings]
+        best = int(np.argmax(scores))
+        if scores[best] - scores[0] <= TURN_MARGIN:
+            best = 0
+        return turn(page, readings[best].turned), readings[best]
+
+    def _read(self, page: PageImage) -> PageResult:
         clean = preprocess(page, self.cfg.preprocess)
         result = self.engine.read(EnginePage(clean, page.index, page.dpi, self.cfg.segment))
         result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
-        return replace(result, marks_read=marks_read(clean, result))
+        return replace(result, marks_read=marks_read(clean, result), turned=page.turned)
 
     def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
         """One file's outputs. A bad input becomes a `failed` outcome; a failure to write the outputs
@@ -207,7 +246,7 @@ class DocumentProcessor:
         if finished:
             log.debug("%s: %d pages resumed from their checkpoints", file.relative, len(finished))
         for page in iter_pages(file.path, self.cfg.ingest, skip=finished.keys()):
-            result = self.read_page(page)
+            page, result = self.read_upright(page)
             if is_suspect(result):
                 log.warning(
                     "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in lines read); check it",
@@ -247,6 +286,7 @@ class DocumentProcessor:
                 state.work_dir / "join",
                 info,
                 original=file.path if is_pdf(file) else None,
+                turns=[r.turned for r in results],
             ),  # fmt: skip
             "txt": lambda paths: write_text(paths[0], results),
             "csv": lambda paths: write_document_csv(paths[0], results, file.shown),

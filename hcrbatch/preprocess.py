@@ -27,6 +27,8 @@ FRAME_THICKNESS = 1 / 60  # of the page's shorter side: the least width of a fra
 RULING_LENGTH = 0.1  # of the page's width (height): a straight run of ink this long ...
 RULING_INCHES = 1.0  # ... and this long is a ruling, not writing
 NEGATIVE_SHEET = 0.1  # a page whose light part keeps less than this under a frame-wide opening is a negative
+AXIS_WORK_SIZE = 400  # the lines' axis is judged on the ink squeezed into a square this large
+COLUMNS_MARGIN = 1.2  # ... and taken to run down the page only where that profile has this many more gaps
 FRAME_SPAN = 0.8  # of the page's width or height: a thick dark band this long is a frame wherever it lies
 
 
@@ -210,6 +212,27 @@ def estimate_skew(ink: np.ndarray, max_degrees: float) -> float:
     best = max(coarse, key=lambda a: _projection_score(small, a))
     fine = np.arange(best - 0.5, best + 0.5 + 1e-9, 0.1)
     return float(round(max(fine, key=lambda a: _projection_score(small, a)), 2))
+
+
+def line_axis(ink: np.ndarray) -> str:
+    """ "rows" where the ink's text lines run across the page, "columns" where they run down it (a
+    page turned a quarter): across the lines, the ink profile falls near empty between each two
+    of them, and is the sharper; along them it seldom does. "columns" where the profile down the
+    page has COLUMNS_MARGIN times the share of near-empty places or the sharpness of the profile
+    across it. A page taken for turned that is not costs a third reading (`read_upright`)."""
+    if not ink.any():
+        return "rows"
+    small = cv2.resize((ink > 0).astype(np.float32), (AXIS_WORK_SIZE, AXIS_WORK_SIZE), interpolation=cv2.INTER_AREA)
+
+    def near_empty(profile: np.ndarray) -> float:
+        smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+        return float((smooth < 0.1 * np.percentile(smooth, 95)).mean())
+
+    gaps_across, gaps_down = near_empty(small.sum(axis=1)), near_empty(small.sum(axis=0))
+    # and the profile's sharpness, which tells a page of many small lines better
+    sharp_across, sharp_down = _projection_score(small, 0.0), _projection_score(np.ascontiguousarray(small.T), 0.0)
+    turned = gaps_down > COLUMNS_MARGIN * gaps_across or sharp_down > COLUMNS_MARGIN * sharp_across
+    return "columns" if turned else "rows"
 
 
 def despeckle(ink: np.ndarray, dpi: float) -> np.ndarray:

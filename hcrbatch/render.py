@@ -9,8 +9,9 @@ lines whole.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import errno
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,9 +101,14 @@ def _draw_word(
 
 def page_image(page: PageImage) -> str | ImageReader:
     """What is drawn under the text layer: a JPEG scan's own file, embedded as it is (the scan
-    itself, at its own size: reportlab passes JPEG data through), unless its EXIF turns it (the
+    itself, at its own size: reportlab passes JPEG data through), unless its EXIF or --rotate-pages turns it (the
     page was read upright); else the decoded pixels, which reportlab compresses losslessly."""
-    if page.source is not None and page.index == 0 and page.source.suffix.lower() in (".jpg", ".jpeg"):
+    if (
+        page.source is not None
+        and page.index == 0
+        and not page.turned
+        and page.source.suffix.lower() in (".jpg", ".jpeg")
+    ):
         with contextlib.suppress(OSError), Image.open(page.source) as img:
             upright = img.getexif().get(EXIF_ORIENTATION, 1) == 1
             if img.format == "JPEG" and img.mode in ("L", "RGB") and upright and img.size == (page.width, page.height):
@@ -153,7 +159,14 @@ def write_page_pdf(path: Path, page: PageImage, result: PageResult, with_image: 
         canvas.save()
 
 
-def join_pdfs(parts: list[Path], path: Path, scratch: Path, info: DocumentInfo, original: Path | None = None) -> None:
+def join_pdfs(
+    parts: list[Path],
+    path: Path,
+    scratch: Path,
+    info: DocumentInfo,
+    original: Path | None = None,
+    turns: Sequence[int] = (),
+) -> None:
     """The document's PDF, written atomically by pikepdf (qpdf): the one-page PDFs `parts` in order,
     or, for a PDF input (`original`), the original document itself with each part, a text layer
     alone, overlaid on its page. The original's pages keep their own content, image encoding, page
@@ -161,7 +174,9 @@ def join_pdfs(parts: list[Path], path: Path, scratch: Path, info: DocumentInfo, 
     for reading); its outline and metadata stay. Title, creator and dates go into the Info
     dictionary and the XMP metadata. Long documents are joined in groups of JOIN_GROUP under
     `scratch`, so that no more files are open at once than a system allows (qpdf reads each part's
-    streams when it writes)."""
+    streams when it writes). An original page read turned (`turns`, quarter turns clockwise per
+    page, `--rotate-pages`) is shown turned the same way (its /Rotate), so that it shows upright
+    under its layer; its content is not touched."""
     import pikepdf
 
     if not parts:
@@ -187,7 +202,9 @@ def join_pdfs(parts: list[Path], path: Path, scratch: Path, info: DocumentInfo, 
                     raise CorruptFileError(f"its PDF cannot be opened to add the text layer: {exc}") from exc
                 if len(document.pages) != pages:
                     raise OSError(f"{original} has {len(document.pages)} pages, its text layers {pages}")
-                for page, layer in zip(document.pages, layers):
+                for page, layer, turn in itertools.zip_longest(document.pages, layers, turns[:pages], fillvalue=0):
+                    if turn:
+                        page.Rotate = (int(page.obj.get("/Rotate", 0)) + 90 * turn) % 360
                     form = document.copy_foreign(layer.as_form_xobject())
                     page.add_overlay(form, pikepdf.Rectangle(page.mediabox))
         except pikepdf.PdfError as exc:

@@ -61,6 +61,7 @@ class PageReview:
     overread: bool  # texture or ruling read as text
     flagged: tuple[FlaggedWord, ...]  # its low-confidence words, least confident first
     histogram: tuple[int, ...]  # its words by confidence, in HISTOGRAM_BINS equal bins of [0, 1]
+    turned: int = 0  # quarter turns clockwise the page was read at (`PageResult.turned`): its boxes' frame
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +97,7 @@ def page_review(page: PageResult, low_confidence: float) -> PageReview:
             for w in low[:FLAGGED_PER_PAGE]
         ),
         histogram=tuple(int(c) for c in counts),
+        turned=page.turned,
     )
 
 
@@ -140,8 +142,9 @@ def word_images(source: Path, ingest: IngestConfig, pages: dict[int, PageReview]
         wanted = {p - 1 for p in pages}
         for page in iter_pages(source, ingest, skip=_AllBut(wanted)):
             review = pages[page.index + 1]
+            pixels = np.rot90(page.pixels, -review.turned) if review.turned else page.pixels
             for k, word in enumerate(review.flagged):
-                images[(review.page, k)] = _snippet(page.pixels, BBox(*word.bbox))
+                images[(review.page, k)] = _snippet(pixels, BBox(*word.bbox))
             if page.index >= max(wanted):
                 break
     except Exception as exc:  # the review goes on without the images of an input gone or changed

@@ -89,3 +89,36 @@ def test_the_demo_with_a_worker_per_core_reads_as_one_worker_does(demo_out, tmp_
     for rel in MAX_CER:
         txt = Path(rel).with_suffix(".txt")
         assert (tmp_path / txt).read_text(encoding="utf-8") == (demo_out / txt).read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_rotate_pages_reads_pages_turned_each_way_upright_with_their_text_layer_aligned(tmp_path):
+    """The school order, turned each quarter way as an image and upside down as a PDF: all read as
+    the upright page reads, with the same boxes; a PDF keeps its page and is shown upright."""
+    import pikepdf
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    upright = Image.open(SAMPLES / "school-order.png").convert("L")
+    upright.save(folder / "upright.png", dpi=(200, 200))
+    for name, degrees in (("left", 90), ("upside-down", 180), ("right", 270)):
+        upright.rotate(degrees, expand=True).save(folder / f"{name}.png", dpi=(200, 200))
+    upright.rotate(180).convert("RGB").save(folder / "scanned.pdf", resolution=200)
+    out = tmp_path / "out"
+    argv = ["run", str(folder), str(out), "--workers", "1", "-q", "--rotate-pages", "--formats", "pdf,csv"]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+    expected = pd.read_csv(out / "upright.csv")[["text", "left", "top", "right", "bottom"]]
+    assert len(expected) > 10
+    for name in ("left", "upside-down", "right", "scanned"):
+        words = pd.read_csv(out / f"{name}.csv")[["text", "left", "top", "right", "bottom"]]
+        assert list(words["text"]) == list(expected["text"]), name
+        scale = 200 / 300 if name == "scanned" else 1.0  # a PDF is read at --dpi, 300
+        boxes = words[["left", "top", "right", "bottom"]] * scale - expected[["left", "top", "right", "bottom"]]
+        assert boxes.abs().max().max() <= 3, name
+    with pikepdf.open(out / "scanned.pdf") as pdf:
+        assert int(pdf.pages[0].obj.get("/Rotate", 0)) == 180  # the original page, shown turned
+    shown = subprocess.run(["pdftotext", "-bbox", str(out / "scanned.pdf"), "-"], capture_output=True, text=True)
+    first = next(line for line in shown.stdout.splitlines() if "<word" in line)
+    assert f">{expected['text'][0]}</word>" in first
+    left = float(first.split('xMin="')[1].split('"')[0])
+    assert abs(left - expected["left"][0] * 72 / 200) < 2  # where the word is on the page as shown

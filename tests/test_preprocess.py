@@ -101,3 +101,12 @@ def test_a_negative_scan_is_read_as_the_page_it_shows():
     read = preprocess(PageImage(None, 0, negative, 200.0), PreprocessConfig()).ink > 0
     shown = preprocess(PageImage(None, 0, page, 200.0), PreprocessConfig()).ink > 0
     assert (read & shown).sum() > 0.95 * max(read.sum(), shown.sum())
+
+
+def test_the_lines_axis_tells_a_page_turned_a_quarter():
+    from hcrbatch.preprocess import line_axis
+
+    ink = preprocess(PageImage(None, 0, draw_page(["THE FIRST LINE", "THE SECOND", "AND A THIRD"]), 200.0),
+                     PreprocessConfig()).ink  # fmt: skip
+    assert line_axis(ink) == "rows" and line_axis(np.rot90(ink)) == "columns" and line_axis(np.rot90(ink, 2)) == "rows"
+    assert line_axis(np.zeros((900, 1200), np.uint8)) == "rows"
