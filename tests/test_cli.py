@@ -219,23 +219,23 @@ def test_interrupted_run_leaves_no_outputs_and_resumes_from_finished_pages(run_c
     folder.mkdir()
     write_pdf(folder / "long.pdf", [draw_page([f"PAGE {n}"]) for n in range(4)])
     out = tmp_path / "out"
-    real_read_page = DocumentProcessor.read_page
+    real_read = DocumentProcessor.read_upright
     calls = []
 
     def interrupted_on_third_page(self, page):
         calls.append(page.index)
         if page.index == 2:
             raise KeyboardInterrupt
-        return real_read_page(self, page)
+        return real_read(self, page)
 
-    monkeypatch.setattr(DocumentProcessor, "read_page", interrupted_on_third_page)
+    monkeypatch.setattr(DocumentProcessor, "read_upright", interrupted_on_third_page)
     assert run_cli(folder, out).exit_code == ExitCode.INTERRUPTED
     assert not (out / "long.pdf").exists() and not list(out.rglob("*.part"))
     assert len(list(out.rglob("page-*.json"))) == len(list(out.rglob("page-*.pdf"))) == 2
 
     calls.clear()
     monkeypatch.setattr(
-        DocumentProcessor, "read_page", lambda self, page: calls.append(page.index) or real_read_page(self, page)
+        DocumentProcessor, "read_upright", lambda self, page: calls.append(page.index) or real_read(self, page)
     )
     assert run_cli(folder, out).exit_code == ExitCode.OK
     assert calls == [2, 3]  # pages 1 and 2 came from their checkpoints
