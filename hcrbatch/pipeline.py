@@ -138,7 +138,7 @@ def done_earlier(cfg: Config, file: InputFile, stem: str, settings: str) -> File
     return replace(done, path=file.shown, status="skipped", reason="done earlier with the same content and settings")
 
 
-TURN_MARGIN = 0.05  # a turned reading must be likelier right by this much (word confidence) to win
+TURN_MARGIN = 0.1  # a turned reading must have this share more characters likely right to win
 
 
 def turn(page: PageImage, quarters: int) -> PageImage:
@@ -150,10 +150,9 @@ def turn(page: PageImage, quarters: int) -> PageImage:
 
 
 def reading_score(result: PageResult) -> float:
-    """How likely a reading's characters are right: its words' confidence weighted by their length."""
-    weights = [(w.confidence, len(w.chars)) for w in result.words if w.chars]
-    total = sum(n for _, n in weights)
-    return sum(c * n for c, n in weights) / total if total else 0.0
+    """How many of a reading's characters are likely right: each word's length times its confidence
+    (the probability it is right). A page turned wrong is read as fewer lines, or as nonsense."""
+    return sum(w.confidence * len(w.chars) for w in result.words if w.chars)
 
 
 class DocumentProcessor:
@@ -186,16 +185,17 @@ class DocumentProcessor:
         """The page as read — turned upright where `--rotate-pages` finds it turned — and its reading.
 
         The page is read as scanned and turned half round, and also a quarter either way where
-        its text lines run down the page (`line_axis`); the reading whose words are likelier right
-        (their calibrated confidence, by characters) wins, the page as scanned unless another is
-        better by TURN_MARGIN: a recognizer reads writing upside down as nonsense it is unsure of."""
+        its text lines run down the page (`line_axis`); the reading with the most characters likely
+        right (`reading_score`, by the calibrated word confidence) wins, the page as scanned unless
+        another has TURN_MARGIN more: a recognizer reads writing upside down as nonsense it is
+        unsure of, and a page turned a quarter as a few stray lines."""
         if not self.cfg.preprocess.rotate_pages:
             return page, self._read(page)
         sideways = line_axis(preprocess(page, self.cfg.preprocess).ink) == "columns"
         readings = [self._read(turn(page, k)) for k in ((0, 1, 3) if sideways else (0, 2))]
         scores = [reading_score(r) for r in readings]
         best = int(np.argmax(scores))
-        if scores[best] - scores[0] <= TURN_MARGIN:
+        if scores[best] <= (1 + TURN_MARGIN) * scores[0]:
             best = 0
         return turn(page, readings[best].turned), readings[best]
 
