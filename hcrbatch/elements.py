@@ -257,6 +257,8 @@ class PageResult:
     # quarter turns clockwise the page as shown was given before it was read (`PageImage.turned`):
     # its width, height and boxes are those of the turned page
     turned: int = 0
+    # the share of the page's height at its foot that its image does not reach (`suspect.cut_short`)
+    cut_short: float = 0.0
 
     @property
     def words(self) -> list[Word]:
@@ -271,14 +273,14 @@ class PageResult:
         return {
             "index": self.index, "width": self.width, "height": self.height, "dpi": self.dpi,
             "skew_degrees": self.skew_degrees, "marks_read": self.marks_read, "turned": self.turned,
-            "lines": [line.to_dict() for line in self.lines],
+            "cut_short": self.cut_short, "lines": [line.to_dict() for line in self.lines],
         }  # fmt: skip
 
     @staticmethod
     def from_dict(data: dict) -> PageResult:
         lines = tuple(Line.from_dict(line) for line in data["lines"])
         return PageResult(data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines,
-                          data.get("marks_read"), data.get("turned", 0))  # fmt: skip
+                          data.get("marks_read"), data.get("turned", 0), data.get("cut_short", 0.0))  # fmt: skip
 
 
 Status = Literal["ok", "skipped", "failed"]

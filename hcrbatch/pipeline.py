@@ -50,11 +50,11 @@ from hcrbatch.errors import (
 )
 from hcrbatch.lexicon import check_language
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.preprocess import line_axis, preprocess
+from hcrbatch.preprocess import line_axis, preprocess, to_gray
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
-from hcrbatch.suspect import characters_per_height, is_overread, is_suspect, marks_read
+from hcrbatch.suspect import characters_per_height, cut_short, is_overread, is_suspect, marks_read
 from hcrbatch.workers import run_parallel
 
 log = logging.getLogger(__name__)
@@ -189,15 +189,16 @@ class DocumentProcessor:
         right (`reading_score`, by the calibrated word confidence) wins, the page as scanned unless
         another has TURN_MARGIN more: a recognizer reads writing upside down as nonsense it is
         unsure of, and a page turned a quarter as a few stray lines."""
+        cut = cut_short(to_gray(page.pixels))  # of the page as scanned: its image's foot
         if not self.cfg.preprocess.rotate_pages:
-            return page, self._read(page)
+            return page, replace(self._read(page), cut_short=cut)
         sideways = line_axis(preprocess(page, self.cfg.preprocess).ink) == "columns"
         readings = [self._read(turn(page, k)) for k in ((0, 1, 3) if sideways else (0, 2))]
         scores = [reading_score(r) for r in readings]
         best = int(np.argmax(scores))
         if scores[best] <= (1 + TURN_MARGIN) * scores[0]:
             best = 0
-        return turn(page, readings[best].turned), readings[best]
+        return turn(page, readings[best].turned), replace(readings[best], cut_short=cut)
 
     def _read(self, page: PageImage) -> PageResult:
         clean = preprocess(page, self.cfg.preprocess)
@@ -247,7 +248,12 @@ class DocumentProcessor:
             log.debug("%s: %d pages resumed from their checkpoints", file.relative, len(finished))
         for page in iter_pages(file.path, self.cfg.ingest, skip=finished.keys()):
             page, result = self.read_upright(page)
-            if is_suspect(result):
+            if result.cut_short:
+                log.warning(
+                    "%s: page %d: the last %.0f%% of its image is one flat fill (a damaged or truncated image?); check it",
+                    file.relative, page.index + 1, 100 * result.cut_short,
+                )  # fmt: skip
+            elif is_suspect(result):
                 log.warning(
                     "%s: page %d: most of its writing was not read (%.0f%% of its marks lie in lines read); check it",
                     file.relative, page.index + 1, 100 * result.marks_read,

@@ -1,6 +1,7 @@
-"""Pages whose reading cannot be right: writing that was not read, or more text than the ink holds.
+"""Pages whose reading cannot be right: writing that was not read, an image that stops short, or
+more text than the ink holds.
 
-The first keeps a page from coming out empty in silence.
+The first two keep a page from coming out empty, or short, in silence.
 
 A page's marks (what stands out of its paper by more than the paper's own noise, on the sheet and
 not its frame: `CleanPage.marks`) are compared with what the reading accounts for, the marks inside
@@ -45,7 +46,31 @@ def marks_read(clean: CleanPage, result: PageResult) -> float | None:
 
 
 def is_suspect(page: PageResult) -> bool:
-    return page.marks_read is not None and page.marks_read < UNREAD_SUSPECT
+    """Most of the page's writing was not read, or its image stops short (`cut_short`)."""
+    return (page.marks_read is not None and page.marks_read < UNREAD_SUSPECT) or page.cut_short > 0
+
+
+CUT_SHORT_LEAST = 0.05  # of the page's height: a flat band at its foot this tall or taller
+FLAT_SPREAD = 2  # grey levels a row of the band may span (a decoder's fill, not paper, which has grain)
+OTHER_THAN_PAPER = 10  # grey levels the band's fill lies above the paper's median level
+
+
+def cut_short(gray: np.ndarray) -> float:
+    """The share of the page's height at its foot that is one flat fill unlike its paper: what a
+    decoder leaves where an image's data ends early (a truncated image stream in a PDF, which
+    poppler renders without a word, as white). 0.0 where there is none. A scan's paper has grain,
+    a born-digital page's blank foot is its paper's own white, and a scanner bed or a border
+    painted black is darker than the paper, so none is taken for one."""
+    height = gray.shape[0]
+    spread = gray.max(axis=1).astype(np.int16) - gray.min(axis=1)
+    level = gray.mean(axis=1)
+    rows = 0
+    while rows < height and spread[-1 - rows] <= FLAT_SPREAD and abs(level[-1 - rows] - level[-1]) <= 1:
+        rows += 1
+    if rows < CUT_SHORT_LEAST * height or rows == height:
+        return 0.0
+    paper = float(np.median(level[: height - rows]))
+    return round(rows / height, 4) if level[-1] - paper > OTHER_THAN_PAPER else 0.0
 
 
 # Characters read per line height of line width: the transcribed real lines have 3.2 (Hooker) and

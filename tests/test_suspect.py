@@ -127,3 +127,28 @@ def test_ruling_and_decoration_are_read_as_no_words_and_a_ruled_blank_sheet_is_n
     rows = pd.read_csv(out / "hcrbatch-report.csv", keep_default_na=False).set_index("path")
     assert rows.loc["ruled.png", "words"] == 0 and rows.loc["bordered.png", "words"] == 0
     assert rows.loc["ruled.png", "suspect_pages"] == ""  # the rules are the paper's, not writing
+
+
+def test_a_pdf_page_whose_image_stops_short_is_flagged_and_whole_pages_are_not(tmp_path):
+    """A JPEG stream cut to a third, as a damaged PDF holds it: poppler renders the rest as a flat
+    fill without a word; a scan's grainy paper, a dark scanner bed and a born-digital page's white
+    foot are not taken for one."""
+    import pikepdf
+    from PIL import Image
+
+    from hcrbatch.config import IngestConfig
+    from hcrbatch.ingest import iter_pages
+    from hcrbatch.preprocess import to_gray
+    from hcrbatch.suspect import cut_short
+
+    scan = np.minimum(blank_paper(), written_page())
+    Image.fromarray(scan).save(tmp_path / "scan.pdf", resolution=200)
+    with pikepdf.open(tmp_path / "scan.pdf", allow_overwriting_input=True) as pdf:
+        [image] = pdf.pages[0].get_images().values()
+        data = image.read_raw_bytes()
+        image.write(data[: len(data) // 3], filter=image.Filter)
+        pdf.save(tmp_path / "scan.pdf")
+    [page] = iter_pages(tmp_path / "scan.pdf", IngestConfig(dpi=100))
+    assert cut_short(to_gray(page.pixels)) > 0.3
+    assert is_suspect(PageResult(0, 10, 10, 100.0, 0.0, cut_short=0.4))
+    assert cut_short(scan) == cut_short(framed(scan)) == cut_short(written_page()) == 0.0
