@@ -35,6 +35,8 @@ def _pdf_info(path: Path) -> dict:
         message = str(exc)
         if "password" in message.lower() or "encrypt" in message.lower():
             raise EncryptedPdfError() from exc
+        if "Invalid page count 0" in message:  # pdfinfo then complains of its own page range
+            raise CorruptFileError("PDF has no pages") from exc
         first_line = message.strip().splitlines()[-1] if message.strip() else type(exc).__name__
         raise CorruptFileError(f"unreadable PDF: {first_line}") from exc
 

@@ -69,6 +69,15 @@ def test_corrupt_pdf(tmp_path):
         list(iter_pages(bad, IngestConfig()))
 
 
+def test_a_pdf_of_no_pages_says_so(tmp_path):
+    import pikepdf
+
+    with pikepdf.new() as pdf:
+        pdf.save(tmp_path / "empty.pdf")
+    with pytest.raises(CorruptFileError, match="^PDF has no pages$"):
+        list(iter_pages(tmp_path / "empty.pdf", IngestConfig()))
+
+
 def test_encrypted_pdf_names_the_fix(tmp_path):
     pdf = write_pdf(tmp_path / "locked.pdf", [draw_page(["A"])], encrypt="secret")
     with pytest.raises(EncryptedPdfError, match="qpdf --decrypt"):
