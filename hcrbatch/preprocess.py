@@ -57,6 +57,17 @@ class CleanPage:
         return box.mapped(inverse).clip(self.page_width, self.page_height)
 
 
+def _work_copy(gray: np.ndarray, size: int) -> np.ndarray:
+    """`gray` shrunk so that its longer side is at most `size`, for judging the page as a whole."""
+    scale = min(1.0, size / max(gray.shape))
+    return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+
+
+def _frame_kernel(shape: tuple[int, ...]) -> np.ndarray:
+    """A square wider than any pen stroke: FRAME_THICKNESS of the shorter side, odd, at least 3."""
+    return np.ones((max(3, round(min(shape) * FRAME_THICKNESS)) | 1,) * 2, np.uint8)
+
+
 def paper_frame(gray: np.ndarray) -> np.ndarray:
     """What of the image is not the sheet itself: the scanner's bed, a dark paper edge, a gutter.
 
@@ -65,11 +76,10 @@ def paper_frame(gray: np.ndarray) -> np.ndarray:
     would split such a page into border and paper and leave the writing on the paper's side, so
     the page read as empty; a frame's edge would read as a line of ink."""
     height, width = gray.shape
-    scale = min(1.0, FRAME_WORK_SIZE / max(height, width))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    small = _work_copy(gray, FRAME_WORK_SIZE)
     otsu, _ = cv2.threshold(cv2.GaussianBlur(small, (5, 5), 0), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     dark = (small < min(otsu, FRAME_DARKNESS * np.percentile(small, 75))).astype(np.uint8)
-    kernel = np.ones((max(3, round(min(small.shape) * FRAME_THICKNESS)) | 1,) * 2, np.uint8)
+    kernel = _frame_kernel(small.shape)
     thick = cv2.morphologyEx(dark, cv2.MORPH_OPEN, kernel)
     if not thick.any():
         return np.zeros(gray.shape, bool)
@@ -92,14 +102,11 @@ def is_negative(gray: np.ndarray) -> bool:
     """Whether the page is light writing on dark paper (a negative or a microfilm scan): its
     light part is all strokes, with no sheet in it. A page on a dark scanner bed has a light area
     far thicker than any stroke (the sheet), and a blank dark image has no light part at all."""
-    height, width = gray.shape
-    scale = min(1.0, FRAME_WORK_SIZE / max(height, width))
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
-    otsu, light = cv2.threshold(cv2.GaussianBlur(small, (5, 5), 0), 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    small = _work_copy(gray, FRAME_WORK_SIZE)
+    _, light = cv2.threshold(cv2.GaussianBlur(small, (5, 5), 0), 0, 1, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     if not 0 < light.mean() < 0.5 or small[light > 0].mean() - small[light == 0].mean() < MIN_INK_CONTRAST:
         return False  # mostly light, or no light marks that stand out
-    kernel = np.ones((max(3, round(min(small.shape) * FRAME_THICKNESS)) | 1,) * 2, np.uint8)
-    sheet = cv2.morphologyEx(light, cv2.MORPH_OPEN, kernel)
+    sheet = cv2.morphologyEx(light, cv2.MORPH_OPEN, _frame_kernel(small.shape))
     return sheet.sum() < NEGATIVE_SHEET * light.sum()
 
 
