@@ -50,7 +50,7 @@ from hcrbatch.errors import (
 )
 from hcrbatch.lexicon import check_language
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.preprocess import line_axis, preprocess, to_gray
+from hcrbatch.preprocess import CleanPage, line_axis, preprocess, to_gray
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
@@ -192,16 +192,18 @@ class DocumentProcessor:
         cut = cut_short(to_gray(page.pixels))  # of the page as scanned: its image's foot
         if not self.cfg.preprocess.rotate_pages:
             return page, replace(self._read(page), cut_short=cut)
-        sideways = line_axis(preprocess(page, self.cfg.preprocess).ink) == "columns"
-        readings = [self._read(turn(page, k)) for k in ((0, 1, 3) if sideways else (0, 2))]
+        clean = preprocess(page, self.cfg.preprocess)  # the page as scanned: its reading is one of those compared
+        sideways = line_axis(clean.ink) == "columns"
+        readings = [self._read(page, clean)] + [self._read(turn(page, k)) for k in ((1, 3) if sideways else (2,))]
         scores = [reading_score(r) for r in readings]
         best = int(np.argmax(scores))
         if scores[best] <= (1 + TURN_MARGIN) * scores[0]:
             best = 0
         return turn(page, readings[best].turned), replace(readings[best], cut_short=cut)
 
-    def _read(self, page: PageImage) -> PageResult:
-        clean = preprocess(page, self.cfg.preprocess)
+    def _read(self, page: PageImage, clean: CleanPage | None = None) -> PageResult:
+        """`page` read as it is, from its preprocessed `clean` where that is at hand."""
+        clean = clean if clean is not None else preprocess(page, self.cfg.preprocess)
         result = self.engine.read(EnginePage(clean, page.index, page.dpi, self.cfg.segment))
         result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
         return replace(result, marks_read=marks_read(clean, result), turned=page.turned)
@@ -237,10 +239,7 @@ class DocumentProcessor:
             return failed(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0][:300])
 
     def _convert(self, file: InputFile, stem: str, state: FileState, on_page: Callable[[], None]) -> FileOutcome:
-        started = time.monotonic()
-        done = None if self.cfg.force else state.finished_outcome(lambda pages: all_outputs(self.cfg, stem, pages))
-        if done is not None:
-            return replace(done, status="skipped", reason="done earlier with the same content and settings")
+        started = time.monotonic()  # a file done earlier never gets here: `done_earlier`, under the run's lock
         finished = {} if self.cfg.force else state.finished_pages()
         for _ in finished:
             on_page()
