@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ from hcrbatch import __version__
 from hcrbatch.archival import DocumentInfo, page_xml_paths, write_alto, write_hocr, write_page_xml
 from hcrbatch.atomic import ATOMIC_TEMP_NAME, atomic_write_text
 from hcrbatch.checkpoint import STATE_DIR, FileState, file_digest
+from hcrbatch.cluster import Cluster, worker_host
 from hcrbatch.confidence import WordCalibration, calibrate_page
 from hcrbatch.config import Config
 from hcrbatch.correct import Corrector
@@ -64,6 +68,48 @@ REPORT_EVERY_SECONDS = 5.0
 POPPLER_TOOLS = ("pdfinfo", "pdftoppm")  # pdf2image reads PDFs with them
 # the formats written as one file per document, by the suffix added to the input's name (PAGE: a file a page)
 SINGLE_FILE_SUFFIXES = {"pdf": ".pdf", "txt": ".txt", "csv": ".csv", "alto": ".alto.xml", "hocr": ".hocr"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A worker's piece of a batch: a whole document, or some pages of a long one, read and
+    checkpointed only, so that its pages spread over the workers; the document is then gathered:
+    its outputs written from this run's checkpoints (under --force too), as a resumed run writes them."""
+
+    file: InputFile
+    stem: str  # its outputs' path under the output folder, less their suffixes (`output_stems`)
+    pages: tuple[int, ...] | None = None  # these pages only (0-based); None: the whole document
+    gather: bool = False
+
+
+PAGE_TASKS_PER_WORKER = 4  # a long document's pages, cut into this many tasks a worker: even loads, few hashings
+
+
+def plan_tasks(files: list[InputFile], stems: Mapping[InputFile, str], workers: int) -> list[Task]:
+    """One task a document; with several workers, a document of several pages as page tasks
+    instead, so that one long PDF keeps every worker busy."""
+    tasks = []
+    for file in files:
+        try:
+            pages = count_pages(file.path) if workers > 1 else 1
+        except Exception:  # the file's own task reports why it cannot be read
+            pages = 1
+        if pages < 2:
+            tasks.append(Task(file, stems[file]))
+            continue
+        size = math.ceil(pages / (workers * PAGE_TASKS_PER_WORKER))
+        tasks += [Task(file, stems[file], tuple(range(i, min(i + size, pages)))) for i in range(0, pages, size)]
+    return tasks
+
+
+@dataclass(frozen=True)
+class _AllBut:
+    """Every page index but `kept`: what a page task leaves out of its document."""
+
+    kept: frozenset[int]
+
+    def __contains__(self, index: object) -> bool:
+        return index not in self.kept
 
 
 @dataclass(frozen=True)
@@ -208,10 +254,12 @@ class DocumentProcessor:
         result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
         return replace(result, marks_read=marks_read(clean, result), turned=page.turned)
 
-    def process(self, file: InputFile, stem: str, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
-        """One file's outputs. A bad input becomes a `failed` outcome; a failure to write the outputs
-        (disk full, permissions) raises OutputNotWritableError, because it would fail every file."""
+    def process(self, task: Task, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
+        """A task's file: its outputs, or for a page task only its pages read and checkpointed. A
+        bad input becomes a `failed` outcome; a failure to write the outputs (disk full,
+        permissions) raises OutputNotWritableError, because it would fail every file."""
         started = time.monotonic()
+        file, stem = task.file, task.stem
         rel = file.shown
 
         def failed(reason: str) -> FileOutcome:
@@ -227,7 +275,9 @@ class DocumentProcessor:
             return failed(f"cannot read: {exc.strerror or exc}")
         try:
             state = FileState(self.cfg.output_dir, stem, digest, self.settings, with_pdf="pdf" in self.cfg.formats)
-            return self._convert(file, stem, state, on_page)
+            if task.pages is not None:
+                return self._checkpoint_pages(file, state, frozenset(task.pages), on_page)
+            return self._convert(file, stem, state, on_page, resume=task.gather or not self.cfg.force)
         except InputFileError as exc:
             return failed(str(exc))
         except OSError as exc:
@@ -238,14 +288,49 @@ class DocumentProcessor:
             log.debug("internal error on %s", rel, exc_info=True)
             return failed(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0][:300])
 
-    def _convert(self, file: InputFile, stem: str, state: FileState, on_page: Callable[[], None]) -> FileOutcome:
+    def _convert(
+        self, file: InputFile, stem: str, state: FileState, on_page: Callable[[], None], resume: bool
+    ) -> FileOutcome:
         started = time.monotonic()  # a file done earlier never gets here: `done_earlier`, under the run's lock
-        finished = {} if self.cfg.force else state.finished_pages()
+        finished = state.finished_pages() if resume else {}
         for _ in finished:
             on_page()
         if finished:
             log.debug("%s: %d pages resumed from their checkpoints", file.relative, len(finished))
-        for page in iter_pages(file.path, self.cfg.ingest, skip=finished.keys()):
+        finished.update(self._read_pages(file, state, finished.keys(), on_page))
+        if not finished:
+            raise CorruptFileError("no pages")
+        order = sorted(finished)
+        results = [finished[i] for i in order]
+        self._write_outputs(file, stem, results, state)
+        outcome = self._summary(file.shown, results, time.monotonic() - started)
+        outputs = {fmt: paths[0].relative_to(self.cfg.output_dir).as_posix()
+                   for fmt, paths in self.outputs(stem, len(results)).items()}  # fmt: skip
+        review = {"source": str(file.path.absolute()), "outputs": outputs,
+                  "pages": [page_review(r, self.cfg.low_confidence).to_dict() for r in results]}  # fmt: skip
+        state.mark_done(outcome, all_outputs(self.cfg, stem, len(results)), review)
+        return outcome
+
+    def _checkpoint_pages(
+        self, file: InputFile, state: FileState, pages: frozenset[int], on_page: Callable[[], None]
+    ) -> FileOutcome:
+        """A page task: `pages` of `file` read and checkpointed, those already checkpointed left as
+        they are (unless --force); the outcome counts the pages this task holds."""
+        started = time.monotonic()
+        done = set() if self.cfg.force else state.finished_pages().keys() & pages
+        for _ in done:
+            on_page()
+        read = self._read_pages(file, state, _AllBut(pages - done), on_page)
+        if len(read) + len(done) < len(pages):
+            raise CorruptFileError(f"page {min(pages - done - read.keys()) + 1} cannot be found")
+        return FileOutcome(file.shown, "ok", pages=len(pages), seconds=round(time.monotonic() - started, 3))
+
+    def _read_pages(
+        self, file: InputFile, state: FileState, skip: Container[int], on_page: Callable[[], None]
+    ) -> dict[int, PageResult]:
+        """The pages of `file` not in `skip`, each read, warned about, rendered and checkpointed."""
+        finished = {}
+        for page in iter_pages(file.path, self.cfg.ingest, skip=skip):
             page, result = self.read_upright(page)
             if result.cut_short:
                 log.warning(
@@ -268,18 +353,7 @@ class DocumentProcessor:
             state.save_page(result)
             finished[page.index] = result
             on_page()
-        if not finished:
-            raise CorruptFileError("no pages")
-        order = sorted(finished)
-        results = [finished[i] for i in order]
-        self._write_outputs(file, stem, results, state)
-        outcome = self._summary(file.shown, results, time.monotonic() - started)
-        outputs = {fmt: paths[0].relative_to(self.cfg.output_dir).as_posix()
-                   for fmt, paths in self.outputs(stem, len(results)).items()}  # fmt: skip
-        review = {"source": str(file.path.absolute()), "outputs": outputs,
-                  "pages": [page_review(r, self.cfg.low_confidence).to_dict() for r in results]}  # fmt: skip
-        state.mark_done(outcome, all_outputs(self.cfg, stem, len(results)), review)
-        return outcome
+        return finished
 
     def _write_outputs(self, file: InputFile, stem: str, results: list[PageResult], state: FileState) -> None:
         outputs = self.outputs(stem, len(results))
@@ -329,6 +403,8 @@ def check_options(cfg: Config) -> None:
         )
     if cfg.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if cfg.executor == "dask" and not cfg.scheduler:
+        raise ConfigError("--executor dask needs --scheduler ADDRESS (the address `dask scheduler` prints)")
     if not 0.0 <= cfg.low_confidence <= 1.0:
         raise ConfigError("--low-confidence must be between 0 and 1")
     missing = [tool for tool in POPPLER_TOOLS if shutil.which(tool) is None]
@@ -393,18 +469,80 @@ def _raise_interrupt(signum, frame) -> None:
     os._exit(0)
 
 
-def _process_in_worker(job: tuple[InputFile, str]) -> FileOutcome:
+def _process_in_worker(task: Task) -> FileOutcome:
     global _worker_busy
     if isinstance(_worker, Exception):
         raise _worker
     assert _worker is not None
     _worker_busy = True
     try:
-        return _worker.process(*job)
+        return _worker.process(task)
     except KeyboardInterrupt:
         os._exit(ExitCode.INTERRUPTED)  # cleanup already ran while unwinding; the parent reports
     finally:
         _worker_busy = False
+
+
+class TaskLedger:
+    """The parent's account of a batch's tasks, whichever executor runs them: a document read as
+    page tasks becomes one report row (its first failure, or its gathering's outcome), and is
+    gathered once all its pages are read."""
+
+    def __init__(self, tasks: list[Task], record: Callable[[FileOutcome], bool], pages_done: Callable[[int], object]):
+        self.parts = Counter(task.file for task in tasks if task.pages is not None)
+        self.failed: set[InputFile] = set()
+        self.record = record  # notes a file's row; False when the batch must stop
+        self.pages_done = pages_done
+
+    def on_result(self, task: Task, outcome: FileOutcome) -> bool:
+        if task.pages is None:
+            if not task.gather and outcome.status == "ok":  # a gathering's pages were counted as read
+                self.pages_done(outcome.pages)
+            return self.record(outcome)
+        self.parts[task.file] -= 1
+        if outcome.status == "ok":
+            self.pages_done(outcome.pages)
+            return True
+        if task.file in self.failed:  # one row a file: its first failure
+            return True
+        self.failed.add(task.file)
+        return self.record(outcome)
+
+    def then(self, task: Task, outcome: FileOutcome) -> list[Task]:
+        """The gathering of a document whose last page task has just finished, all its pages read."""
+        if task.pages is None or self.parts[task.file] or task.file in self.failed:
+            return []
+        return [Task(task.file, task.stem, gather=True)]
+
+    def on_crash(self, task: Task) -> FileOutcome:
+        first, last = (task.pages[0] + 1, task.pages[-1] + 1) if task.pages else (0, 0)
+        where = (
+            "this file"
+            if not first
+            else f"page {first} of this file"
+            if first == last
+            else f"pages {first} to {last} of this file"
+        )
+        reason = f"the worker process died on {where} (out of memory?); run it alone or with --workers 1"
+        return FileOutcome(task.file.shown, "failed", reason)
+
+
+_cluster_worker: tuple[tuple, DocumentProcessor] | None = None  # a dask worker process's, built by its first task
+_cluster_worker_lock = threading.Lock()
+
+
+def _process_on_cluster(cfg: Config, settings: str, threads_by_host: Mapping[str, int], task: Task) -> FileOutcome:
+    """A task on a dask worker. Its processor is built on the worker's first task of a run and kept
+    for the next (one at a time: a worker started with several threads runs hcrbatch's tasks in turn)."""
+    global _cluster_worker
+    with _cluster_worker_lock:
+        key = (cfg, settings)
+        if _cluster_worker is None or _cluster_worker[0] != key:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+            _cluster_worker = None  # the last run's models go before this run's load
+            _cluster_worker = (key, build_processor(cfg, settings, threads_by_host.get(worker_host(), 0)))
+        return _cluster_worker[1].process(task)
 
 
 def run_batch(cfg: Config) -> BatchResult:
@@ -433,6 +571,46 @@ def _page_total(files: list[InputFile]) -> int:
         except Exception:  # the file's own run reports why it cannot be read
             continue
     return total
+
+
+def _run_tasks(
+    cfg: Config,
+    settings: str,
+    files: list[InputFile],
+    stems: Mapping[InputFile, str],
+    record: Callable[[FileOutcome], bool],
+    pages_done: Callable[[int], object],
+) -> None:
+    """`files` read on the executor `cfg` names, each file's row `record`ed as it finishes."""
+    if not files:
+        return
+    if cfg.executor == "dask":
+        with Cluster(cfg.scheduler, [cfg.input_dir, cfg.output_dir], cfg.output_dir / STATE_DIR) as cluster:
+            tasks = plan_tasks(files, stems, cluster.slots)
+            ledger = TaskLedger(tasks, record, pages_done)
+            task = partial(_process_on_cluster, cfg, settings, cluster.threads_by_host())
+            cluster.run(tasks, task, ledger.on_result, ledger.on_crash, ledger.then)
+        return
+    tasks = plan_tasks(files, stems, cfg.workers)
+    workers = min(cfg.workers, len(tasks))
+    if workers <= 1:
+        processor = build_processor(cfg, settings)
+        for task in tasks:
+            if not record(processor.process(task, on_page=lambda: pages_done(1))):
+                return
+        return
+    ledger = TaskLedger(tasks, record, pages_done)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    run_parallel(
+        tasks,
+        _process_in_worker,
+        workers,
+        _init_worker,
+        (cfg, settings, threads, _stderr_format()),
+        ledger.on_result,
+        ledger.on_crash,
+        ledger.then,
+    )
 
 
 def _run_files(cfg: Config, files: list[InputFile], settings: str, left_out: list[FileOutcome]) -> BatchResult:
@@ -467,34 +645,8 @@ def _run_files(cfg: Config, files: list[InputFile], settings: str, left_out: lis
         else:
             record(done)
             page_bar.update(done.pages)
-    workers = min(cfg.workers, len(left))
     try:
-        if workers <= 1:
-            processor = build_processor(cfg, settings) if left else None
-            for file in left:
-                if not record(processor.process(file, stems[file], on_page=lambda: page_bar.update(1))):
-                    break
-        else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-
-            def on_result(job: tuple[InputFile, str], outcome: FileOutcome) -> bool:
-                page_bar.update(outcome.pages if outcome.status == "ok" else 0)
-                return record(outcome)
-
-            def on_crash(job: tuple[InputFile, str]) -> FileOutcome:
-                reason = "the worker process died on this file (out of memory?); run it alone or with --workers 1"
-                return FileOutcome(job[0].shown, "failed", reason)
-
-            jobs = [(f, stems[f]) for f in left]
-            run_parallel(
-                jobs,
-                _process_in_worker,
-                workers,
-                _init_worker,
-                (cfg, settings, threads, _stderr_format()),
-                on_result,
-                on_crash,
-            )
+        _run_tasks(cfg, settings, left, stems, record, page_bar.update)
     finally:
         file_bar.close()
         page_bar.close()

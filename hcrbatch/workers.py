@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -56,44 +57,57 @@ def run_parallel(
     initargs: tuple,
     on_result: Callable[[Job, Result], bool],
     on_crash: Callable[[Job], Result],
+    then: Callable[[Job, Result], Sequence[Job]] = lambda job, result: (),
 ) -> None:
     """Call `on_result(job, task(job))` for every job, in completion order, until it returns False.
+    `then(job, result)` names jobs that a result makes ready (a document's pages read, its outputs
+    to write); they run before the jobs still queued, so a document is finished soon after its pages.
 
     `task` and `initializer` run in worker processes (spawned, so they must be importable). An
-    exception raised by `task` propagates and stops the batch; a worker that dies does not.
+    exception raised by `task` propagates and stops the batch; a worker that dies does not. No
+    more jobs are handed to the pool than its workers hold (one each and one queued), so those
+    are the jobs a dead worker may have taken, and each of them then runs alone.
     """
     context = multiprocessing.get_context("spawn")
-    remaining = list(jobs)  # in submission order: workers take jobs in this order
-    suspects = 0  # how many of the first remaining jobs may have killed a worker
-    while remaining:
-        isolated = suspects > 0
-        batch = remaining[:1] if isolated else remaining
-        size = 1 if isolated else min(workers, len(remaining))
+    queue = deque(jobs)
+    suspects: deque[Job] = deque()  # in flight when a worker died: each runs alone in a fresh worker
+    while queue or suspects:
+        isolated = bool(suspects)
+        source = suspects if isolated else queue
+        size = 1 if isolated else min(workers, len(queue))
+        in_flight = 1 if isolated else size + 1  # what ProcessPoolExecutor itself hands its workers
         pool = ProcessPoolExecutor(
             size, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), initializer, initargs)
         )
+        pending: dict = {}
         try:
-            pending = {pool.submit(task, job): job for job in batch}
-            while pending:
+            while True:
+                while source and len(pending) < in_flight:
+                    job = source.popleft()
+                    pending[pool.submit(task, job)] = job
+                if not pending:
+                    break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
+                    result = future.result()  # a broken pool raises here, its job still pending
                     job = pending.pop(future)
-                    result = future.result()
-                    remaining.remove(job)
                     if not on_result(job, result):
                         _stop(pool)
                         return
+                    queue.extendleft(reversed(then(job, result)))
+                if isolated:
+                    break
             pool.shutdown(wait=True)
-            suspects = max(0, suspects - 1) if isolated else 0
         except BrokenProcessPool:
             _stop(pool)
             if isolated:
-                job = remaining.pop(0)
-                suspects -= 1
-                if not on_result(job, on_crash(job)):
+                (job,) = pending.values()
+                result = on_crash(job)
+                if not on_result(job, result):
                     return
+                queue.extendleft(reversed(then(job, result)))
             else:
-                suspects = min(size + 1, len(remaining))  # those workers' jobs, and the next one queued
+                suspects.extend(pending.values())
         except BaseException:
             _stop(pool)
             raise

@@ -43,3 +43,15 @@ def test_stop_early_when_told():
 def test_an_exception_in_a_job_propagates():
     with pytest.raises(ValueError, match="boom"):
         run_parallel([1, 2, 3], fail_on_two, 2, _no_setup, (), lambda job, r: True, lambda j: 0)
+
+
+def test_jobs_a_result_makes_ready_run_before_the_jobs_queued():
+    order = []
+
+    def on_result(job, result):
+        order.append(job)
+        return True
+
+    # one worker: the order of completion is the order of running
+    run_parallel([1, 2, 3], abs, 1, _no_setup, (), on_result, lambda j: 0, then=lambda job, r: [-job] if job > 0 else [])
+    assert order.index(-1) < order.index(3) and sorted(order) == [-3, -2, -1, 1, 2, 3]
