@@ -334,12 +334,36 @@ def parse_formats(value: str) -> tuple[str, ...]:
     type=click.IntRange(1),
     default=os.cpu_count() or 1,
     show_default=True,
-    help="Files processed in parallel.",
+    help="Processes reading in parallel (files, and a long document's pages), with --executor local.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: --workers processes on this machine; dask: the workers of a running dask.distributed cluster.",
+)
+@click.option(
+    "--scheduler", default="", help="The dask scheduler's address, e.g. tcp://10.0.0.5:8786 (--executor dask)."
 )
 @with_logging
 @click.pass_context
 def run(
-    ctx, in_dir, out_dir, pattern, recursive, force, fail_fast, formats, workers, quiet, verbose, log_file, **reading
+    ctx,
+    in_dir,
+    out_dir,
+    pattern,
+    recursive,
+    force,
+    fail_fast,
+    formats,
+    workers,
+    executor,
+    scheduler,
+    quiet,
+    verbose,
+    log_file,
+    **reading,
 ) -> None:
     """Read every scan under IN_DIR; write a searchable PDF, TXT, CSV and ALTO (or the --formats asked
     for) for each into OUT_DIR."""
@@ -353,6 +377,8 @@ def run(
         fail_fast=fail_fast,
         formats=formats,
         workers=workers,
+        executor=executor,
+        scheduler=scheduler,
         progress=not quiet and sys.stderr.isatty(),
         **reading_config(**reading),
     )

@@ -91,6 +91,8 @@ class Config:
     force: bool = False
     fail_fast: bool = False
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    executor: Literal["local", "dask"] = "local"  # local: --workers processes here; dask: an existing cluster's workers
+    scheduler: str = ""  # the dask scheduler's address (tcp://host:8786), for executor "dask"
     low_confidence: float = 0.6
     progress: bool = False
     formats: tuple[str, ...] = DEFAULT_FORMATS  # of OUTPUT_FORMATS, written for every input
