@@ -15,8 +15,9 @@ WHEELS ?= $(HOME)/.cache/hcrbatch/wheels-portable
 # Chromium, in which the tests render the review page
 system-deps:
 	@command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && command -v chromium >/dev/null && \
+	  [ -e /usr/share/color/icc/sRGB.icc ] && \
 	  ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata /usr/share/tesseract-ocr/*/tessdata/fra.traineddata >/dev/null 2>&1 || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils tesseract-ocr-eng tesseract-ocr-fra chromium; }
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq poppler-utils tesseract-ocr-eng tesseract-ocr-fra chromium icc-profiles-free; }
 
 # Handwriting fonts for synthetic training lines (hcrbatch/train/synthlines.py): script and hand-printing;
 # FreeFont's serif and mono for the printed letterheads and typescript the tests draw.

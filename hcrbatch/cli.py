@@ -337,6 +337,13 @@ def parse_formats(value: str) -> tuple[str, ...]:
     help="Processes reading in parallel (files, and a long document's pages), with --executor local.",
 )
 @click.option(
+    "--output-type",
+    type=click.Choice(["pdf", "pdfa"]),
+    default="pdf",
+    show_default=True,
+    help="pdfa: the searchable PDF as PDF/A-2b (embedded fonts, sRGB output intent, XMP identification).",
+)
+@click.option(
     "--executor",
     type=click.Choice(["local", "dask"]),
     default="local",
@@ -357,6 +364,7 @@ def run(
     force,
     fail_fast,
     formats,
+    output_type,
     workers,
     executor,
     scheduler,
@@ -376,6 +384,7 @@ def run(
         force=force,
         fail_fast=fail_fast,
         formats=formats,
+        output_type=output_type,
         workers=workers,
         executor=executor,
         scheduler=scheduler,

@@ -96,6 +96,7 @@ class Config:
     low_confidence: float = 0.6
     progress: bool = False
     formats: tuple[str, ...] = DEFAULT_FORMATS  # of OUTPUT_FORMATS, written for every input
+    output_type: Literal["pdf", "pdfa"] = "pdf"  # pdfa: the searchable PDF as PDF/A-2b (hcrbatch.pdfa)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
@@ -111,6 +112,9 @@ class Config:
             "recognize": {**asdict(self.recognize), "models_dir": None, "model_digest": model_digest},
             "correct": asdict(self.correct),
             "low_confidence": self.low_confidence,
+            **(
+                {"output_type": self.output_type} if self.output_type != "pdf" else {}
+            ),  # digests of plain runs unchanged
         }
         blob = json.dumps(relevant, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

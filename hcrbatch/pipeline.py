@@ -53,6 +53,7 @@ from hcrbatch.errors import (
     OutputNotWritableError,
 )
 from hcrbatch.lexicon import check_language
+from hcrbatch.pdfa import original_problems, srgb_profile
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import CleanPage, line_axis, preprocess, to_gray
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
@@ -217,6 +218,18 @@ class DocumentProcessor:
         self.corrector = corrector
         self.settings = settings
         self.calibrations = calibrations or {}
+        self.pdfa_profile = srgb_profile() if cfg.output_type == "pdfa" else None
+        self._pdfa_blockers: dict[tuple[Path, str], list[str]] = {}  # a PDF input's, by its path and digest
+
+    def pdfa_blockers(self, file: InputFile, state: FileState) -> list[str]:
+        """What keeps a PDF input's own pages out of a PDF/A output ([] without --output-type pdfa):
+        its pages are then drawn from the images read, as an image input's are."""
+        if self.pdfa_profile is None or not is_pdf(file):
+            return []
+        key = (file.path, state.input_digest)
+        if key not in self._pdfa_blockers:
+            self._pdfa_blockers[key] = original_problems(file.path)
+        return self._pdfa_blockers[key]
 
     def outputs(self, stem: str, pages: int) -> dict[str, list[Path]]:
         return output_paths(self.cfg, stem, pages)
@@ -349,7 +362,10 @@ class DocumentProcessor:
                     file.relative, page.index + 1, characters_per_height(result),
                 )  # fmt: skip
             if "pdf" in self.cfg.formats:  # a PDF input's own page stays under its text layer (`join_pdfs`)
-                write_page_pdf(state.page_pdf(page.index), page, result, with_image=not is_pdf(file))
+                keeps_original = is_pdf(file) and not self.pdfa_blockers(file, state)
+                write_page_pdf(
+                    state.page_pdf(page.index), page, result, not keeps_original, self.pdfa_profile is not None
+                )
             state.save_page(result)
             finished[page.index] = result
             on_page()
@@ -358,14 +374,19 @@ class DocumentProcessor:
     def _write_outputs(self, file: InputFile, stem: str, results: list[PageResult], state: FileState) -> None:
         outputs = self.outputs(stem, len(results))
         info = self.document_info(file)
+        if "pdf" in outputs and (blockers := self.pdfa_blockers(file, state)):
+            log.warning("%s: its PDF holds what PDF/A-2b does not allow (%s): its pages are drawn from the images "
+                        "read at --dpi", file.relative, "; ".join(blockers))  # fmt: skip
+        keeps_original = is_pdf(file) and not self.pdfa_blockers(file, state)
         writers = {
             "pdf": lambda paths: join_pdfs(
                 [state.page_pdf(r.index) for r in results],
                 paths[0],
                 state.work_dir / "join",
                 info,
-                original=file.path if is_pdf(file) else None,
+                original=file.path if keeps_original else None,
                 turns=[r.turned for r in results],
+                pdfa_profile=self.pdfa_profile,
             ),  # fmt: skip
             "txt": lambda paths: write_text(paths[0], results),
             "csv": lambda paths: write_document_csv(paths[0], results, file.shown),
@@ -415,6 +436,8 @@ def check_options(cfg: Config) -> None:
         atomic_write_text(cfg.output_dir / STATE_DIR / "writable", "ok\n")
     except OSError as exc:
         raise OutputNotWritableError(f"output folder not writable: {cfg.output_dir} ({exc.strerror})") from exc
+    if cfg.output_type == "pdfa":
+        srgb_profile()
     check_language(cfg.correct.lang)
     share, letters = letters_beyond_alphabet(cfg.recognize, cfg.correct.lang)
     if share >= UNREADABLE_LETTERS:

@@ -18,15 +18,20 @@ import numpy as np
 from PIL import Image
 from reportlab import rl_config
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from hcrbatch.atomic import atomic_output, atomic_path, atomic_write_text
 from hcrbatch.elements import DocumentInfo, Line, PageImage, PageResult, Word
 from hcrbatch.errors import CorruptFileError
 from hcrbatch.ingest import EXIF_ORIENTATION
+from hcrbatch.pdfa import make_pdfa, pdfa_problems
 
 TEXT_FONT = "Helvetica"
+# PDF/A embeds every font: Bitstream Vera, which reportlab ships, embedded as the subset a page uses
+EMBEDDED_FONT = "HcrbatchVera"
 ASCENT = 0.72  # Helvetica's ascender height (of b, d, h, l) as a fraction of the font size
 DESCENDERS = set("gjpqy,;")
 JOIN_GROUP = 256  # page PDFs open at once while joining; well under the usual limit of 1024 open files
@@ -76,8 +81,17 @@ def line_geometry(line: Line, dpi: float, page_height_pt: float) -> tuple[float,
     return font_size, baseline
 
 
+def text_font(embedded: bool) -> str:
+    """The text layer's font: Helvetica (a standard font, not embedded), or Vera embedded."""
+    if not embedded:
+        return TEXT_FONT
+    if EMBEDDED_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, "Vera.ttf"))
+    return EMBEDDED_FONT
+
+
 def _draw_word(
-    canvas: Canvas, word: Word, next_left: int | None, font_size: float, baseline_pt: float, dpi: float
+    canvas: Canvas, word: Word, next_left: int | None, font_size: float, baseline_pt: float, dpi: float, font: str
 ) -> None:
     """One text object: the word stretched over its box, then (within a line) a space stretched
     over the gap to the next word, so text extraction keeps the line together in reading order."""
@@ -85,15 +99,15 @@ def _draw_word(
     box = word.bbox
     if not text or box.width == 0:
         return
-    natural = stringWidth(text, TEXT_FONT, font_size)
+    natural = stringWidth(text, font, font_size)
     obj = canvas.beginText()
     obj.setTextRenderMode(3)
-    obj.setFont(TEXT_FONT, font_size)
+    obj.setFont(font, font_size)
     obj.setHorizScale(100.0 * px_to_pt(box.width, dpi) / natural)
     obj.setTextOrigin(px_to_pt(box.left, dpi), baseline_pt)
     obj.textOut(text)
     if next_left is not None and next_left > box.right:
-        space = stringWidth(" ", TEXT_FONT, font_size)
+        space = stringWidth(" ", font, font_size)
         obj.setHorizScale(100.0 * px_to_pt(next_left - box.right, dpi) / space)
         obj.textOut(" ")
     canvas.drawText(obj)
@@ -128,7 +142,9 @@ def _binary_streams() -> Iterator[None]:
         rl_config.useA85 = saved
 
 
-def draw_page(canvas: Canvas, page: PageImage, result: PageResult, with_image: bool = True) -> None:
+def draw_page(
+    canvas: Canvas, page: PageImage, result: PageResult, with_image: bool = True, font: str = TEXT_FONT
+) -> None:
     width_pt, height_pt = px_to_pt(page.width, page.dpi), px_to_pt(page.height, page.dpi)
     canvas.setPageSize((width_pt, height_pt))
     if with_image:
@@ -140,22 +156,26 @@ def draw_page(canvas: Canvas, page: PageImage, result: PageResult, with_image: b
         lefts = [w.bbox.left for w in line.words[1:]] + [None]
         for word, next_left in zip(line.words, lefts):
             centre = (word.bbox.left + word.bbox.right) / 2
-            _draw_word(canvas, word, next_left, font_size, baseline(centre), page.dpi)
+            _draw_word(canvas, word, next_left, font_size, baseline(centre), page.dpi, font)
     canvas.showPage()
 
 
-def write_page_pdf(path: Path, page: PageImage, result: PageResult, with_image: bool = True) -> None:
+def write_page_pdf(
+    path: Path, page: PageImage, result: PageResult, with_image: bool = True, embed_font: bool = False
+) -> None:
     """One page's PDF, written atomically; `join_pdfs` makes the document from these. Without its
     image (a PDF input's page), the text layer alone, for `join_pdfs` to lay on the original page.
+    `embed_font`: the text layer's font embedded, as PDF/A requires.
 
     reportlab keeps a whole document in memory until it saves, so a document is built page by
     page on disk instead: memory stays that of one page however long the document is, and a
     resumed run reuses the pages already rendered.
     """
     with atomic_output(path, "wb") as fh, _binary_streams():
-        canvas = Canvas(fh, invariant=1, pageCompression=1)
+        font = text_font(embed_font)
+        canvas = Canvas(fh, invariant=1, pageCompression=1, initialFontName=font)  # no other font in the page
         canvas.setCreator("hcrbatch")
-        draw_page(canvas, page, result, with_image)
+        draw_page(canvas, page, result, with_image, font)
         canvas.save()
 
 
@@ -166,6 +186,7 @@ def join_pdfs(
     info: DocumentInfo,
     original: Path | None = None,
     turns: Sequence[int] = (),
+    pdfa_profile: bytes | None = None,
 ) -> None:
     """The document's PDF, written atomically by pikepdf (qpdf): the one-page PDFs `parts` in order,
     or, for a PDF input (`original`), the original document itself with each part, a text layer
@@ -176,7 +197,8 @@ def join_pdfs(
     `scratch`, so that no more files are open at once than a system allows (qpdf reads each part's
     streams when it writes). An original page read turned (`turns`, quarter turns clockwise per
     page, `--rotate-pages`) is shown turned the same way (its /Rotate), so that it shows upright
-    under its layer; its content is not touched."""
+    under its layer; its content is not touched. With `pdfa_profile` (an sRGB ICC profile) the
+    document is made PDF/A-2b and checked to be so before it is kept (`hcrbatch.pdfa`)."""
     import pikepdf
 
     if not parts:
@@ -210,8 +232,12 @@ def join_pdfs(
         except pikepdf.PdfError as exc:
             raise OSError(f"cannot join {len(parts)} page PDFs: {exc}") from exc
         _set_metadata(document, info)
+        if pdfa_profile is not None:
+            make_pdfa(document, pdfa_profile)
         with atomic_path(path) as tmp:
             document.save(tmp)
+            if pdfa_profile is not None and (problems := pdfa_problems(tmp)):
+                raise RuntimeError(f"the PDF/A written fails its check: {'; '.join(problems)}")
             if _page_count(tmp) != pages:  # a short file written without an error (disk full)
                 raise OSError(
                     errno.ENOSPC, f"an incomplete PDF was written joining {len(parts)} page PDFs (disk full?)"
