@@ -129,12 +129,7 @@ def _content_problems(document: pikepdf.Pdf) -> list[str]:
         if not isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
             continue
         kind, subtype = obj.get("/Type"), obj.get("/Subtype")
-        if kind == Name.Font and subtype not in (Name.Type3, Name.Type0) and not _embedded(obj):
-            problems.add(f"font {str(obj.get('/BaseFont', '/?'))[1:]} not embedded")
-        elif kind == Name.Font and subtype == Name.Type0:
-            if not all(_embedded(font) for font in obj.get("/DescendantFonts", [])):
-                problems.add(f"font {str(obj.get('/BaseFont', '/?'))[1:]} not embedded")
-        elif subtype == Name.Image:
+        if subtype == Name.Image:
             space = obj.get("/ColorSpace")
             base = space[0] if isinstance(space, pikepdf.Array) and len(space) else space
             if str(base) in CMYK_SPACES:
@@ -150,14 +145,60 @@ def _content_problems(document: pikepdf.Pdf) -> list[str]:
     for page in document.pages:
         if "/AA" in page.obj:
             problems.add("page actions")
-        if _draws_cmyk(page):
+        fonts, cmyk = _content_use(page.obj, page.obj.get("/Resources", pikepdf.Dictionary()))
+        problems |= {
+            f"font {str(font.get('/BaseFont', '/?'))[1:]} not embedded" for font in fonts if not _embedded(font)
+        }
+        if cmyk:
             problems.add("CMYK colours in page content")
     return sorted(problems)
 
 
 def _embedded(font: pikepdf.Dictionary) -> bool:
+    """Whether a font carries its program (a Type0 font: its descendant; a Type3 font is drawn by its own content)."""
+    if font.get("/Subtype") == Name.Type3:
+        return True
+    if font.get("/Subtype") == Name.Type0:
+        return all(_embedded(descendant) for descendant in font.get("/DescendantFonts", []))
     descriptor = font.get("/FontDescriptor")
     return descriptor is not None and any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3"))
+
+
+def _content_use(
+    holder: pikepdf.Object, resources: pikepdf.Dictionary, depth: int = 0
+) -> tuple[list[pikepdf.Dictionary], bool]:
+    """The fonts a page (or form XObject) `holder` shows visible text in, through the forms it
+    draws, and whether it sets a CMYK colour (k, K, or a DeviceCMYK colour space). PDF/A asks
+    nothing of a font only listed, only selected, or used only for invisible text (mode 3)."""
+    try:
+        instructions = pikepdf.parse_content_stream(holder)
+    except pikepdf.PdfError:
+        return [], False
+    fonts, cmyk = [], False
+    state, saved = (None, 0), []  # (the font selected, the text render mode), kept by q and restored by Q
+    for instruction in instructions:
+        if isinstance(instruction, pikepdf.ContentStreamInlineImage):
+            continue
+        operator, operands = str(instruction.operator), instruction.operands
+        if operator == "q":
+            saved.append(state)
+        elif operator == "Q" and saved:
+            state = saved.pop()
+        elif operator == "Tf" and operands:
+            state = (resources.get("/Font", {}).get(str(operands[0])), state[1])
+        elif operator == "Tr" and operands:
+            state = (state[0], int(operands[0]))
+        elif operator in ("Tj", "TJ", "'", '"') and state[0] is not None and state[1] != 3:
+            fonts.append(state[0])
+        elif operator in ("k", "K") or operator in ("cs", "CS") and operands and str(operands[0]) == "/DeviceCMYK":
+            cmyk = True
+        elif operator == "Do" and depth < 8 and operands:
+            form = resources.get("/XObject", {}).get(str(operands[0]))
+            if form is not None and form.get("/Subtype") == Name.Form:
+                inner_fonts, inner_cmyk = _content_use(form, form.get("/Resources", resources), depth + 1)
+                fonts += inner_fonts
+                cmyk |= inner_cmyk
+    return fonts, cmyk
 
 
 def _annotation_problems(annotation: pikepdf.Dictionary) -> set[str]:
@@ -171,20 +212,3 @@ def _annotation_problems(annotation: pikepdf.Dictionary) -> set[str]:
     if annotation.get("/Subtype") != Name.Link and "/AP" not in annotation:
         return {"annotations without an appearance"}
     return set()
-
-
-def _draws_cmyk(page: pikepdf.Page) -> bool:
-    """Whether the page's own content sets a CMYK colour (k, K, or a DeviceCMYK colour space)."""
-    try:
-        instructions = pikepdf.parse_content_stream(page)
-    except pikepdf.PdfError:
-        return False
-    for instruction in instructions:
-        if isinstance(instruction, pikepdf.ContentStreamInlineImage):
-            continue
-        operator = str(instruction.operator)
-        if operator in ("k", "K"):
-            return True
-        if operator in ("cs", "CS") and instruction.operands and str(instruction.operands[0]) == "/DeviceCMYK":
-            return True
-    return False

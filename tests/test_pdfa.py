@@ -11,7 +11,7 @@ from PIL import Image
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
-from conftest import draw_page, write_png
+from conftest import draw_page, write_pdf, write_png
 from hcrbatch import pdfa
 from hcrbatch.errors import ExitCode
 from hcrbatch.pdfa import original_problems, pdfa_problems
@@ -73,7 +73,7 @@ def test_every_kind_of_input_becomes_a_pdfa_that_passes_the_checks(run_cli, inpu
 def test_a_plain_pdf_run_followed_by_a_pdfa_run_redoes_the_files(run_cli, inputs, tmp_path):
     out = tmp_path / "out"
     assert run_cli(inputs, out, "--glob", "note.png").exit_code == ExitCode.OK
-    assert "font Helvetica not embedded" in pdfa_problems(out / "note.pdf")
+    assert "the XMP metadata does not say PDF/A-2b" in pdfa_problems(out / "note.pdf")
     assert run_cli(inputs, out, "--glob", "note.png", "--output-type", "pdfa").exit_code == ExitCode.OK
     assert set(pd.read_csv(out / "hcrbatch-report.csv")["status"]) == {"ok"}
     assert pdfa_problems(out / "note.pdf") == []
@@ -86,6 +86,19 @@ def test_the_check_finds_what_an_ordinary_pdf_lacks(inputs):
     assert "no XMP metadata" in problems
     assert original_problems(inputs / "typed.pdf") == ["font Helvetica not embedded"]
     assert original_problems(inputs / "scanned.pdf") == []
+
+
+def test_only_a_font_that_shows_visible_text_must_be_embedded(tmp_path):
+    # reportlab selects Helvetica on every page, showing nothing with it
+    assert original_problems(write_pdf(tmp_path / "plain.pdf", [draw_page(["A"], size=(300, 200))])) == []
+    canvas = Canvas(str(tmp_path / "ocr.pdf"))
+    text = canvas.beginText(20, 20)
+    text.setTextRenderMode(3)  # an earlier OCR's invisible layer
+    text.textOut("hidden words")
+    canvas.drawText(text)
+    canvas.showPage()
+    canvas.save()
+    assert original_problems(tmp_path / "ocr.pdf") == []
 
 
 def test_without_an_srgb_profile_pdfa_is_refused_before_any_file(run_cli, inputs, tmp_path, monkeypatch):
