@@ -1,6 +1,6 @@
 """Searchable PDF size against the input's, per input kind, on real scanned pages.
 
-    .venv/bin/python benchmarks/output_size.py [--pages 5] [--record]
+    .venv/bin/python benchmarks/output_size.py [--pages 5] [--output-type pdf|pdfa] [--record]
 
 The first `--pages` Hooker page scans (../shared/data/hooker-pages, gray JPEG, about 200 dpi), as they
 are (JPEG), re-saved losslessly (PNG), and as one PDF holding the JPEG scans as they are (a scanner's
@@ -56,6 +56,7 @@ def folder_of(kind: str, scans: list[Path]) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=5)
+    parser.add_argument("--output-type", default="pdf", choices=["pdf", "pdfa"], help="hcrbatch run --output-type")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     scans = sorted(DATA.glob("*.jpg"))[: args.pages]
@@ -65,13 +66,18 @@ def main() -> None:
         out = WORK / f"{kind}-out"
         shutil.rmtree(out, ignore_errors=True)
         cmd = [sys.executable, "-m", "hcrbatch", "run", str(inputs), str(out), "-q", "--workers", "1",
-               "--engine", "glyph", "--formats", "pdf"]  # fmt: skip
+               "--engine", "glyph", "--formats", "pdf", "--output-type", args.output_type]  # fmt: skip
         subprocess.run(cmd, check=True)
         size_in = sum(p.stat().st_size for p in inputs.iterdir())
         size_out = sum(p.stat().st_size for p in out.glob("*.pdf"))
-        rows.append(f"| {kind} | {len(scans)} | {size_in:,} | {size_out:,} | {size_out / size_in:.2f} |")
+        rows.append(
+            f"| {kind} | {args.output_type} | {len(scans)} | {size_in:,} | {size_out:,} | {size_out / size_in:.2f} |"
+        )
         print(rows[-1], flush=True)
-    table = "| input | pages | input bytes | PDF bytes | PDF / input |\n|---|---|---|---|---|\n" + "\n".join(rows)
+    table = (
+        "| input | output | pages | input bytes | PDF bytes | PDF / input |\n|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+    )
     print(table)
     if args.record:
         record(" ".join(["python benchmarks/output_size.py", *sys.argv[1:]]), table)

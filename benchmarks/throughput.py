@@ -5,7 +5,7 @@
 Pages come from benchmarks/make_pages.py (hand-printed letter-size pages of English text as
 multi-page PDF, multi-page TIFF and PNG; apt-get install fonts-breip fonts-sjfonts). Generated data
 lives in benchmarks/data/ (ignored by git).
-Peak memory is the largest summed RSS of hcrbatch and its worker processes, sampled every 0.1 s.
+Peak memory is the largest summed PSS of hcrbatch and its worker processes, sampled every 0.1 s.
 """
 
 from __future__ import annotations
@@ -29,19 +29,21 @@ from make_pages import make_pages  # noqa: E402
 
 
 def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants, from /proc."""
+    """Memory of a process and all its descendants, from /proc: their proportional set sizes (PSS),
+    so that pages they share are counted once. RSS would count a forked child (pdftoppm, between
+    fork and exec) as a second copy of its parent."""
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
         try:
-            with open(f"/proc/{current}/status") as fh:
+            with open(f"/proc/{current}/smaps_rollup") as fh:
                 for line in fh:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1]) * 1024
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
-        except (FileNotFoundError, ProcessLookupError):
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
 

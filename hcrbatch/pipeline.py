@@ -538,14 +538,10 @@ class TaskLedger:
         return [Task(task.file, task.stem, gather=True)]
 
     def on_crash(self, task: Task) -> FileOutcome:
-        first, last = (task.pages[0] + 1, task.pages[-1] + 1) if task.pages else (0, 0)
-        where = (
-            "this file"
-            if not first
-            else f"page {first} of this file"
-            if first == last
-            else f"pages {first} to {last} of this file"
-        )
+        where = "this file"
+        if task.pages:
+            first, last = task.pages[0] + 1, task.pages[-1] + 1
+            where = f"page {first} of this file" if first == last else f"pages {first} to {last} of this file"
         reason = f"the worker process died on {where} (out of memory?); run it alone or with --workers 1"
         return FileOutcome(task.file.shown, "failed", reason)
 

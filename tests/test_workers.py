@@ -53,5 +53,7 @@ def test_jobs_a_result_makes_ready_run_before_the_jobs_queued():
         return True
 
     # one worker: the order of completion is the order of running
-    run_parallel([1, 2, 3], abs, 1, _no_setup, (), on_result, lambda j: 0, then=lambda job, r: [-job] if job > 0 else [])
+    run_parallel(
+        [1, 2, 3], abs, 1, _no_setup, (), on_result, lambda j: 0, then=lambda job, r: [-job] if job > 0 else []
+    )
     assert order.index(-1) < order.index(3) and sorted(order) == [-3, -2, -1, 1, 2, 3]
