@@ -51,7 +51,7 @@ install-llm: install llama-wheel
 	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,llm]'
 
 test: system-deps line-fonts $(BIN)/activate llama-wheel
-	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,test,llm,dask]'
+	$(BIN)/pip install -q --find-links $(WHEELS) -e '.[cpu,test,llm,dask,jax]'
 	$(BIN)/python -m pytest
 
 # Rebuild the shipped character model from ../shared/data (about 1 h on 2 CPU cores), then retune

@@ -128,6 +128,9 @@ def read_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
     ctx.default_map = config_defaults(ctx.command, tables, str(path))
 
 
+BACKEND_FREE_COMMANDS = {"train-lines"}  # commands that run on the Keras backend KERAS_BACKEND names
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "HCRBATCH"})
 @click.version_option(__version__, prog_name="hcrbatch")
 @click.option(
@@ -139,12 +142,15 @@ def read_config_file(ctx: click.Context, param: click.Parameter, path: Path | No
     help="A TOML file of defaults, a table per command ([run], [eval-pages], [gan.train]); the command line "
     "and HCRBATCH_* variables win over it (also HCRBATCH_CONFIG).",
 )
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Batch handwritten-document digitization: scans in, searchable PDFs and CSV reports out."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The models run as TensorFlow functions; Keras reads its backend once, on import, so a
     # KERAS_BACKEND a user set for JAX or PyTorch would hand them models of another framework.
-    os.environ["KERAS_BACKEND"] = "tensorflow"
+    # `train-lines` alone keeps it: its model and loss are Keras ops, so it trains on a JAX machine.
+    if ctx.invoked_subcommand not in BACKEND_FREE_COMMANDS:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
     # Each --workers process is its own TensorFlow runtime: without growth the first one to start
     # maps nearly all of a GPU's memory and the others cannot start theirs.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")

@@ -2,7 +2,10 @@
 
 import itertools
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -31,7 +34,7 @@ from hcrbatch.lineengine import (
     word_spellings,
     words_from_alignment,
 )
-from hcrbatch.modelstore import ModelManifest, TrainingClock
+from hcrbatch.modelstore import ModelManifest, TrainingClock, load_keras_model, load_manifest
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import LineBox
 from hcrbatch.train.linedata import LineSample, read_line_folder, split_by_page
@@ -39,6 +42,7 @@ from hcrbatch.train.lines import (
     augment,
     build_line_model,
     ctc_loss,
+    keras_ctc_loss,
     transfer_weights,
     widest_two_first,
     width_buckets,
@@ -476,3 +480,39 @@ def test_the_first_two_training_batches_differ_in_width_as_keras_fixes_the_shape
     assert sorted(map(tuple, first)) == sorted(map(tuple, batches))  # the same batches
     assert {widths[first[0][0]], widths[first[1][0]]} == {100, 900}
     assert widest_two_first(batches[:1], widths) == batches[:1]
+
+
+def test_the_keras_ops_ctc_loss_equals_the_tensorflow_kernel_used_on_tensorflow():
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((3, 20, 6)).astype("float32")
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    labels = np.array([[1, 2, 3, 0, 0], [4, 4, 0, 0, 0], [5, 1, 2, 3, 4]], "int32")  # 0 pads, as the blank
+    assert np.allclose(np.asarray(ctc_loss(labels, probabilities)), np.asarray(keras_ctc_loss(labels, probabilities)),
+                       rtol=1e-5)  # fmt: skip
+
+
+WITHOUT_TENSORFLOW = "import sys; sys.modules['tensorflow'] = None  # as on a GPU machine that has only JAX\n"
+
+
+def test_a_line_model_trained_on_jax_without_tensorflow_reads_the_same_here(line_folder, tmp_path):
+    pytest.importorskip("jax", reason="the jax extra is not installed (pip install -e '.[jax]')")
+    jax = {**os.environ, "KERAS_BACKEND": "jax"}
+    train = WITHOUT_TENSORFLOW + "from hcrbatch.cli import main; main()\n"
+    argv = ["train-lines", "--data", str(line_folder), "--epochs", "1", "--batch-size", "8",
+            "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
+    trained = subprocess.run([sys.executable, "-c", train, *argv], env=jax, capture_output=True, text=True)
+    assert trained.returncode == 0, trained.stderr
+    manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
+    assert manifest["metrics"]["held_out"]["lines"] == 4
+
+    lines = np.random.default_rng(0).random((2, 64, 120, 1)).astype("float32")
+    np.save(tmp_path / "lines.npy", lines)
+    read = WITHOUT_TENSORFLOW + (
+        "import keras, numpy as np\n"
+        f"model = keras.models.load_model({str(tmp_path / 'models' / 'lines.keras')!r}, compile=False)\n"
+        f"np.save({str(tmp_path / 'jax.npy')!r}, np.asarray(model.predict(np.load({str(tmp_path / 'lines.npy')!r}), verbose=0)))\n"
+    )  # fmt: skip
+    on_jax = subprocess.run([sys.executable, "-c", read], env=jax, capture_output=True, text=True)
+    assert on_jax.returncode == 0, on_jax.stderr
+    here = load_keras_model(load_manifest(tmp_path / "models", "lines")).predict(lines, verbose=0)
+    assert np.allclose(here, np.load(tmp_path / "jax.npy"), atol=1e-5)

@@ -31,6 +31,7 @@ from hcrbatch.modelstore import (
     epochs_done,
     fit_schedule,
     load_keras_model,
+    import_tensorflow,
     load_manifest,
     model_version,
     save_keras_model,
@@ -112,10 +113,16 @@ def build_line_model(n_labels: int, head: str = "conv"):
 def ctc_loss(y_true, y_pred):
     """CTC with labels padded by 0 (the blank); every output step counts (padding reads as blank).
 
-    Written with TensorFlow's sparse-label CTC kernel rather than `keras.ops.ctc_loss`: Keras passes
-    dense labels, for which TensorFlow runs a step-by-step graph that took 1.17 s of a 1.5 s training
-    step on this CPU; the sparse kernel computes the same loss in 0.02 s. That kernel wants the blank
-    last, so labels shift down by one and the blank's column moves to the end."""
+    On TensorFlow, written with its sparse-label CTC kernel rather than `keras.ops.ctc_loss`: Keras
+    passes dense labels, for which TensorFlow runs a step-by-step graph that took 1.17 s of a 1.5 s
+    training step on this CPU; the sparse kernel computes the same loss in 0.02 s. That kernel
+    wants the blank last, so labels shift down by one and the blank's column moves to the end. On
+    any other backend (JAX on a GPU machine without TensorFlow), `keras.ops.ctc_loss`, the same loss
+    (tests/test_lines.py checks the two agree)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return keras_ctc_loss(y_true, y_pred)
     import tensorflow as tf
 
     labels = tf.sparse.from_dense(tf.cast(y_true, tf.int32))
@@ -126,6 +133,18 @@ def ctc_loss(y_true, y_pred):
     return tf.compat.v1.nn.ctc_loss(
         labels, log_probs, tf.fill([batch], steps), time_major=False, ignore_longer_outputs_than_inputs=True
     )
+
+
+def keras_ctc_loss(y_true, y_pred):
+    """`ctc_loss` in Keras ops only: the label's length is its count of non-zero entries, the blank is 0."""
+    from keras import ops
+
+    labels = ops.cast(y_true, "int32")
+    label_lengths = ops.sum(ops.cast(ops.not_equal(labels, 0), "int32"), axis=-1)
+    steps = ops.shape(y_pred)[1]
+    output_lengths = ops.full((ops.shape(y_pred)[0],), steps, dtype="int32")
+    probabilities = ops.cast(y_pred, "float32") + 1e-8
+    return ops.ctc_loss(labels, ops.log(probabilities), label_lengths, output_lengths, mask_index=0)
 
 
 def fits_ctc(image_width: int, label: list[int]) -> bool:
@@ -321,14 +340,31 @@ def start_from(model, charset: str, cfg: LineTrainConfig) -> dict:
     }
 
 
+def has_gpu() -> bool:
+    """Whether Keras's backend (TensorFlow, JAX or PyTorch) computes on a GPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return bool(import_tensorflow().config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     """Train (resuming from `work_dir`), evaluate on the held-out pages, save the model and manifest."""
     import keras
-    import tensorflow as tf
 
     refuse_to_replace(cfg.models_dir, cfg.name, cfg.overwrite)
     keras.utils.set_random_seed(cfg.seed)
-    if tf.config.list_physical_devices("GPU"):
+    if has_gpu():
         keras.mixed_precision.set_global_policy("mixed_float16")
     clock = TrainingClock(Path(cfg.work_dir) / cfg.name / "backup")  # before the data: reading it is part of the time
     if not cfg.data and not cfg.synthetic:
