@@ -9,7 +9,7 @@ LINES ?= ../shared/data
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/hcrbatch/wheels-portable
 
-.PHONY: demo test install install-llm system-deps line-fonts llama-wheel model lines gan samples clean
+.PHONY: demo test install install-llm system-deps line-fonts llama-wheel model lines gan samples clean lines-gpu-pack
 
 # poppler for PDFs; Tesseract's English and French data for printed lines (the tesserocr wheel has the library);
 # Chromium, in which the tests render the review page
@@ -94,3 +94,9 @@ samples: install
 
 clean:
 	rm -rf out .pytest_cache
+
+# The line model on a lent GPU machine (docs/models.md): the training lines packed for the device
+# tool, held-out pages left out; then there: KERAS_BACKEND=jax python -m hcrbatch.train.gpulines train ...
+lines-gpu-pack: $(BIN)/activate
+	$(BIN)/python -m hcrbatch.train.gpulines pack --data ../shared/data/hooker-pages \
+	  --data ../shared/data/cremma-pages --held-out-from models/lines.json --out .gpu/lines.npz

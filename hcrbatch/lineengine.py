@@ -20,14 +20,13 @@ from hcrbatch.config import RecognizeConfig
 from hcrbatch.ctcdecode import LmBeamDecoder, choose_decoding
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
+from hcrbatch.linenet import DOWNSAMPLE, LINE_HEIGHT, make_batch
 from hcrbatch.modelstore import ModelManifest, import_tensorflow, load_keras_model
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import LineBox, Segmentation
 
 log = logging.getLogger(__name__)
 
-LINE_HEIGHT = 64  # the line model's input height
-DOWNSAMPLE = 4  # input columns per output step
 # Of the line's height, added above and below the segmenter's box (the ink's extent): the training
 # lines' ink fills ~90 % of their height, and a crop framed looser shows the model smaller writing.
 # Chosen by benchmarks/line_crops.py on the line model's validation lines (benchmarks/log/).
@@ -47,23 +46,6 @@ def normalise_line(gray: np.ndarray) -> np.ndarray:
     """A line image as the network sees it: `ink_level`, LINE_HEIGHT high, aspect kept."""
     width = max(DOWNSAMPLE, int(round(gray.shape[1] * LINE_HEIGHT / gray.shape[0])))
     return cv2.resize(ink_level(gray), (width, LINE_HEIGHT), interpolation=cv2.INTER_AREA)
-
-
-def make_batch(
-    images: list[np.ndarray], labels: list[list[int]] | None = None, label_width: int = 0, pad_to: int = DOWNSAMPLE
-):
-    """Images padded to a common width (a multiple of `pad_to`); with labels, also labels padded by 0."""
-    width = max(img.shape[1] for img in images)
-    width += -width % pad_to
-    x = np.zeros((len(images), LINE_HEIGHT, width, 1), np.float32)
-    for i, img in enumerate(images):
-        x[i, :, : img.shape[1], 0] = img
-    if labels is None:
-        return x
-    y = np.zeros((len(labels), max(label_width, 1, *(len(lab) for lab in labels))), np.int32)
-    for i, lab in enumerate(labels):
-        y[i, : len(lab)] = lab
-    return x, y
 
 
 @dataclass(frozen=True)

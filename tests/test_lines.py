@@ -34,6 +34,7 @@ from hcrbatch.lineengine import (
     word_spellings,
     words_from_alignment,
 )
+from hcrbatch.linenet import keras_ctc_loss, make_batch
 from hcrbatch.modelstore import ModelManifest, TrainingClock, load_keras_model, load_manifest
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import LineBox
@@ -42,7 +43,6 @@ from hcrbatch.train.lines import (
     augment,
     build_line_model,
     ctc_loss,
-    keras_ctc_loss,
     transfer_weights,
     widest_two_first,
     width_buckets,
@@ -516,3 +516,29 @@ def test_a_line_model_trained_on_jax_without_tensorflow_reads_the_same_here(line
     assert on_jax.returncode == 0, on_jax.stderr
     here = load_keras_model(load_manifest(tmp_path / "models", "lines")).predict(lines, verbose=0)
     assert np.allclose(here, np.load(tmp_path / "jax.npy"), atol=1e-5)
+
+
+def test_lines_packed_for_a_gpu_machine_train_there_without_tensorflow_or_opencv_and_read_here(line_folder, tmp_path):
+    pytest.importorskip("jax", reason="the jax extra is not installed (pip install -e '.[jax]')")
+    held_out = tmp_path / "held-out.json"
+    held_out.write_text(json.dumps({"held_out_pages": ["lines/letter_009"]}))
+    pack = tmp_path / "lines.npz"
+    packing = [sys.executable, "-m", "hcrbatch.train.gpulines", "pack", "--data", str(line_folder),
+               "--held-out-from", str(held_out), "--out", str(pack), "--max-mib", "0.05"]  # fmt: skip
+    summary = json.loads(subprocess.run(packing, capture_output=True, text=True, check=True).stdout)
+    assert summary["bytes"] <= 0.05 * 2**20 and summary["pages_left_out_for_size"] > 0  # whole pages, to fit
+    packed = np.load(pack)
+    assert "lines/letter_009" not in set(packed["pages"]) and packed["pixels"].shape[0] == 64
+    assert packed["pixels"].shape[1] == packed["widths"].sum() and len(packed["texts"]) == summary["lines"]
+
+    device = WITHOUT_TENSORFLOW + "sys.modules['cv2'] = None\nfrom hcrbatch.train.gpulines import main; main()\n"
+    argv = ["train", str(pack), "--out", str(tmp_path / "out"), "--epochs", "1", "--head", "conv", "--batch-size", "8"]
+    trained = subprocess.run([sys.executable, "-c", device, *argv], env={**os.environ, "KERAS_BACKEND": "jax"},
+                             capture_output=True, text=True)  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    manifest = load_manifest(tmp_path / "out", "lines-gpu")
+    assert manifest.extra["held_out_pages"] == ["lines/letter_009"] and "jax" in manifest.extra["trained_on"]
+    assert manifest.metrics["validation"]["lines"] == 4  # one page in twenty: the first packed
+    image = normalise_line(read_line_folder(line_folder)[0].image)
+    probabilities = load_keras_model(manifest).predict(make_batch([image]), verbose=0)
+    assert probabilities.shape[-1] == len(manifest.charset) + 1
