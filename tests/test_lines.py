@@ -524,9 +524,10 @@ def test_lines_packed_for_a_gpu_machine_train_there_without_tensorflow_or_opencv
     held_out.write_text(json.dumps({"held_out_pages": ["lines/letter_009"]}))
     pack = tmp_path / "lines.npz"
     packing = [sys.executable, "-m", "hcrbatch.train.gpulines", "pack", "--data", str(line_folder),
-               "--held-out-from", str(held_out), "--out", str(pack), "--max-mib", "0.05"]  # fmt: skip
+               "--held-out-from", str(held_out), "--out", str(pack), "--max-mib", "0.01"]  # fmt: skip
     summary = json.loads(subprocess.run(packing, capture_output=True, text=True, check=True).stdout)
-    assert summary["bytes"] <= 0.05 * 2**20 and summary["pages_left_out_for_size"] > 0  # whole pages, to fit
+    assert summary["bytes"] <= 0.01 * 2**20  # in 8 grey levels, and whole pages left out, to fit
+    assert summary["grey_levels"] == 8 and summary["pages_left_out_for_size"] > 0
     packed = np.load(pack)
     assert "lines/letter_009" not in set(packed["pages"]) and packed["pixels"].shape[0] == 64
     assert packed["pixels"].shape[1] == packed["widths"].sum() and len(packed["texts"]) == summary["lines"]

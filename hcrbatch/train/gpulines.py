@@ -9,9 +9,10 @@ and takes at most 64 MiB of files and 10 minutes a call.
 
 `pack` takes every line of the transcribed folders but those of the pages the shipped line model
 holds out (its manifest's `held_out_pages`: never trained on, anywhere), normalised as the line
-engine reads them (`normalise_line`: 64 px high, ink white on black), as uint8 in one compressed
-file with their widths, transcriptions and pages. If the file would pass `--max-mib`, whole pages
-are left out, evenly, until it fits; the pack records how many.
+engine reads them (`normalise_line`: 64 px high, ink white on black), in one compressed file with
+their widths, transcriptions and pages. Ink levels are stored in 256 steps, or in 16 or 8 where
+that is what fits `--max-mib` (fewer steps compress far better: the paper's faint grain becomes
+0); if even 8 do not fit, whole pages are left out, evenly. The pack records both.
 
 `train` imports numpy, Keras and `hcrbatch.linenet` only. It holds out one packed page in twenty
 for validation, trains on width-bucketed batches, saves the model with the best validation loss to
@@ -26,7 +27,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import math
 import time
 from pathlib import Path
 
@@ -36,6 +36,9 @@ NAME = "lines-gpu"
 VALIDATION_EVERY = 20  # one packed page in this many is validation
 
 
+GREY_LEVELS = (256, 16, 8)  # tried in turn until the pack fits: fewer levels compress far better
+
+
 def pack(folders: list[Path], held_out: set[str], out: Path, max_bytes: int) -> dict:
     """Write the pack; returns its summary (also stored in it)."""
     from hcrbatch.lineengine import normalise_line
@@ -43,29 +46,37 @@ def pack(folders: list[Path], held_out: set[str], out: Path, max_bytes: int) -> 
 
     samples = [s for folder in folders for s in read_training_folder(folder) if s.page not in held_out and s.text]
     pages = sorted({s.page for s in samples})
-    images = {id(s): np.round(normalise_line(s.image) * 255).astype(np.uint8) for s in samples}
-    kept, left_out = samples, 0
-    while len(blob := _pack_bytes(kept, images, left_out, held_out)) > max_bytes:
-        left_out = min(len(pages), left_out + math.ceil(len(pages) * (1 - max_bytes / len(blob))) + 1)
-        dropped = {pages[i] for i in np.linspace(0, len(pages) - 1, left_out).round().astype(int)}  # evenly
-        kept = [s for s in samples if s.page not in dropped]
+    images = {id(s): normalise_line(s.image) for s in samples}
+    for levels in GREY_LEVELS:
+        if len(blob := _pack_bytes(samples, images, levels, 0, held_out)) <= max_bytes:
+            break
+    kept = pages
+    while len(blob) > max_bytes:  # even the fewest grey levels are too many bytes: whole pages go, evenly
+        keep = min(len(kept) - 1, int(len(kept) * max_bytes / len(blob) * 0.97))
+        kept = [kept[i] for i in np.linspace(0, len(kept) - 1, keep).round().astype(int)]
+        chosen = set(kept)
+        blob = _pack_bytes([s for s in samples if s.page in chosen], images, levels, len(pages) - keep, held_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(blob)
     return json.loads(str(np.load(out)["summary"]))
 
 
-def _pack_bytes(samples: list, images: dict, pages_left_out: int, held_out: set[str]) -> bytes:
+def _pack_bytes(samples: list, images: dict, levels: int, pages_left_out: int, held_out: set[str]) -> bytes:
+    """The pack's bytes: each line's ink level (0 to 1) stored in `levels` steps as uint8."""
     widths = np.array([images[id(s)].shape[1] for s in samples], np.int32)
     summary = {
         "lines": len(samples),
         "pages": len({s.page for s in samples}),
         "pages_left_out_for_size": pages_left_out,
+        "grey_levels": levels,
         "folders": sorted({s.page.split("/", 1)[0] for s in samples}),
     }
+    pixels = np.concatenate([images[id(s)] for s in samples], axis=1)
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer,
-        pixels=np.concatenate([images[id(s)] for s in samples], axis=1),
+        pixels=np.round(pixels * (levels - 1)).astype(np.uint8),
+        levels=np.array(levels),
         widths=widths,
         texts=np.array([s.text for s in samples]),
         pages=np.array([s.page for s in samples]),
@@ -129,7 +140,8 @@ def train(pack_file: Path, out: Path, minutes: float, head: str, epochs: int, ba
     data = np.load(pack_file)
     offsets = np.concatenate([[0], np.cumsum(data["widths"])])
     texts, pages = [str(t) for t in data["texts"]], [str(p) for p in data["pages"]]
-    images = [data["pixels"][:, a:b].astype(np.float32) / 255 for a, b in zip(offsets[:-1], offsets[1:])]
+    scale = 1.0 / (int(data["levels"]) - 1)
+    images = [data["pixels"][:, a:b].astype(np.float32) * scale for a, b in zip(offsets[:-1], offsets[1:])]
     charset = "".join(sorted({c for t in texts for c in t}))
     lookup = {c: i + 1 for i, c in enumerate(charset)}
     labels = [[lookup[c] for c in t] for t in texts]
