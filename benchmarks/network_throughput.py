@@ -17,6 +17,9 @@ compiles (`jax.jit`, `tf.function`; PyTorch runs eagerly).
   sorted by width and batched as `LineRecognizer` batches them, each batch padded to a multiple of
   `--pad` px (so that a compiling backend builds a few dozen shapes, not one per width).
 - Times include copying the batch to the device and the result back to the host.
+- The machine's own float32 matrix-multiply rate, measured by a probe through the same backend and
+  call (a 1024 x 1024 dense layer on 1024 rows), and the character CNN's rate at batch 1024 in the
+  same unit (its convolutions' and dense layers' operations a glyph), as a share of the probe.
 - `--reference`: writes each network's output on fixed inputs (when the file is missing), or compares
   with it (max absolute difference of the probabilities), so a GPU backend is checked against TensorFlow.
 - `--rnn-loop`: the line network's LSTM runs Keras's own loop, not cuDNN's. On an H200, Keras 3.15.1's
@@ -106,6 +109,28 @@ def rate(call, batches: list[np.ndarray], seconds: float) -> float:
             return done / (time.perf_counter() - started)
 
 
+def flops_per_item(model) -> int:
+    """Floating-point operations one input costs the model's convolutions and dense layers (a
+    multiply and an add per weight use); pooling, normalisation and activations are left out."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            height, width, channels = layer.output.shape[1:]
+            kernel = np.prod(layer.kernel.shape[:3])
+            total += 2 * height * width * channels * kernel
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * int(np.prod(layer.kernel.shape))
+    return int(total)
+
+
+def matmul_flops(seconds: float, size: int = 1024) -> float:
+    """The machine's own float32 matrix-multiply rate through the same backend and call: a
+    size x size dense layer on a batch of `size` rows (2 size^2 operations a row)."""
+    probe = keras.Sequential([keras.Input((size,)), keras.layers.Dense(size, use_bias=False)])
+    rows = np.random.default_rng(1).random((size, size), dtype=np.float32)
+    return rate(compiled(probe, (size,)), [rows], seconds) * 2 * size**2
+
+
 def line_batches(widths: list[int], batch: int, pad: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Random line images of the given widths, width-sorted into batches padded to a multiple of `pad`."""
     images = [rng.random((LINE_HEIGHT, w), dtype=np.float32) for w in sorted(widths)]
@@ -165,10 +190,17 @@ def main() -> None:
         print(check, flush=True)
 
     rows = ["| network | batch | items/s |", "|---|---|---|"]
+    char_rates = {}
     for batch in (1, 64, 1024, 8192):
         glyphs = rng.random((batch, 28, 28, 1), dtype=np.float32)
-        rows.append(f"| character CNN (chars/s) | {batch} | {rate(char_call, [glyphs], args.seconds):,.0f} |")
+        char_rates[batch] = rate(char_call, [glyphs], args.seconds)
+        rows.append(f"| character CNN (chars/s) | {batch} | {char_rates[batch]:,.0f} |")
         print(rows[-1], flush=True)
+    probe = matmul_flops(args.seconds)
+    cnn = char_rates[1024] * flops_per_item(chars)
+    rows.append(f"| 1024 x 1024 float32 matmul probe (GFLOP/s) | 1024 | {probe / 1e9:,.1f} |")
+    rows.append(f"| character CNN (GFLOP/s; share of the probe) | 1024 | {cnn / 1e9:,.1f} ({cnn / probe:.0%}) |")
+    print(*rows[-2:], sep="\n", flush=True)
     for batch in (1, 64, 256):
         # batch 1 times a 128-line sample, as benchmarks/lines.py does; larger batches every held-out line
         sample = widths[:128] if batch == 1 else widths
