@@ -558,7 +558,10 @@ def _process_on_cluster(cfg: Config, settings: str, threads_by_host: Mapping[str
         key = (cfg, settings)
         if _cluster_worker is None or _cluster_worker[0] != key:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+            os.environ["KERAS_BACKEND"] = "tensorflow"  # as the CLI sets it: the models run as TensorFlow functions
+            if "keras" in sys.modules and sys.modules["keras"].backend.backend() != "tensorflow":
+                raise ConfigError("this dask worker already runs Keras on another backend: start it with "
+                                  "KERAS_BACKEND=tensorflow")  # fmt: skip
             _cluster_worker = None  # the last run's models go before this run's load
             _cluster_worker = (key, build_processor(cfg, settings, threads_by_host.get(worker_host(), 0)))
         return _cluster_worker[1].process(task)

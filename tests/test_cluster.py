@@ -102,9 +102,8 @@ def folder(tmp_path) -> Path:
     return folder
 
 
-def test_a_dask_run_reads_as_a_local_run_does(scheduler, tiny_models_dir, folder, tmp_path):
-    local = _run(tiny_models_dir, folder, tmp_path / "local", "--workers", "1")
-    assert local.returncode == ExitCode.OK, local.stderr
+def test_a_dask_run_reads_as_a_local_run_does(scheduler, run_cli, tiny_models_dir, folder, tmp_path):
+    assert run_cli(folder, tmp_path / "local").exit_code == ExitCode.OK  # --workers 1, in this process
     address = scheduler.scheduler.address
     remote = _run(tiny_models_dir, folder, tmp_path / "dask", "--executor", "dask", "--scheduler", address)
     assert remote.returncode == ExitCode.OK, remote.stderr

@@ -496,24 +496,22 @@ WITHOUT_TENSORFLOW = "import sys; sys.modules['tensorflow'] = None  # as on a GP
 
 def test_a_line_model_trained_on_jax_without_tensorflow_reads_the_same_here(line_folder, tmp_path):
     pytest.importorskip("jax", reason="the jax extra is not installed (pip install -e '.[jax]')")
-    jax = {**os.environ, "KERAS_BACKEND": "jax"}
-    train = WITHOUT_TENSORFLOW + "from hcrbatch.cli import main; main()\n"
-    argv = ["train-lines", "--data", str(line_folder), "--epochs", "1", "--batch-size", "8",
-            "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
-    trained = subprocess.run([sys.executable, "-c", train, *argv], env=jax, capture_output=True, text=True)
-    assert trained.returncode == 0, trained.stderr
-    manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
-    assert manifest["metrics"]["held_out"]["lines"] == 4
-
     lines = np.random.default_rng(0).random((2, 64, 120, 1)).astype("float32")
     np.save(tmp_path / "lines.npy", lines)
-    read = WITHOUT_TENSORFLOW + (
+    argv = ["train-lines", "--data", str(line_folder), "--epochs", "1", "--batch-size", "8",
+            "--models-dir", str(tmp_path / "models"), "--work-dir", str(tmp_path / "work"), "-q"]  # fmt: skip
+    train_then_read = WITHOUT_TENSORFLOW + (  # one process: JAX starts once
         "import keras, numpy as np\n"
+        "from hcrbatch.cli import cli\n"
+        f"cli.main({argv!r}, standalone_mode=False)\n"
         f"model = keras.models.load_model({str(tmp_path / 'models' / 'lines.keras')!r}, compile=False)\n"
         f"np.save({str(tmp_path / 'jax.npy')!r}, np.asarray(model.predict(np.load({str(tmp_path / 'lines.npy')!r}), verbose=0)))\n"
     )  # fmt: skip
-    on_jax = subprocess.run([sys.executable, "-c", read], env=jax, capture_output=True, text=True)
+    on_jax = subprocess.run([sys.executable, "-c", train_then_read], env={**os.environ, "KERAS_BACKEND": "jax"},
+                            capture_output=True, text=True)  # fmt: skip
     assert on_jax.returncode == 0, on_jax.stderr
+    manifest = json.loads((tmp_path / "models" / "lines.json").read_text())
+    assert manifest["metrics"]["held_out"]["lines"] == 4
     here = load_keras_model(load_manifest(tmp_path / "models", "lines")).predict(lines, verbose=0)
     assert np.allclose(here, np.load(tmp_path / "jax.npy"), atol=1e-5)
 

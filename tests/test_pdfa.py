@@ -34,7 +34,7 @@ def _typed_pdf(path, pixels, dpi=200):
 
 def _image_streams(pdf, decoded: bool = False) -> list[bytes]:
     with pikepdf.open(pdf) as document:
-        images = [image for page in document.pages for image in page.images.values()]
+        images = [image for page in document.pages for image in page.get_images().values()]
         return [image.read_bytes() if decoded else image.read_raw_bytes() for image in images]
 
 

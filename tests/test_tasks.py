@@ -60,14 +60,12 @@ def test_a_document_read_as_page_tasks_is_one_row_and_gathered_once_all_its_page
     assert rows == [gathered, crash]
 
 
-def test_a_run_killed_mid_document_with_page_tasks_resumes_to_the_same_outputs(tiny_models_dir, tmp_path):
+def test_a_run_killed_mid_document_with_page_tasks_resumes_to_the_same_outputs(run_cli, tiny_models_dir, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     write_pdf(folder / "long.pdf", [draw_page([f"PAGE {n}", "the quick fox"]) for n in range(6)])
     args = ["-q", "--models-dir", str(tiny_models_dir), "--model", "tiny"]
-    whole = subprocess.run([sys.executable, "-m", "hcrbatch", "run", str(folder), str(tmp_path / "whole"),
-                            "--workers", "1", *args], capture_output=True, text=True)  # fmt: skip
-    assert whole.returncode == ExitCode.OK, whole.stderr
+    assert run_cli(folder, tmp_path / "whole").exit_code == ExitCode.OK  # --workers 1, in this process
 
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "hcrbatch", "run", str(folder), str(out), "--workers", "2", *args]
