@@ -84,15 +84,17 @@ class Task:
 
 
 PAGE_TASKS_PER_WORKER = 4  # a long document's pages, cut into this many tasks a worker: even loads, few hashings
+DOCUMENT_SUFFIXES = {".pdf", ".tif", ".tiff"}  # the inputs that hold several pages (the others are read whole)
 
 
 def plan_tasks(files: list[InputFile], stems: Mapping[InputFile, str], workers: int) -> list[Task]:
-    """One task a document; with several workers, a document of several pages as page tasks
-    instead, so that one long PDF keeps every worker busy."""
+    """One task a document; with several workers, a PDF or TIFF of several pages as page tasks
+    instead, so that one long document keeps every worker busy. Only those are opened here: a
+    folder of a hundred thousand JPEG pages is planned without reading one."""
     tasks = []
     for file in files:
         try:
-            pages = count_pages(file.path) if workers > 1 else 1
+            pages = count_pages(file.path) if workers > 1 and file.path.suffix.lower() in DOCUMENT_SUFFIXES else 1
         except Exception:  # the file's own task reports why it cannot be read
             pages = 1
         if pages < 2:
