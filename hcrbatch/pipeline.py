@@ -345,6 +345,7 @@ class DocumentProcessor:
     ) -> dict[int, PageResult]:
         """The pages of `file` not in `skip`, each read, warned about, rendered and checkpointed."""
         finished = {}
+        keeps_original = is_pdf(file) and not self.pdfa_blockers(file, state)
         for page in iter_pages(file.path, self.cfg.ingest, skip=skip):
             page, result = self.read_upright(page)
             if result.cut_short:
@@ -364,7 +365,6 @@ class DocumentProcessor:
                     file.relative, page.index + 1, characters_per_height(result),
                 )  # fmt: skip
             if "pdf" in self.cfg.formats:  # a PDF input's own page stays under its text layer (`join_pdfs`)
-                keeps_original = is_pdf(file) and not self.pdfa_blockers(file, state)
                 write_page_pdf(
                     state.page_pdf(page.index), page, result, not keeps_original, self.pdfa_profile is not None
                 )
@@ -376,10 +376,11 @@ class DocumentProcessor:
     def _write_outputs(self, file: InputFile, stem: str, results: list[PageResult], state: FileState) -> None:
         outputs = self.outputs(stem, len(results))
         info = self.document_info(file)
-        if "pdf" in outputs and (blockers := self.pdfa_blockers(file, state)):
+        blockers = self.pdfa_blockers(file, state)
+        if "pdf" in outputs and blockers:
             log.warning("%s: its PDF holds what PDF/A-2b does not allow (%s): its pages are drawn from the images "
                         "read at --dpi", file.relative, "; ".join(blockers))  # fmt: skip
-        keeps_original = is_pdf(file) and not self.pdfa_blockers(file, state)
+        keeps_original = is_pdf(file) and not blockers
         writers = {
             "pdf": lambda paths: join_pdfs(
                 [state.page_pdf(r.index) for r in results],

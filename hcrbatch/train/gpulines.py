@@ -87,31 +87,32 @@ def _pack_bytes(samples: list, images: dict, levels: int, pages_left_out: int, h
 
 
 def _batches(images: list[np.ndarray], labels: list[list[int]], batch_size: int, seed: int, shuffled: bool):
-    """Batches of lines of similar width (little padding), in a new order each epoch when `shuffled`."""
+    """Batches of lines of similar width (little padding), as `train.lines.line_batches` makes them
+    without its augmentation (which needs OpenCV): in a new order each epoch when `shuffled`."""
     import keras
 
-    from hcrbatch.linenet import TRAIN_WIDTH_STEP, make_batch
+    from hcrbatch.linenet import TRAIN_WIDTH_STEP, make_batch, widest_two_first, width_buckets
 
-    order = np.argsort([img.shape[1] for img in images], kind="stable")
-    groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    widths = [img.shape[1] for img in images]
     label_width = max(len(lab) for lab in labels)
 
     class Lines(keras.utils.PyDataset):
         def __init__(self):
             super().__init__()
             self.epoch = 0
+            self.order = widest_two_first(width_buckets(widths, batch_size, np.random.default_rng([seed, 0])), widths)
 
         def __len__(self):
-            return len(groups)
+            return len(self.order)
 
         def __getitem__(self, index):
-            if shuffled:
-                index = np.random.default_rng([seed, self.epoch]).permutation(len(groups))[index]
-            rows = groups[index]
+            rows = self.order[index]
             return make_batch([images[i] for i in rows], [labels[i] for i in rows], label_width, TRAIN_WIDTH_STEP)
 
         def on_epoch_end(self):
             self.epoch += 1
+            if shuffled:
+                self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, self.epoch]))
 
     return Lines()
 

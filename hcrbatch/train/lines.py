@@ -24,7 +24,17 @@ import numpy as np
 from hcrbatch.config import LineTrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.lineengine import best_path, line_probabilities, normalise_line
-from hcrbatch.linenet import DOWNSAMPLE, HEADS, LINE_HEIGHT, TRAIN_WIDTH_STEP, build_line_model, ctc_loss, make_batch
+from hcrbatch.linenet import (
+    DOWNSAMPLE,
+    HEADS,
+    LINE_HEIGHT,
+    TRAIN_WIDTH_STEP,
+    build_line_model,
+    ctc_loss,
+    make_batch,
+    widest_two_first,
+    width_buckets,
+)
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import (
     refuse_to_replace,
@@ -69,25 +79,6 @@ def fits_ctc(image_width: int, label: list[int]) -> bool:
 
 def encode(text: str, lookup: dict[str, int]) -> list[int]:
     return [lookup[c] for c in text if c in lookup]
-
-
-def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Batches of lines of similar width (little padding), in random order."""
-    order = np.argsort(widths, kind="stable")
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def widest_two_first(batches: list[np.ndarray], widths: list[int]) -> list[np.ndarray]:
-    """The batches with the narrowest and the widest first. Keras fixes the shape of every batch of
-    a fit from its first two (NUM_BATCHES_FOR_TENSOR_SPEC): two of one width would fix the width,
-    and the first batch of another width would stop the training."""
-    width = [-(-max(widths[i] for i in batch) // TRAIN_WIDTH_STEP) for batch in batches]  # as make_batch pads
-    first, second = int(np.argmin(width)), int(np.argmax(width))
-    if width[first] == width[second]:
-        return batches
-    rest = [b for k, b in enumerate(batches) if k not in (first, second)]
-    return [batches[first], batches[second], *rest]
 
 
 def augment(
