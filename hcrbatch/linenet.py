@@ -44,6 +44,13 @@ def make_batch(
     return x, y
 
 
+def fits_ctc(image_width: int, label: list[int]) -> bool:
+    """Whether CTC can align `label` to the line's output steps: one step per character, plus a blank
+    between each pair of equal neighbours."""
+    repeats = sum(a == b for a, b in zip(label, label[1:]))
+    return len(label) + repeats <= -(-image_width // DOWNSAMPLE)
+
+
 def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Batches of lines of similar width (little padding), in random order."""
     order = np.argsort(widths, kind="stable")
@@ -61,6 +68,38 @@ def widest_two_first(batches: list[np.ndarray], widths: list[int]) -> list[np.nd
         return batches
     rest = [b for k, b in enumerate(batches) if k not in (first, second)]
     return [batches[first], batches[second], *rest]
+
+
+def width_bucketed_batches(images, labels, batch_size: int, seed: int, transform=None):
+    """A Keras dataset of (images, labels padded by 0) batches of lines of similar width, in a new
+    order each epoch; `transform(image, rng)` (augmentation) is applied anew each epoch where given."""
+    import keras
+
+    widths = [img.shape[1] for img in images]
+    label_width = max(len(lab) for lab in labels)  # one width for all batches: Keras fixes it from the first
+
+    class Lines(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.order = widest_two_first(width_buckets(widths, batch_size, np.random.default_rng([seed, 0])), widths)
+
+        def __len__(self):
+            return len(self.order)
+
+        def __getitem__(self, index):
+            rows = self.order[index]
+            picked = [images[i] for i in rows]
+            if transform is not None:
+                rng = np.random.default_rng([seed, self.epoch, index])
+                picked = [transform(image, rng) for image in picked]
+            return make_batch(picked, [labels[i] for i in rows], label_width, pad_to=TRAIN_WIDTH_STEP)
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, self.epoch]))
+
+    return Lines()
 
 
 def build_line_model(n_labels: int, head: str = "conv"):

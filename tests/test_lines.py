@@ -34,7 +34,7 @@ from hcrbatch.lineengine import (
     word_spellings,
     words_from_alignment,
 )
-from hcrbatch.linenet import keras_ctc_loss, make_batch
+from hcrbatch.linenet import keras_ctc_loss, make_batch, widest_two_first, width_buckets
 from hcrbatch.modelstore import ModelManifest, TrainingClock, load_keras_model, load_manifest
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import LineBox
@@ -44,8 +44,6 @@ from hcrbatch.train.lines import (
     build_line_model,
     ctc_loss,
     transfer_weights,
-    widest_two_first,
-    width_buckets,
 )
 from hcrbatch.train.linepages import page_crops
 from hcrbatch.train.synthlines import LINE_IMAGE_HEIGHT, font_covers, synthetic_lines

@@ -86,37 +86,6 @@ def _pack_bytes(samples: list, images: dict, levels: int, pages_left_out: int, h
     return buffer.getvalue()
 
 
-def _batches(images: list[np.ndarray], labels: list[list[int]], batch_size: int, seed: int, shuffled: bool):
-    """Batches of lines of similar width (little padding), as `train.lines.line_batches` makes them
-    without its augmentation (which needs OpenCV): in a new order each epoch when `shuffled`."""
-    import keras
-
-    from hcrbatch.linenet import TRAIN_WIDTH_STEP, make_batch, widest_two_first, width_buckets
-
-    widths = [img.shape[1] for img in images]
-    label_width = max(len(lab) for lab in labels)
-
-    class Lines(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.epoch = 0
-            self.order = widest_two_first(width_buckets(widths, batch_size, np.random.default_rng([seed, 0])), widths)
-
-        def __len__(self):
-            return len(self.order)
-
-        def __getitem__(self, index):
-            rows = self.order[index]
-            return make_batch([images[i] for i in rows], [labels[i] for i in rows], label_width, TRAIN_WIDTH_STEP)
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            if shuffled:
-                self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, self.epoch]))
-
-    return Lines()
-
-
 def _greedy_cer(model, images: list[np.ndarray], texts: list[str], charset: str) -> float:
     """Character error rate of best-path decoding on the validation lines."""
     from hcrbatch.linenet import make_batch
@@ -135,7 +104,15 @@ def _greedy_cer(model, images: list[np.ndarray], texts: list[str], charset: str)
 def train(pack_file: Path, out: Path, minutes: float, head: str, epochs: int, batch_size: int, seed: int) -> Path:
     import keras
 
-    from hcrbatch.linenet import DOWNSAMPLE, HEADS, LINE_HEIGHT, build_line_model, ctc_loss
+    from hcrbatch.linenet import (
+        DOWNSAMPLE,
+        HEADS,
+        LINE_HEIGHT,
+        build_line_model,
+        ctc_loss,
+        fits_ctc,
+        width_bucketed_batches,
+    )
 
     started = time.monotonic()
     data = np.load(pack_file)
@@ -146,8 +123,7 @@ def train(pack_file: Path, out: Path, minutes: float, head: str, epochs: int, ba
     charset = "".join(sorted({c for t in texts for c in t}))
     lookup = {c: i + 1 for i, c in enumerate(charset)}
     labels = [[lookup[c] for c in t] for t in texts]
-    fits = [len(lab) + sum(a == b for a, b in zip(lab, lab[1:])) <= -(-img.shape[1] // DOWNSAMPLE)
-            for img, lab in zip(images, labels)]  # fmt: skip
+    fits = [fits_ctc(img.shape[1], lab) for img, lab in zip(images, labels)]
     validation_pages = set(sorted(set(pages))[::VALIDATION_EVERY])
     fit = [i for i in range(len(images)) if fits[i] and pages[i] not in validation_pages]
     val = [i for i in range(len(images)) if fits[i] and pages[i] in validation_pages]
@@ -174,8 +150,8 @@ def train(pack_file: Path, out: Path, minutes: float, head: str, epochs: int, ba
                 self.model.stop_training = True
 
     history = model.fit(
-        _batches([images[i] for i in fit], [labels[i] for i in fit], batch_size, seed, shuffled=True),
-        validation_data=_batches([images[i] for i in val], [labels[i] for i in val], batch_size, seed, False),
+        width_bucketed_batches([images[i] for i in fit], [labels[i] for i in fit], batch_size, seed),
+        validation_data=width_bucketed_batches([images[i] for i in val], [labels[i] for i in val], batch_size, seed),
         epochs=epochs,
         callbacks=[
             keras.callbacks.ModelCheckpoint(str(weights), monitor="val_loss", save_best_only=True),

@@ -28,12 +28,10 @@ from hcrbatch.linenet import (
     DOWNSAMPLE,
     HEADS,
     LINE_HEIGHT,
-    TRAIN_WIDTH_STEP,
     build_line_model,
     ctc_loss,
-    make_batch,
-    widest_two_first,
-    width_buckets,
+    fits_ctc,
+    width_bucketed_batches,
 )
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import (
@@ -68,13 +66,6 @@ def read_training_folder(folder: Path) -> list[LineSample]:
     if (Path(folder) / "labels.tsv").is_file():
         return read_line_folder(folder)
     return transcribed_lines(folder)
-
-
-def fits_ctc(image_width: int, label: list[int]) -> bool:
-    """Whether CTC can align `label` to the line's output steps: one step per character, plus a blank
-    between each pair of equal neighbours."""
-    repeats = sum(a == b for a, b in zip(label, label[1:]))
-    return len(label) + repeats <= -(-image_width // DOWNSAMPLE)
 
 
 def encode(text: str, lookup: dict[str, int]) -> list[int]:
@@ -120,37 +111,14 @@ def line_batches(
 ):
     """A Keras dataset of width-bucketed (images, padded labels) batches, reshuffled each epoch;
     `augmented` ones are warped anew each epoch (`augment`)."""
-    import keras
-
     images = [normalise_line(s.image) for s in samples]
     labels = [encode(s.text, lookup) for s in samples]
     keep = [i for i, (img, lab) in enumerate(zip(images, labels)) if lab and fits_ctc(img.shape[1], lab)]
     if len(keep) < len(samples):
         log.info("left out %d of %d lines too narrow for their transcription", len(samples) - len(keep), len(samples))
     images, labels = [images[i] for i in keep], [labels[i] for i in keep]
-    widths = [img.shape[1] for img in images]
-    label_width = max(len(lab) for lab in labels)  # one width for all batches: Keras fixes it from the first
-
-    class Lines(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.epoch = 0
-            self.order = widest_two_first(width_buckets(widths, batch_size, np.random.default_rng([seed, 0])), widths)
-
-        def __len__(self):
-            return len(self.order)
-
-        def __getitem__(self, index):
-            rows = self.order[index]
-            rng = np.random.default_rng([seed, self.epoch, index])
-            picked = [augment(images[i], rng, elastic_alpha, vertical_jitter) if augmented else images[i] for i in rows]
-            return make_batch(picked, [labels[i] for i in rows], label_width, pad_to=TRAIN_WIDTH_STEP)
-
-        def on_epoch_end(self):
-            self.epoch += 1
-            self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, self.epoch]))
-
-    return Lines()
+    transform = (lambda image, rng: augment(image, rng, elastic_alpha, vertical_jitter)) if augmented else None
+    return width_bucketed_batches(images, labels, batch_size, seed, transform)
 
 
 def evaluate_lines(model, samples: list[LineSample], charset: str, batch_size: int = 32) -> dict[str, float]:
