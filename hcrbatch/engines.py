@@ -46,6 +46,14 @@ class EnginePage:
     def segmentation(self) -> Segmentation:
         return segment(self.clean, self.segment_config)
 
+    def keeping(self, kept: list[int]) -> EnginePage:
+        """The page as if only its segmented lines `kept` had been found: what auto's handwriting
+        engines read once Tesseract has taken the print."""
+        narrowed = EnginePage(self.clean, self.index, self.dpi, self.segment_config)
+        whole = self.segmentation
+        narrowed.__dict__["segmentation"] = replace(whole, lines=tuple(whole.lines[i] for i in kept))  # the cache
+        return narrowed
+
     def empty_result(self, lines: tuple[Line, ...] = ()) -> PageResult:
         clean = self.clean
         return PageResult(self.index, clean.page_width, clean.page_height, self.dpi, clean.skew_degrees, lines)
@@ -334,9 +342,11 @@ class PrintedLines:
 
 
 class AutoEngine:
-    """Every segmented line read by the glyph and the line engine, each kept from the one `rule`
-    gives it (the glyph engine alone when no line model is installed); with `printed`, the lines
-    it finds print are Tesseract's."""
+    """Each segmented line read once: with `printed`, the lines it finds print are Tesseract's; the
+    others are read by the glyph and the line engine, each kept from the one `rule` gives it (the
+    glyph engine alone when no line model is installed). The print goes first so that a typed page
+    costs Tesseract's time, not three engines', and a typed line does not vote on whether the page's
+    handwriting is joined-up."""
 
     def __init__(
         self, glyph: GlyphEngine, line: LineEngine | None, rule: AutoRule, printed: PrintedLines | None = None
@@ -345,22 +355,26 @@ class AutoEngine:
         self.models = glyph.models + (line.models if line else ()) + (printed.models if printed else ())
 
     def read(self, page: EnginePage) -> PageResult:
-        by_glyph = self.glyph.read(page)
-        lines = list(by_glyph.lines)
+        count = len(page.segmentation.lines)
+        probabilities, by_tesseract = self.printed.read(page) if self.printed else ([None] * count, {})
+        rest = [i for i in range(count) if i not in by_tesseract]
+        handwritten = dict(zip(rest, self._handwriting(page.keeping(rest) if by_tesseract else page) if rest else ()))
+        lines = [
+            by_tesseract[i] if i in by_tesseract else replace(handwritten[i], print_probability=probabilities[i])
+            for i in range(count)
+        ]
+        return page.empty_result(tuple(lines))
+
+    def _handwriting(self, page: EnginePage) -> list[Line]:
+        lines = list(self.glyph.read(page).lines)
         if self.line is not None:
-            by_line = self.line.read(page)
+            by_line = self.line.read(page).lines
             takes_line = self.rule.takes_line(
-                [(line_confidence(g), line_confidence(r)) for g, r in zip(by_glyph.lines, by_line.lines)],
+                [(line_confidence(g), line_confidence(r)) for g, r in zip(lines, by_line)],
                 page.segmentation.joined_ink,
             )
-            lines = [r if take else g for g, r, take in zip(by_glyph.lines, by_line.lines, takes_line)]
-        if self.printed is not None:
-            probabilities, by_tesseract = self.printed.read(page)
-            lines = [
-                by_tesseract.get(i, replace(line, print_probability=p))
-                for i, (line, p) in enumerate(zip(lines, probabilities))
-            ]
-        return replace(by_glyph, lines=tuple(lines))
+            lines = [r if take else g for g, r, take in zip(lines, by_line, takes_line)]
+        return lines
 
 
 def _line_kind_manifest(cfg: RecognizeConfig, lang: str) -> ModelManifest | None:

@@ -3,6 +3,7 @@
 import csv
 import subprocess
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -20,6 +21,7 @@ from hcrbatch.tesseract import TesseractReader, tesseract_available
 SERIF = "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf"
 MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 SCRIPT = "/usr/share/fonts/opentype/dancingscript/DancingScript-Regular.otf"
+FREEMONO = "/usr/share/fonts/truetype/freefont/FreeMono.ttf"
 needs_tesseract = pytest.mark.skipif(not tesseract_available("en"), reason="Tesseract's English data not installed")
 
 
@@ -96,6 +98,20 @@ def test_tesseract_reads_a_line_in_page_coordinates_with_its_confidence():
     assert all(box.left <= w.bbox.left and w.bbox.right <= box.right for w in words)
 
 
+@needs_tesseract
+def test_tesseract_reads_a_scanned_line_cut_tight_to_its_ink():
+    """Our segmenter's crops keep 2 px around the ink; Tesseract read such typed lines as garbage
+    until it was given paper around them."""
+    pixels, boxes = typed_page([("Herbarium for examination. The Director desires me", FREEMONO, 44)])
+    scanned = cv2.GaussianBlur(pixels * 0.93 + np.random.default_rng(0).normal(0, 4, pixels.shape), (0, 0), 0.7)
+    tight = BBox(boxes[0].left - 2, boxes[0].top - 2, boxes[0].right + 2, boxes[0].bottom + 2)
+    words, confidence = TesseractReader("en").read_line(np.clip(scanned, 0, 255).astype(np.uint8), tight, 300)
+    assert " ".join(w.text for w in words) == "Herbarium for examination. The Director desires me"
+    assert confidence > 0.9
+    assert all(tight.left <= w.bbox.left and w.bbox.right <= tight.right for w in words)
+    assert all(tight.top <= w.bbox.top and w.bbox.bottom <= tight.bottom for w in words)
+
+
 class CallsEverythingPrint:
     """A line-kind classifier that calls every line print, to test what guards against its errors."""
 
@@ -132,6 +148,44 @@ def test_a_handwritten_line_called_print_stays_with_our_engines_where_tesseract_
     assert read[0].engine == "tesseract" and read[0].text == "Received with many thanks"
 
 
+class RecordsWhatItReads:
+    """A handwriting engine that reads each line it is given as "hand", and keeps how many it was given."""
+
+    models = ("records 1",)
+
+    def __init__(self) -> None:
+        self.given: list[int] = []
+
+    def read(self, page):
+        self.given.append(len(page.segmentation.lines))
+        word = Word(BBox(0, 0, 10, 10), (Char(BBox(0, 0, 10, 10), ("hand",), (0.5,)),), "hand")
+        return page.empty_result(tuple(Line(line.bbox, (word,)) for line in page.segmentation.lines))
+
+
+@needs_tesseract
+def test_auto_reads_each_line_once_the_print_by_tesseract_alone(tmp_path):
+    from hcrbatch.config import PreprocessConfig
+    from hcrbatch.elements import PageImage
+    from hcrbatch.engines import AutoEngine, AutoRule, EnginePage
+    from hcrbatch.preprocess import preprocess
+
+    pixels, _ = typed_page([("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)])
+    pixels = np.asarray(Image.fromarray(pixels).transform(pixels.shape[::-1], Image.AFFINE, (1, 0.3, -150, 0, 1, 0),
+                                                          fillcolor=255))  # fmt: skip
+    clean = preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+    hand = RecordsWhatItReads()
+    auto = AutoEngine(hand, None, AutoRule(), PrintedLines(CallsEverythingPrint(), TesseractReader("en")))
+    result = auto.read(EnginePage(clean, 0, 300))
+    assert hand.given == [1]  # the script line alone: the printed one was Tesseract's
+    assert [line.engine for line in result.lines] == ["tesseract", "glyph"]
+    assert [line.text for line in result.lines] == ["Received with many thanks", "hand"]
+    assert [line.print_probability for line in result.lines] == [1.0, 1.0]
+
+    typed, _ = typed_page([("Received with many thanks", SERIF, 44), ("Dear Sir, I write to you", MONO, 40)])
+    auto.read(EnginePage(preprocess(PageImage(tmp_path / "t.png", 0, typed, 300), PreprocessConfig()), 0, 300))
+    assert hand.given == [1]  # a page all print: the handwriting engines are not run
+
+
 @needs_tesseract
 def test_the_engine_digest_names_the_tesseract_data():
     assert engine_digest(RecognizeConfig(engine="tesseract"), "en").startswith("tesseract:eng:")
@@ -166,7 +220,7 @@ def test_auto_gives_printed_and_typed_lines_to_tesseract_and_handwriting_to_our_
     """On the shipped models: a letterhead, a typed line and handwritten lines on one page."""
     lines = [
         ("ROYAL BOTANIC GARDENS, KEW", "/usr/share/fonts/truetype/freefont/FreeSerifBold.ttf", 56),
-        ("Dear Sir, I am directed to acknowledge", "/usr/share/fonts/truetype/freefont/FreeMono.ttf", 44),
+        ("Dear Sir, I am directed to acknowledge", FREEMONO, 44),
         ("with many thanks for the seeds", SCRIPT, 70),
         ("yours very truly, John", "/usr/share/fonts/truetype/kristi/Kristi.ttf", 80),
     ]
