@@ -24,7 +24,7 @@ import numpy as np
 
 from hcrbatch.charlm import SPACE_TOKEN
 from hcrbatch.errors import ModelError
-from hcrbatch.modelstore import ModelManifest, load_manifest
+from hcrbatch.modelstore import CHARACTER_LM, ModelManifest, load_manifest
 
 BLANK_TOKEN = "<blank>"  # never in the language model's vocabulary; the decoder does not score it
 
@@ -48,16 +48,10 @@ def char_lm_manifests(models_dir: Path, name: str, lang: str) -> list[ModelManif
     if name == "none":
         return []
     if name != "auto":
-        return [_checked(load_manifest(models_dir, name))]
+        return [load_manifest(models_dir, name, CHARACTER_LM)]
     names = sorted(p.stem for p in Path(models_dir).glob("charlm-*.json"))
     names.sort(key=lambda n: n != f"charlm-{lang}")
-    return [_checked(load_manifest(models_dir, n)) for n in names]
-
-
-def _checked(manifest: ModelManifest) -> ModelManifest:
-    if manifest.extra.get("task") != "character language model":
-        raise ModelError(f"{manifest.weights}: not a character language model (its manifest's task)")
-    return manifest
+    return [load_manifest(models_dir, n, CHARACTER_LM) for n in names]
 
 
 def choose_decoding(

@@ -26,7 +26,15 @@ from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.confidence import WordCalibration
 from hcrbatch.elements import Line, PageResult
 from hcrbatch.errors import ConfigError, ModelError
-from hcrbatch.modelstore import ModelManifest, limit_tensorflow_threads, load_manifest, manifest_path, write_manifest
+from hcrbatch.modelstore import (
+    GLYPH_CLASSIFIER,
+    LINE_RECOGNIZER,
+    ModelManifest,
+    limit_tensorflow_threads,
+    load_manifest,
+    manifest_path,
+    write_manifest,
+)
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation, segment
 
@@ -184,7 +192,7 @@ class GlyphEngine:
 
 
 def _glyph_manifests(cfg: RecognizeConfig, lang: str) -> list[ModelManifest]:
-    return [load_manifest(cfg.models_dir, cfg.model)]
+    return [load_manifest(cfg.models_dir, cfg.model, GLYPH_CLASSIFIER)]
 
 
 def _build_glyph(cfg: RecognizeConfig, lang: str) -> GlyphEngine:
@@ -200,10 +208,7 @@ def line_manifest(cfg: RecognizeConfig, required: bool = True) -> ModelManifest 
     """The line model `cfg` names; None when it is not installed and not `required` (auto)."""
     if not required and not manifest_path(cfg.models_dir, cfg.line_model).is_file():
         return None
-    manifest = load_manifest(cfg.models_dir, cfg.line_model)
-    if "downsample" not in manifest.extra:
-        raise ModelError(f"{manifest.weights}: not a line model (its manifest has no downsample)")
-    return manifest
+    return load_manifest(cfg.models_dir, cfg.line_model, LINE_RECOGNIZER)
 
 
 class LineEngine:

@@ -15,7 +15,14 @@ from hcrbatch.config import RecognizeConfig
 from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.glyphs import normalise_batch
-from hcrbatch.modelstore import ModelManifest, adjust_priors, import_tensorflow, load_keras_model, load_manifest
+from hcrbatch.modelstore import (
+    GLYPH_CLASSIFIER,
+    ModelManifest,
+    adjust_priors,
+    import_tensorflow,
+    load_keras_model,
+    load_manifest,
+)
 from hcrbatch.preprocess import CleanPage
 from hcrbatch.segment import Segmentation
 
@@ -50,7 +57,7 @@ class CharRecognizer:
 
     @classmethod
     def from_config(cls, cfg: RecognizeConfig) -> CharRecognizer:
-        return cls(load_manifest(cfg.models_dir, cfg.model), cfg)
+        return cls(load_manifest(cfg.models_dir, cfg.model, GLYPH_CLASSIFIER), cfg)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """The network's class probabilities (its training prior) for a normalised N×H×W×1 batch,

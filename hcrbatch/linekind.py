@@ -12,16 +12,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from hcrbatch.errors import ModelError
 from hcrbatch.lineengine import ink_level
-from hcrbatch.modelstore import ModelManifest, load_keras_model, load_manifest, manifest_path
+from hcrbatch.modelstore import LINE_KIND_CLASSIFIER, ModelManifest, load_keras_model, load_manifest, manifest_path
 
 LINE_KIND_HEIGHT = 32
 WINDOW_WIDTH = 256
 INK_BAND = 0.9  # the share of a line's ink, by rows, that sets its band
 BAND_MARGIN = 0.25  # of the band's height, kept above and below it
 MIN_WINDOW_INK = 0.01  # mean ink level below which a window (a gap, the end of a line) does not vote
-TASK = "print or handwriting line classifier"
 
 
 def kind_input(gray: np.ndarray) -> np.ndarray:
@@ -78,10 +76,7 @@ def band_probabilities(model, bands: list[np.ndarray], batch_size: int = 256) ->
 def line_kind_manifest(models_dir, name: str, required: bool = True) -> ModelManifest | None:
     if not required and not manifest_path(models_dir, name).is_file():
         return None
-    manifest = load_manifest(models_dir, name)
-    if manifest.extra.get("task") != TASK:
-        raise ModelError(f"{manifest.weights}: not a {TASK} (its manifest's task is {manifest.extra.get('task')!r})")
-    return manifest
+    return load_manifest(models_dir, name, LINE_KIND_CLASSIFIER)
 
 
 class LineKindClassifier:

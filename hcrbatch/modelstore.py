@@ -20,6 +20,12 @@ from hcrbatch.config import CharPrior
 from hcrbatch.errors import ConfigError, ModelError
 
 REQUIRED_KEYS = ("name", "version", "charset", "input_size", "normalisation", "training_data", "metrics")
+# what a model is for: its manifest's "task", which decides the loader that may take it
+GLYPH_CLASSIFIER = "glyph classifier"
+LINE_RECOGNIZER = "line recognizer"
+CHARACTER_GENERATOR = "character generator"
+CHARACTER_LM = "character language model"
+LINE_KIND_CLASSIFIER = "print or handwriting line classifier"
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,7 @@ class ModelManifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     weights: Path = Path()
     extra: dict[str, Any] = field(default_factory=dict)
+    task: str = GLYPH_CLASSIFIER
 
     def log_prior_weights(self, prior: CharPrior = "training") -> np.ndarray:
         """Per class (charset order), what to add to the network's log-probabilities to make the
@@ -75,8 +82,19 @@ def refuse_to_replace(models_dir: Path, name: str, overwrite: bool) -> None:
         raise ConfigError(f"{target} exists: give another --name or --models-dir, or --overwrite to replace it")
 
 
-def load_manifest(models_dir: Path, name: str) -> ModelManifest:
-    """Read and check `<models_dir>/<name>.json` and that its weights file exists."""
+def manifest_task(raw: dict[str, Any]) -> str:
+    """A manifest's task; manifests written before tasks were recorded (2026-12-07) are known by
+    the keys only their kind of model has."""
+    if "task" in raw:
+        return str(raw["task"])
+    if "downsample" in raw:
+        return LINE_RECOGNIZER
+    return CHARACTER_GENERATOR if "latent_dim" in raw else GLYPH_CLASSIFIER
+
+
+def load_manifest(models_dir: Path, name: str, task: str | None = None) -> ModelManifest:
+    """Read and check `<models_dir>/<name>.json`, that its weights file exists and, given `task`,
+    that the model is for that task."""
     path = manifest_path(models_dir, name)
     if not path.is_file():
         raise ModelError(f"model manifest not found: {path} (run `hcrbatch train` or pass --models-dir)")
@@ -84,6 +102,8 @@ def load_manifest(models_dir: Path, name: str) -> ModelManifest:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"model manifest {path} is not valid JSON: {exc}") from exc
+    if task is not None and manifest_task(raw) != task:
+        raise ModelError(f"model {path}: a {manifest_task(raw)}, not a {task} (its manifest's task)")
     missing = [key for key in REQUIRED_KEYS if key not in raw]
     if missing:
         raise ModelError(f"model manifest {path} lacks {', '.join(missing)}")
@@ -102,7 +122,8 @@ def load_manifest(models_dir: Path, name: str) -> ModelManifest:
         training_data=tuple(raw["training_data"]),
         metrics=dict(raw["metrics"]),
         weights=weights,
-        extra={k: v for k, v in raw.items() if k not in REQUIRED_KEYS and k != "weights"},
+        extra={k: v for k, v in raw.items() if k not in (*REQUIRED_KEYS, "weights", "task")},
+        task=manifest_task(raw),
     )
 
 

@@ -59,6 +59,28 @@ def test_an_engine_registered_by_name_is_the_one_the_pipeline_runs(tmp_path, mon
     assert "blank 1" in (tmp_path / "out" / "page.alto.xml").read_text(encoding="utf-8")  # its provenance
 
 
+def test_a_model_is_taken_only_by_the_loader_of_its_task(tmp_path):
+    import json
+    import shutil
+
+    from hcrbatch.engines import line_manifest
+    from hcrbatch.errors import ModelError
+    from hcrbatch.modelstore import GLYPH_CLASSIFIER, LINE_RECOGNIZER, load_manifest
+
+    shipped = RecognizeConfig().models_dir
+    for name in ("charcnn", "lines"):
+        shutil.copy(shipped / f"{name}.json", tmp_path)
+        (tmp_path / f"{name}.keras").write_bytes(b"weights")  # only looked at, not loaded
+    with pytest.raises(ModelError, match="a line recognizer, not a glyph classifier"):
+        load_manifest(tmp_path, "lines", GLYPH_CLASSIFIER)
+    with pytest.raises(ModelError, match="a glyph classifier, not a line recognizer"):
+        line_manifest(RecognizeConfig(models_dir=tmp_path, line_model="charcnn"))
+    older = json.loads((tmp_path / "lines.json").read_text())
+    del older["task"]  # a line model trained before manifests recorded their task
+    (tmp_path / "lines.json").write_text(json.dumps(older))
+    assert load_manifest(tmp_path, "lines", LINE_RECOGNIZER).task == LINE_RECOGNIZER
+
+
 def test_an_unknown_engine_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown engine 'nope'"):
         make_engine(RecognizeConfig(engine="nope"), "en")

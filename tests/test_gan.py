@@ -118,7 +118,7 @@ def test_train_balance_gan_tops_up_from_the_generator(labelled_folder, tiny_gan,
 
 def test_sampling_from_a_model_that_is_not_a_generator_is_a_model_error(tiny_models_dir, tmp_path):
     result = invoke("gan", "sample", "--out", tmp_path, "--models-dir", tiny_models_dir, "--model", "tiny")
-    assert result.exit_code == ExitCode.MODEL_INVALID and "not a GAN generator" in result.output
+    assert result.exit_code == ExitCode.MODEL_INVALID and "not a character generator" in result.output
 
 
 @pytest.mark.slow

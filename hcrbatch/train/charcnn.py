@@ -13,6 +13,7 @@ from hcrbatch.config import TrainConfig
 from hcrbatch.glyphs import INPUT_SIZE, SOFTEN_SIGMA
 from hcrbatch.metrics import balanced_merge
 from hcrbatch.modelstore import (
+    GLYPH_CLASSIFIER,
     refuse_to_replace,
     TrainingClock,
     adjust_priors,
@@ -113,7 +114,7 @@ def gan_top_up(train: GlyphSet, cfg: TrainConfig) -> GlyphSet:
 def judge_acceptance(models_dir: Path, name: str):
     """A filter keeping generated glyphs that character model `name` reads as their class, up to
     EMNIST-Balanced's case merges (o and O look alike: the line's geometry tells them apart, not the glyph)."""
-    manifest = load_manifest(models_dir, name)
+    manifest = load_manifest(models_dir, name, GLYPH_CLASSIFIER)
     model = load_keras_model(manifest)
     weights = manifest.log_prior_weights()
 
@@ -238,6 +239,7 @@ def train_char_model(cfg: TrainConfig, verbose: int = 2) -> Path:
     manifest = {
         "name": cfg.name,
         "version": model_version(),
+        "task": GLYPH_CLASSIFIER,
         "kind": "glyph classifier (VGG-style CNN, batch norm, dropout)",
         "augmentation": "random rotation, zoom and shift"
         + (

@@ -23,7 +23,7 @@ from hcrbatch.ctcdecode import LmSearch
 from hcrbatch.errors import ConfigError
 from hcrbatch.evalpages import transcribed_images
 from hcrbatch.metrics import normalise_text
-from hcrbatch.modelstore import load_manifest, model_version, refuse_to_replace, write_manifest
+from hcrbatch.modelstore import CHARACTER_LM, load_manifest, model_version, refuse_to_replace, write_manifest
 from hcrbatch.train.linedata import label_rows
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def train_char_lm(cfg: CharLmTrainConfig) -> Path:
     manifest = {
         "name": cfg.name,
         "version": model_version(),
-        "task": "character language model",
+        "task": CHARACTER_LM,
         "kind": f"interpolated Kneser-Ney character {cfg.order}-gram (hcrbatch.charlm), ARPA",
         "weights": weights_path.name,
         "charset": "".join(vocabulary),

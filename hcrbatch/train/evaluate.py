@@ -14,7 +14,7 @@ from hcrbatch.atomic import atomic_output
 from hcrbatch.config import CharPrior, TrainConfig
 from hcrbatch.errors import ConfigError
 from hcrbatch.metrics import accuracy, balanced_merge, confusion_pairs, merged_accuracy
-from hcrbatch.modelstore import ModelManifest, adjust_priors, load_keras_model, load_manifest
+from hcrbatch.modelstore import GLYPH_CLASSIFIER, ModelManifest, adjust_priors, load_keras_model, load_manifest
 from hcrbatch.train.datasets import GlyphSet, emnist_splits, held_out_split, read_emnist_split, read_labelled_folder
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def held_out_probabilities(
 ) -> tuple[GlyphSet, np.ndarray, ModelManifest]:
     """The evaluation glyphs of `data` (the model's own held-out split for EMNIST) and the model's
     class probabilities for them, read with the class `prior` as recognition reads them."""
-    manifest = load_manifest(models_dir, name)
+    manifest = load_manifest(models_dir, name, GLYPH_CLASSIFIER)
     seed = int(manifest.extra.get("split_seed", TrainConfig.split_seed))
     glyphs = evaluation_data(data, seed, TrainConfig.test_fraction)
     probs = adjust_priors(

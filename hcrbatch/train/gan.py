@@ -33,6 +33,7 @@ from hcrbatch.config import GanConfig
 from hcrbatch.errors import ConfigError, ModelError
 from hcrbatch.glyphs import INPUT_SIZE, normalise_glyph
 from hcrbatch.modelstore import (
+    CHARACTER_GENERATOR,
     refuse_to_replace,
     ModelManifest,
     load_keras_model,
@@ -254,6 +255,7 @@ def train_gan(cfg: GanConfig, verbose: int = 2) -> Path:
     manifest = {
         "name": cfg.name,
         "version": model_version(),
+        "task": CHARACTER_GENERATOR,
         "kind": "conditional GAN generator",
         "design": DESIGN,
         "weights": weights.name,
@@ -308,9 +310,7 @@ class GlyphGenerator:
 
     @classmethod
     def load(cls, models_dir: Path, name: str) -> GlyphGenerator:
-        manifest = load_manifest(models_dir, name)
-        if "latent_dim" not in manifest.extra:
-            raise ModelError(f"{manifest.weights}: not a GAN generator (its manifest has no latent_dim)")
+        manifest = load_manifest(models_dir, name, CHARACTER_GENERATOR)
         return cls(manifest, load_keras_model(manifest))
 
     @property

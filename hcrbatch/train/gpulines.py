@@ -104,6 +104,7 @@ def _greedy_cer(model, images: list[np.ndarray], texts: list[str], charset: str)
 def train(pack_file: Path, out: Path, minutes: float, head: str, epochs: int, batch_size: int, seed: int) -> Path:
     import keras
 
+    from hcrbatch.modelstore import LINE_RECOGNIZER
     from hcrbatch.linenet import (
         DOWNSAMPLE,
         HEADS,
@@ -165,6 +166,7 @@ def train(pack_file: Path, out: Path, minutes: float, head: str, epochs: int, ba
     manifest = {
         "name": NAME,
         "version": f"0.1.0+{dt.date.today():%Y%m%d}",
+        "task": LINE_RECOGNIZER,
         "kind": "line recognizer (CNN + CTC)",
         "head": head,
         "head_description": HEADS[head],

@@ -28,8 +28,9 @@ from PIL import Image, ImageDraw
 from hcrbatch.config import LineKindTrainConfig
 from hcrbatch.elements import BBox
 from hcrbatch.errors import ConfigError
-from hcrbatch.linekind import LINE_KIND_HEIGHT, TASK, WINDOW_WIDTH, band_probabilities, kind_input, windows
+from hcrbatch.linekind import LINE_KIND_HEIGHT, WINDOW_WIDTH, band_probabilities, kind_input, windows
 from hcrbatch.modelstore import (
+    LINE_KIND_CLASSIFIER,
     refuse_to_replace,
     load_keras_model,
     load_manifest,
@@ -264,7 +265,7 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
     manifest = {
         "name": cfg.name,
         "version": model_version(),
-        "task": TASK,
+        "task": LINE_KIND_CLASSIFIER,
         "kind": "window CNN (4 convolutions, global average), mean over a line's windows",
         "weights": weights.name,
         "charset": "ph",  # the two kinds, print and handwriting (the loader wants a charset)

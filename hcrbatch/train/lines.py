@@ -35,6 +35,7 @@ from hcrbatch.linenet import (
 )
 from hcrbatch.metrics import edit_distance, normalise_text
 from hcrbatch.modelstore import (
+    LINE_RECOGNIZER,
     refuse_to_replace,
     TrainingClock,
     epochs_done,
@@ -190,7 +191,7 @@ def validation_split(train: list[LineSample], seed: int) -> tuple[list[LineSampl
 
 def start_from(model, charset: str, cfg: LineTrainConfig) -> dict:
     """Load `cfg.init_from`'s weights into `model`; what the manifest records of that start."""
-    source = load_manifest(cfg.models_dir, cfg.init_from)
+    source = load_manifest(cfg.models_dir, cfg.init_from, LINE_RECOGNIZER)
     shared, carried = transfer_weights(load_keras_model(source), source.charset, model, charset)
     log.info(
         "starting from %s %s: %s, %d of %d output characters",
@@ -319,6 +320,7 @@ def train_line_model(cfg: LineTrainConfig, verbose: int = 2) -> Path:
     manifest = {
         "name": cfg.name,
         "version": model_version(),
+        "task": LINE_RECOGNIZER,
         "kind": "line recognizer (CNN + CTC)",
         "head": cfg.head,
         "head_description": HEADS[cfg.head],
