@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import sys
 import tomllib
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from hcrbatch.config import (
     IngestConfig,
     CharLmTrainConfig,
     LineTrainConfig,
+    Option,
     PreprocessConfig,
     RecognizeConfig,
     SegmentConfig,
@@ -157,114 +160,61 @@ def cli(ctx: click.Context) -> None:
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
-# Options that change how a page is read: `run` and `eval-pages` take the same ones, so an
-# archivist measures on a transcribed sample exactly the reading the whole collection will get.
-reading_options = [
-    click.option(
-        "--dpi",
-        type=click.IntRange(50, 1200),
-        default=IngestConfig.dpi,
-        show_default=True,
-        help="PDF rasterisation, and the DPI assumed for images that record none.",
-    ),
-    click.option(
-        "--max-pixels",
-        type=click.IntRange(1),
-        default=IngestConfig.max_pixels,
-        show_default=True,
-        help="Refuse pages larger than this many pixels.",
-    ),
-    click.option(
-        "--binarize", type=click.Choice(["otsu", "sauvola"]), default=PreprocessConfig.binarize, show_default=True
-    ),
-    click.option("--deskew/--no-deskew", default=True, show_default=True),
-    click.option(
-        "--rotate-pages",
-        is_flag=True,
-        help="Find pages turned 90°, 180° or 270° and read them upright (each page is read twice to decide).",
-    ),
-    click.option(
-        "--word-gap",
-        type=click.FloatRange(0.05, 5),
-        default=SegmentConfig.word_gap,
-        show_default=True,
-        help="Gap, as a fraction of letter height, that separates words.",
-    ),
-    click.option("--model", default=RecognizeConfig.model, show_default=True, help="Model name in the models folder."),
-    click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR),
-    click.option("--batch-size", type=click.IntRange(1), default=RecognizeConfig.batch_size, show_default=True),
-    click.option("--top-k", type=click.IntRange(1, 20), default=RecognizeConfig.top_k, show_default=True),
-    click.option(
-        "--engine",
-        type=click.Choice(sorted(ENGINES)),
-        default=RecognizeConfig.engine,
-        show_default=True,
-        help="glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
-        "tesseract: Tesseract on its own page layout (print, typescript); "
-        "auto: both; the line engine on pages of joined-up script or whose lines favour it, elsewhere the glyph "
-        "engine unless the line engine is surer of a line by a margin (glyph alone when no line model is installed).",
-    ),
-    click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="Line model name."),
-    click.option(
-        "--line-kind-model",
-        default=RecognizeConfig.line_kind_model,
-        show_default=True,
-        help="auto: the classifier that gives printed and typed lines to Tesseract (--lang's data installed); "
-        "none reads every line as handwriting.",
-    ),
-    click.option(
-        "--char-lm",
-        default=RecognizeConfig.char_lm,
-        show_default=True,
-        help="Character language model the line engine's beam search uses: auto (every installed one competes "
-        "for each page), none (best path), or a model name.",
-    ),
-    click.option(
-        "--line-batch-size", type=click.IntRange(1), default=RecognizeConfig.line_batch_size, show_default=True
-    ),
-    click.option(
-        "--char-prior",
-        type=click.Choice(["prose", "training"]),
-        default=RecognizeConfig.char_prior,
-        show_default=True,
-        help="How likely each character is taken to be: prose, as in running text; training, as in the "
-        "character model's training rows (many digits), for isolated characters such as boxes on forms.",
-    ),
-    click.option(
-        "--correct",
-        "correct_method",
-        type=click.Choice(sorted(CORRECTORS)),
-        default=CorrectConfig.method,
-        show_default=True,
-        help="none: the CNN's reading; lexicon: word model; llm: lexicon plus a local LLM.",
-    ),
-    click.option("--lang", default="en", show_default=True, help="Lexicon language (wordfreq code)."),
-    click.option(
-        "--llm",
-        "llm_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="GGUF model for --correct llm (default: SmolLM2-135M from the llm extra).",
-    ),
-    click.option("--llm-ctx", type=click.IntRange(64), default=CorrectConfig.llm_ctx, show_default=True),
-    click.option("--llm-threads", type=click.IntRange(0), default=0, help="llama.cpp threads (0: its default)."),
-    click.option(
-        "--llm-gpu-layers", type=click.IntRange(-1), default=0, show_default=True, help="Layers on the GPU (-1: all)."
-    ),
-    click.option(
-        "--llm-threshold",
-        type=click.FloatRange(0, 1),
-        default=CorrectConfig.llm_threshold,
-        show_default=True,
-        help="Lines whose best reading is at least this likely skip the LLM.",
-    ),
-    click.option(
-        "--low-confidence",
-        type=float,
-        default=0.6,
-        show_default=True,
-        help="Words whose mean character confidence is below this count as low-confidence.",
-    ),
-]
+# Options that change how a page is read: `run`, `eval-pages` and `calibrate` take the same ones, so
+# an archivist measures on a transcribed sample exactly the reading the whole collection will get.
+# Each is a field of the config section it sets, declared there with `hcrbatch.config.option`.
+READING_SECTIONS = {
+    "ingest": IngestConfig,
+    "preprocess": PreprocessConfig,
+    "segment": SegmentConfig,
+    "recognize": RecognizeConfig,
+    "correct": CorrectConfig,
+}
+REGISTRIES = {"engines": ENGINES, "correctors": CORRECTORS}
+
+
+def offered(cls: type) -> list[tuple[dataclasses.Field, Option]]:
+    """The fields of a config dataclass the command line offers, with how."""
+    return [(f, f.metadata["option"]) for f in dataclasses.fields(cls) if "option" in f.metadata]
+
+
+def option_name(f: dataclasses.Field, how: Option) -> str:
+    return how.name or f.name.replace("_", "-")
+
+
+def click_option(f: dataclasses.Field, how: Option, kind: object):
+    """The Click option of a config field whose annotation resolves to `kind`."""
+    flag = "--" + option_name(f, how)
+    settings = {"default": f.default, "show_default": how.show_default, "help": how.help or None}
+    if kind is bool:
+        if not f.default:
+            return click.option(flag, is_flag=True, help=settings["help"])
+        return click.option(f"{flag}/--no-{flag[2:]}", **settings)
+    if how.path:
+        settings["type"] = click.Path(file_okay=how.path == "file", dir_okay=how.path == "dir", path_type=Path)
+    elif how.registry:
+        settings["type"] = click.Choice(sorted(REGISTRIES[how.registry]))
+    elif typing.get_origin(kind) is typing.Literal:
+        settings["type"] = click.Choice(typing.get_args(kind))
+    elif kind in (int, float) and (how.low is not None or how.high is not None):
+        settings["type"] = (click.IntRange if kind is int else click.FloatRange)(how.low, how.high)
+    else:
+        settings["type"] = kind
+    return click.option(flag, **settings)
+
+
+def reading_options() -> list:
+    sections = [*READING_SECTIONS.values(), Config]
+    return [click_option(f, how, typing.get_type_hints(cls)[f.name]) for cls in sections for f, how in offered(cls)]
+
+
+def reading_config(**values) -> dict:
+    """The reading options' values as the Config fields they set."""
+
+    def settings(cls: type) -> dict:
+        return {f.name: values[option_name(f, how).replace("-", "_")] for f, how in offered(cls)}
+
+    return {section: cls(**settings(cls)) for section, cls in READING_SECTIONS.items()} | settings(Config)
 
 
 overwrite_option = click.option(
@@ -273,42 +223,9 @@ overwrite_option = click.option(
 
 
 def with_reading_options(func):
-    for option in reversed(reading_options):
+    for option in reversed(reading_options()):
         func = option(func)
     return func
-
-
-def reading_config(dpi, max_pixels, binarize, deskew, rotate_pages, word_gap, model, models_dir, batch_size, top_k, engine,
-                   line_model, line_kind_model, char_lm, line_batch_size, char_prior, correct_method, lang, llm_path, llm_ctx, llm_threads,
-                   llm_gpu_layers, llm_threshold, low_confidence) -> dict:  # fmt: skip
-    """The reading options as the Config fields they set."""
-    return dict(
-        low_confidence=low_confidence,
-        ingest=IngestConfig(dpi=dpi, max_pixels=max_pixels),
-        preprocess=PreprocessConfig(binarize=binarize, deskew=deskew, rotate_pages=rotate_pages),
-        segment=SegmentConfig(word_gap=word_gap),
-        recognize=RecognizeConfig(
-            model=model,
-            models_dir=models_dir,
-            batch_size=batch_size,
-            top_k=top_k,
-            engine=engine,
-            line_model=line_model,
-            line_kind_model=line_kind_model,
-            char_lm=char_lm,
-            line_batch_size=line_batch_size,
-            char_prior=char_prior,
-        ),  # fmt: skip
-        correct=CorrectConfig(
-            method=correct_method,
-            lang=lang,
-            llm_path=llm_path,
-            llm_ctx=llm_ctx,
-            llm_threads=llm_threads,
-            llm_gpu_layers=llm_gpu_layers,
-            llm_threshold=llm_threshold,
-        ),  # fmt: skip
-    )
 
 
 def parse_formats(value: str) -> tuple[str, ...]:

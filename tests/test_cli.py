@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -309,6 +310,60 @@ def test_a_config_file_fills_the_defaults_and_the_command_line_wins(tiny_models_
     monkeypatch.setenv("HCRBATCH_CONFIG", str(config))  # the file from the environment, as cron sets it
     (tmp_path / "out" / "note.txt").unlink()
     assert run().exit_code == ExitCode.OK and (tmp_path / "out" / "note.txt").is_file()
+
+
+READING = {  # every reading option, a value that is not its default, and the config field it sets
+    "--dpi": ("150", ("ingest", "dpi"), 150),
+    "--max-pixels": ("1000", ("ingest", "max_pixels"), 1000),
+    "--binarize": ("sauvola", ("preprocess", "binarize"), "sauvola"),
+    "--no-deskew": (None, ("preprocess", "deskew"), False),
+    "--rotate-pages": (None, ("preprocess", "rotate_pages"), True),
+    "--word-gap": ("0.6", ("segment", "word_gap"), 0.6),
+    "--model": ("mine", ("recognize", "model"), "mine"),
+    "--batch-size": ("7", ("recognize", "batch_size"), 7),
+    "--top-k": ("3", ("recognize", "top_k"), 3),
+    "--engine": ("line", ("recognize", "engine"), "line"),
+    "--line-model": ("l2", ("recognize", "line_model"), "l2"),
+    "--line-kind-model": ("none", ("recognize", "line_kind_model"), "none"),
+    "--char-lm": ("none", ("recognize", "char_lm"), "none"),
+    "--line-batch-size": ("5", ("recognize", "line_batch_size"), 5),
+    "--char-prior": ("training", ("recognize", "char_prior"), "training"),
+    "--correct": ("none", ("correct", "method"), "none"),
+    "--lang": ("fr", ("correct", "lang"), "fr"),
+    "--llm-ctx": ("128", ("correct", "llm_ctx"), 128),
+    "--llm-threads": ("2", ("correct", "llm_threads"), 2),
+    "--llm-gpu-layers": ("-1", ("correct", "llm_gpu_layers"), -1),
+    "--llm-threshold": ("0.5", ("correct", "llm_threshold"), 0.5),
+    "--low-confidence": ("0.3", ("low_confidence",), 0.3),
+}
+
+
+def test_every_reading_option_sets_its_config_field_by_one_name_on_the_command_line_in_files_and_variables(
+    tmp_path, monkeypatch
+):
+    from hcrbatch.pipeline import BatchResult
+
+    given = []
+    monkeypatch.setattr("hcrbatch.pipeline.run_batch", lambda cfg: given.append(cfg) or BatchResult([]))
+
+    def setting(cfg, path):
+        return getattr(getattr(cfg, path[0]), path[1]) if len(path) == 2 else getattr(cfg, path[0])
+
+    folders = [str(tmp_path / "in"), str(tmp_path / "out")]
+    args = [a for flag, (value, _, _) in READING.items() for a in ([flag] if value is None else [flag, value])]
+    assert CliRunner().invoke(cli, ["run", *folders, "-q", *args, "--llm", "x.gguf"]).exit_code == 0
+    assert {flag: setting(given[-1], path) for flag, (_, path, _) in READING.items()} == {
+        flag: expected for flag, (_, _, expected) in READING.items()
+    }
+    assert given[-1].correct.llm_path == Path("x.gguf")
+    # a --config file and HCRBATCH_RUN_* name each option as the command line does
+    config = tmp_path / "hcrbatch.toml"
+    config.write_text('[run]\ncorrect = "none"\nllm = "y.gguf"\nword-gap = 0.7\n', encoding="utf-8")
+    monkeypatch.setenv("HCRBATCH_RUN_ENGINE", "glyph")
+    assert CliRunner().invoke(cli, ["--config", str(config), "run", *folders, "-q"]).exit_code == 0
+    cfg = given[-1]
+    assert (cfg.correct.method, cfg.correct.llm_path, cfg.segment.word_gap) == ("none", Path("y.gguf"), 0.7)
+    assert cfg.recognize.engine == "glyph"
 
 
 def test_a_config_file_that_names_no_option_or_command_is_a_usage_error(tmp_path):
