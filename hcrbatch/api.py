@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hcrbatch.config import Config, PreprocessConfig, SegmentConfig
-from hcrbatch.elements import PageImage, PageResult
+from hcrbatch.elements import CleanPage, PageImage, PageResult, Segmentation
 from hcrbatch.ingest import iter_pages
 from hcrbatch.pipeline import BatchResult, build_processor, run_batch
-from hcrbatch.preprocess import CleanPage, preprocess
-from hcrbatch.segment import Segmentation, segment
+from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import segment
 
 __all__ = ["BatchResult", "Config", "PageResult", "Reader", "run_batch", "segment_page"]
 

@@ -173,7 +173,8 @@ def page_xml_document(page: PageResult, info: DocumentInfo) -> bytes:
 
 def _page_line(region, line: Line, line_id: str, order: int) -> None:
     """A TextLine; `custom` says its place in reading order (as Transkribus writes it) and the engine that read it."""
-    kind = "" if line.print_probability is None else f" printProbability:{line.print_probability:.4f};"
+    probability = line.evidence.print_probability
+    kind = "" if probability is None else f" printProbability:{probability:.4f};"
     custom = f"readingOrder {{index:{order};}} recognition {{engine:{line.engine};{kind}}}"
     element = _pc("TextLine", region, id=line_id, custom=custom)
     _pc("Coords", element, points=_rectangle(line.bbox))

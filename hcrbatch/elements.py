@@ -1,15 +1,20 @@
-"""The typed values that flow between stages: pixels in, boxes and readings out.
+"""The typed values that flow between stages, all in one place: pixels in (PageImage), the
+cleaned page and its segmentation (CleanPage, Segmentation of LineBox/WordBox/GlyphBox), boxes and
+readings out (PageResult of Line/Word/Char, which serialise themselves for checkpoints).
 
-Boxes are in pixels of the original page image, origin top-left, right/bottom exclusive.
+Boxes are in pixels, origin top-left, right/bottom exclusive: a reading's in the original page
+image, a segmentation's in the cleaned page's deskewed frame (`CleanPage.to_page` maps them back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 
 
@@ -112,6 +117,79 @@ class PageImage:
         return int(self.pixels.shape[0])
 
 
+# --- the preprocessed page and its segmentation: boxes in the deskewed frame ---
+
+
+@dataclass(frozen=True, eq=False)
+class CleanPage:
+    ink: np.ndarray  # uint8, 255 = ink, in the deskewed frame
+    marks: np.ndarray  # bool, deskewed frame: whatever stands out of the paper on the sheet (`stands_out_of_paper`)
+    source_gray: np.ndarray  # uint8, contrast-normalised page in the original frame (paper light)
+    skew_degrees: float  # the page's text was rotated by this much (counter-clockwise positive)
+    to_clean: np.ndarray  # 2×3 affine: original page pixels -> deskewed frame
+    page_width: int
+    page_height: int
+
+    @functools.cached_property
+    def gray(self) -> np.ndarray:
+        """The grey page in the deskewed frame, what the line engine reads; rotated only when asked
+        for, since the glyph engine alone never needs it."""
+        if self.skew_degrees == 0.0:
+            return self.source_gray
+        height, width = self.ink.shape
+        return cv2.warpAffine(self.source_gray, self.to_clean, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
+
+    def to_page(self, box: BBox) -> BBox:
+        """The smallest original-page box holding `box` of the deskewed frame."""
+        inverse = cv2.invertAffineTransform(self.to_clean)
+        return box.mapped(inverse).clip(self.page_width, self.page_height)
+
+
+@dataclass(frozen=True)
+class GlyphBox:
+    bbox: BBox
+    components: tuple[int, ...]  # labels in Segmentation.labels that make up this glyph
+
+
+@dataclass(frozen=True)
+class GlyphAlternative:
+    """glyphs[start:end] of a word may instead be these glyphs (see `cut_alternatives`)."""
+
+    start: int
+    end: int
+    glyphs: tuple[GlyphBox, ...]
+
+
+@dataclass(frozen=True)
+class WordBox:
+    bbox: BBox
+    glyphs: tuple[GlyphBox, ...]
+    alternatives: tuple[GlyphAlternative, ...] = ()
+
+
+@dataclass(frozen=True)
+class LineBox:
+    bbox: BBox
+    words: tuple[WordBox, ...]
+    middle: float  # the row its writing centres on (its ridge, `_ridges`); a stroke reaching into a neighbour stretches the box, not this
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    lines: tuple[LineBox, ...]
+    labels: np.ndarray  # connected-component label image of the clean page
+    joined_ink: float = 0.0  # see `joined_ink`: near 0 on hand-printing, most of the ink in joined-up script
+
+    def glyph_image(self, glyph: GlyphBox) -> np.ndarray:
+        """The glyph's own ink (255) inside its box; ink of neighbours overlapping the box is left out."""
+        b = glyph.bbox
+        window = self.labels[b.top : b.bottom, b.left : b.right]
+        return np.where(np.isin(window, glyph.components), 255, 0).astype(np.uint8)
+
+
+# --- readings: boxes in the original page's pixels ---
+
+
 @dataclass(frozen=True)
 class Char:
     """One glyph with the recognizer's top-k readings, best first."""
@@ -211,10 +289,10 @@ class Word:
 
 
 @dataclass(frozen=True)
-class Line:
-    bbox: BBox
-    words: tuple[Word, ...]
-    engine: str = "glyph"  # which engine read it: "glyph" (characters), "line" (CTC line model) or "tesseract"
+class LineEvidence:
+    """What the engines measured of a line besides its reading: what `--engine auto` weighs and the
+    outputs report. A new measure is a field here (with its line in `to_dict`), not in `Line`."""
+
     # glyph engine: mean confidence of its characters under the model's training prior rather than
     # the reading's, the shape evidence that `--engine auto` weighs; None where not measured
     shape_confidence: float | None = None
@@ -222,14 +300,33 @@ class Line:
     # when it reads it); None where not measured
     print_probability: float | None = None
 
+    def to_dict(self) -> dict:
+        return {"shape_confidence": self.shape_confidence, "print_probability": self.print_probability}
+
+    @staticmethod
+    def from_dict(data: dict) -> LineEvidence:
+        return LineEvidence(data.get("shape_confidence"), data.get("print_probability"))
+
+
+@dataclass(frozen=True)
+class Line:
+    bbox: BBox
+    words: tuple[Word, ...]
+    engine: str = "glyph"  # which engine read it: "glyph" (characters), "line" (CTC line model) or "tesseract"
+    evidence: LineEvidence = LineEvidence()
+
     @property
     def text(self) -> str:
         return " ".join(w.text for w in self.words)
 
+    def with_evidence(self, **measures: float | None) -> Line:
+        """The line with these `LineEvidence` measures set."""
+        return replace(self, evidence=replace(self.evidence, **measures))
+
     def to_dict(self) -> dict:
         return {
-            "bbox": self.bbox.to_list(), "engine": self.engine, "shape_confidence": self.shape_confidence,
-            "print_probability": self.print_probability, "words": [w.to_dict() for w in self.words],
+            "bbox": self.bbox.to_list(), "engine": self.engine, "evidence": self.evidence.to_dict(),
+            "words": [w.to_dict() for w in self.words],
         }  # fmt: skip
 
     @staticmethod
@@ -238,8 +335,7 @@ class Line:
             BBox.from_list(data["bbox"]),
             tuple(Word.from_dict(w) for w in data["words"]),
             data["engine"],
-            data.get("shape_confidence"),
-            data.get("print_probability"),
+            LineEvidence.from_dict(data.get("evidence", data)),  # a checkpoint of 2026-12-06 kept them on the line
         )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from hcrbatch.config import RecognizeConfig, SegmentConfig
 from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.confidence import WordCalibration
-from hcrbatch.elements import Line, PageResult
+from hcrbatch.elements import CleanPage, Line, LineEvidence, PageResult, Segmentation
 from hcrbatch.errors import ConfigError, ModelError
 from hcrbatch.modelstore import (
     GLYPH_CLASSIFIER,
@@ -35,8 +35,7 @@ from hcrbatch.modelstore import (
     manifest_path,
     write_manifest,
 )
-from hcrbatch.preprocess import CleanPage
-from hcrbatch.segment import Segmentation, segment
+from hcrbatch.segment import segment
 
 log = logging.getLogger(__name__)
 
@@ -310,9 +309,9 @@ class AutoRule:
 
 def line_confidence(line: Line) -> float:
     """What `AutoRule` compares between the engines: the mean confidence of a line's characters, for
-    the glyph engine under its training prior (`Line.shape_confidence`) where measured."""
-    if line.shape_confidence is not None:
-        return line.shape_confidence
+    the glyph engine under its training prior (`LineEvidence.shape_confidence`) where measured."""
+    if line.evidence.shape_confidence is not None:
+        return line.evidence.shape_confidence
     chars = [c.confidence for w in line.words for c in w.chars]
     return float(np.mean(chars)) if chars else 0.0
 
@@ -342,7 +341,9 @@ class PrintedLines:
             words, confidence = self.tesseract.read_line(gray, crop, page.dpi)
             if words and self.classifier.gives_tesseract(probability, confidence):
                 words = tuple(mapped_word(w, page.clean.to_page) for w in words)
-                read[i] = Line(page.clean.to_page(line.bbox), words, "tesseract", print_probability=probability)
+                read[i] = Line(
+                    page.clean.to_page(line.bbox), words, "tesseract", LineEvidence(print_probability=probability)
+                )
         return probabilities, read
 
 
@@ -365,7 +366,7 @@ class AutoEngine:
         rest = [i for i in range(count) if i not in by_tesseract]
         handwritten = dict(zip(rest, self._handwriting(page.keeping(rest) if by_tesseract else page) if rest else ()))
         lines = [
-            by_tesseract[i] if i in by_tesseract else replace(handwritten[i], print_probability=probabilities[i])
+            by_tesseract[i] if i in by_tesseract else handwritten[i].with_evidence(print_probability=probabilities[i])
             for i in range(count)
         ]
         return page.empty_result(tuple(lines))

@@ -12,7 +12,7 @@ import numpy as np
 
 from hcrbatch.casing import Reading, apply_line_case
 from hcrbatch.config import RecognizeConfig
-from hcrbatch.elements import Alternative, Char, Line, PageResult, Word
+from hcrbatch.elements import Alternative, Char, CleanPage, Line, LineEvidence, PageResult, Segmentation, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.glyphs import normalise_batch
 from hcrbatch.modelstore import (
@@ -23,8 +23,6 @@ from hcrbatch.modelstore import (
     load_keras_model,
     load_manifest,
 )
-from hcrbatch.preprocess import CleanPage
-from hcrbatch.segment import Segmentation
 
 log = logging.getLogger(__name__)
 
@@ -127,5 +125,7 @@ def recognize_page(
             raw = "".join(c.text for c in chars)
             words.append(Word(clean.to_page(word.bbox), chars, raw, alternatives=alternatives))
         shape_confidence = float(np.mean([probs[0] for _, probs in shape_readings])) if boxes else 0.0
-        lines.append(Line(clean.to_page(line.bbox), tuple(words), shape_confidence=shape_confidence))
+        lines.append(
+            Line(clean.to_page(line.bbox), tuple(words), evidence=LineEvidence(shape_confidence=shape_confidence))
+        )
     return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, tuple(lines))

@@ -18,12 +18,10 @@ import numpy as np
 
 from hcrbatch.config import RecognizeConfig
 from hcrbatch.ctcdecode import LmBeamDecoder, choose_decoding
-from hcrbatch.elements import BBox, Char, Line, PageResult, Word
+from hcrbatch.elements import BBox, Char, CleanPage, Line, LineBox, PageResult, Segmentation, Word
 from hcrbatch.errors import ModelError
 from hcrbatch.linenet import DOWNSAMPLE, LINE_HEIGHT, make_batch
 from hcrbatch.modelstore import ModelManifest, import_tensorflow, load_keras_model
-from hcrbatch.preprocess import CleanPage
-from hcrbatch.segment import LineBox, Segmentation
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from hcrbatch.config import Config
 from hcrbatch.correct import Corrector
 from hcrbatch.correctors import make_corrector
 from hcrbatch.discover import InputFile, discover, printable
-from hcrbatch.elements import FileOutcome, PageImage, PageResult
+from hcrbatch.elements import CleanPage, FileOutcome, PageImage, PageResult
 from hcrbatch.engines import (
     Engine,
     EnginePage,
@@ -55,7 +55,7 @@ from hcrbatch.errors import (
 from hcrbatch.lexicon import check_language
 from hcrbatch.pdfa import original_problems, srgb_profile
 from hcrbatch.ingest import count_pages, iter_pages
-from hcrbatch.preprocess import CleanPage, line_axis, preprocess, to_gray
+from hcrbatch.preprocess import line_axis, preprocess, to_gray
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv

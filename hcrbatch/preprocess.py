@@ -6,14 +6,12 @@ back to the original page's pixels, which is where the PDF text layer and the CS
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from hcrbatch.config import PreprocessConfig
-from hcrbatch.elements import BBox, PageImage
+from hcrbatch.elements import CleanPage, PageImage
 
 SKEW_WORK_WIDTH = 1000  # skew is estimated on a copy this wide: enough for 0.1° resolution
 PAPER_WORK_SIZE = 600  # the paper's own grey level is estimated on a copy this large (longer side)
@@ -30,31 +28,6 @@ NEGATIVE_SHEET = 0.1  # a page whose light part keeps less than this under a fra
 AXIS_WORK_SIZE = 400  # the lines' axis is judged on the ink squeezed into a square this large
 COLUMNS_MARGIN = 1.2  # ... and taken to run down the page only where that profile has this many more gaps
 FRAME_SPAN = 0.8  # of the page's width or height: a thick dark band this long is a frame wherever it lies
-
-
-@dataclass(frozen=True, eq=False)
-class CleanPage:
-    ink: np.ndarray  # uint8, 255 = ink, in the deskewed frame
-    marks: np.ndarray  # bool, deskewed frame: whatever stands out of the paper on the sheet (`stands_out_of_paper`)
-    source_gray: np.ndarray  # uint8, contrast-normalised page in the original frame (paper light)
-    skew_degrees: float  # the page's text was rotated by this much (counter-clockwise positive)
-    to_clean: np.ndarray  # 2×3 affine: original page pixels -> deskewed frame
-    page_width: int
-    page_height: int
-
-    @functools.cached_property
-    def gray(self) -> np.ndarray:
-        """The grey page in the deskewed frame, what the line engine reads; rotated only when asked
-        for, since the glyph engine alone never needs it."""
-        if self.skew_degrees == 0.0:
-            return self.source_gray
-        height, width = self.ink.shape
-        return cv2.warpAffine(self.source_gray, self.to_clean, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
-
-    def to_page(self, box: BBox) -> BBox:
-        """The smallest original-page box holding `box` of the deskewed frame."""
-        inverse = cv2.invertAffineTransform(self.to_clean)
-        return box.mapped(inverse).clip(self.page_width, self.page_height)
 
 
 def _work_copy(gray: np.ndarray, size: int) -> np.ndarray:

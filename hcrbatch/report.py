@@ -54,7 +54,7 @@ def word_rows(results: list[PageResult], document: str = "") -> pd.DataFrame:
             "min_confidence": round(word.min_confidence, 4),
             "engine": line.engine,
             # auto's line-kind classifier: how likely the line is print (empty where not measured)
-            "print_probability": None if line.print_probability is None else round(line.print_probability, 4),
+            "print_probability": None if (kind := line.evidence.print_probability) is None else round(kind, 4),
             "page_width": page.width,  # the page image's pixels, in which the boxes are given
             "page_height": page.height,
             "dpi": round(page.dpi, 2),

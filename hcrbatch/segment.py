@@ -13,50 +13,7 @@ import cv2
 import numpy as np
 
 from hcrbatch.config import SegmentConfig
-from hcrbatch.elements import BBox
-from hcrbatch.preprocess import CleanPage
-
-
-@dataclass(frozen=True)
-class GlyphBox:
-    bbox: BBox
-    components: tuple[int, ...]  # labels in Segmentation.labels that make up this glyph
-
-
-@dataclass(frozen=True)
-class GlyphAlternative:
-    """glyphs[start:end] of a word may instead be these glyphs (see `cut_alternatives`)."""
-
-    start: int
-    end: int
-    glyphs: tuple[GlyphBox, ...]
-
-
-@dataclass(frozen=True)
-class WordBox:
-    bbox: BBox
-    glyphs: tuple[GlyphBox, ...]
-    alternatives: tuple[GlyphAlternative, ...] = ()
-
-
-@dataclass(frozen=True)
-class LineBox:
-    bbox: BBox
-    words: tuple[WordBox, ...]
-    middle: float  # the row its writing centres on (its ridge, `_ridges`); a stroke reaching into a neighbour stretches the box, not this
-
-
-@dataclass(frozen=True, eq=False)
-class Segmentation:
-    lines: tuple[LineBox, ...]
-    labels: np.ndarray  # connected-component label image of the clean page
-    joined_ink: float = 0.0  # see `joined_ink`: near 0 on hand-printing, most of the ink in joined-up script
-
-    def glyph_image(self, glyph: GlyphBox) -> np.ndarray:
-        """The glyph's own ink (255) inside its box; ink of neighbours overlapping the box is left out."""
-        b = glyph.bbox
-        window = self.labels[b.top : b.bottom, b.left : b.right]
-        return np.where(np.isin(window, glyph.components), 255, 0).astype(np.uint8)
+from hcrbatch.elements import BBox, CleanPage, GlyphAlternative, GlyphBox, LineBox, Segmentation, WordBox
 
 
 @dataclass

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hcrbatch.elements import BBox, PageResult
-from hcrbatch.preprocess import CleanPage
+from hcrbatch.elements import BBox, CleanPage, PageResult
 
 # the least share of a page's pixels that its marks must cover for it to be judged at all: a few
 # written words (a page number, a signature alone cover less; blank sheets, after the noise test,

@@ -514,7 +514,7 @@ def test_char_prior_chooses_how_likely_each_character_is_taken_to_be(run_cli, ti
 
 def test_auto_weighs_the_glyph_engines_shape_evidence_not_the_prose_prior(tiny_models_dir, tmp_path):
     """A prior that makes every glyph read X with certainty must not make the glyph engine look sure
-    to --engine auto's vote: each line's shape_confidence is read under the training prior."""
+    to --engine auto's vote: each line's evidence.shape_confidence is read under the training prior."""
     from hcrbatch.config import Config, RecognizeConfig
     from hcrbatch.elements import PageImage
     from hcrbatch.engines import line_confidence
@@ -537,7 +537,7 @@ def test_auto_weighs_the_glyph_engines_shape_evidence_not_the_prose_prior(tiny_m
     lines = build_processor(cfg, settings="test").read_page(PageImage(tmp_path / "note.png", 0, page, 200)).lines
     assert lines and all(w.text == "X" * len(w.text) for line in lines for w in line.words)
     for line in lines:
-        assert line_confidence(line) == line.shape_confidence < 0.99  # the vote sees shapes, not X
+        assert line_confidence(line) == line.evidence.shape_confidence < 0.99  # the vote sees shapes, not X
 
 
 def test_a_keras_backend_set_for_another_framework_does_not_reach_the_models(tiny_models_dir, tmp_path):

@@ -201,7 +201,7 @@ def test_auto_reads_each_line_once_the_print_by_tesseract_alone(tmp_path):
     assert hand.given == [1]  # the script line alone: the printed one was Tesseract's
     assert [line.engine for line in result.lines] == ["tesseract", "glyph"]
     assert [line.text for line in result.lines] == ["Received with many thanks", "hand"]
-    assert [line.print_probability for line in result.lines] == [1.0, 1.0]
+    assert [line.evidence.print_probability for line in result.lines] == [1.0, 1.0]
 
     typed, _ = typed_page([("Received with many thanks", SERIF, 44), ("Dear Sir, I write to you", MONO, 40)])
     auto.read(EnginePage(preprocess(PageImage(tmp_path / "t.png", 0, typed, 300), PreprocessConfig()), 0, 300))

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import write_png
 from hcrbatch.cli import cli
 from hcrbatch.config import PreprocessConfig
-from hcrbatch.elements import BBox, PageImage
+from hcrbatch.elements import BBox, LineBox, PageImage
 from hcrbatch.engines import AutoRule
 from hcrbatch.errors import ConfigError, ExitCode, ModelError
 from hcrbatch.correct import LexiconCorrector
@@ -37,7 +37,6 @@ from hcrbatch.lineengine import (
 from hcrbatch.linenet import keras_ctc_loss, make_batch, widest_two_first, width_buckets
 from hcrbatch.modelstore import ModelManifest, TrainingClock, load_keras_model, load_manifest
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import LineBox
 from hcrbatch.train.linedata import LineSample, read_line_folder, split_by_page
 from hcrbatch.train.lines import (
     augment,

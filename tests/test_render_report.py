@@ -196,7 +196,7 @@ def test_a_pdf_input_keeps_its_own_pages_with_the_text_layer_on_each_as_shown(tm
 
 def test_word_csv_round_trips_through_pandas(tmp_path):
     _, result = two_line_page()
-    result = replace(result, lines=(replace(result.lines[0], print_probability=0.91234), result.lines[1]))
+    result = replace(result, lines=(result.lines[0].with_evidence(print_probability=0.91234), result.lines[1]))
     path = tmp_path / "doc.csv"
     write_document_csv(path, [result], "letters/1903/kew.pdf")
     assert path.read_bytes().startswith("\ufeffdocument,page,".encode())  # a BOM, for Excel

@@ -6,10 +6,9 @@ import pandas as pd
 
 from conftest import blank_paper, draw_page, write_png
 from hcrbatch.config import PreprocessConfig
-from hcrbatch.elements import BBox, Char, Line, PageImage, PageResult, Word
+from hcrbatch.elements import BBox, Char, Line, PageImage, PageResult, Segmentation, Word
 from hcrbatch.errors import ExitCode
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import Segmentation
 from hcrbatch.suspect import characters_per_height, is_overread, is_suspect, marks_read
 
 
