@@ -59,7 +59,7 @@ test: system-deps line-fonts $(BIN)/activate llama-wheel
 model: install
 	$(SUDO) apt-get install -y -qq fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-ecolier-court
 	$(BIN)/hcrbatch train --data $(EMNIST) --overwrite --log-file .train/charcnn.log
-	$(BIN)/python benchmarks/auto_rule.py --write
+	$(BIN)/hcrbatch tune-auto --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --emnist $(EMNIST) --overwrite
 
 # Rebuild the shipped line model (about 12 h on 2 CPU cores: 14 epochs of the convolutional model, 12 more at a
 # lower learning rate, then 10 with an LSTM head on its backbone, five times 12 more of those, each from the last,
@@ -81,7 +81,7 @@ lines: install line-fonts
 	  --head lstm --learning-rate 3e-4 --epochs 4 --page-crops --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-pages --data $(LINES)/cremma-pages --init-from lines \
 	  --head lstm --learning-rate 3e-4 --epochs 3 --overwrite --log-file .train/lines.log
-	$(BIN)/python benchmarks/auto_rule.py --write
+	$(BIN)/hcrbatch tune-auto --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --emnist $(EMNIST) --overwrite
 
 # Rebuild the shipped GAN generator (about 35 min on 2 CPU cores).
 gan: install

@@ -419,6 +419,48 @@ def calibrate(ctx, pages_dir, pattern, overwrite, quiet, verbose, log_file, **re
     finish(ctx, action)
 
 
+@cli.command(name="tune-auto")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of transcribed line images (labels.tsv), as the line model was trained on; repeatable, "
+              "in the order train-lines was given them.")  # fmt: skip
+@click.option("--emnist", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="The EMNIST folder: its held-out writers' characters write the hand-printed tuning pages.")  # fmt: skip
+@click.option("--line-model", default=RecognizeConfig.line_model, show_default=True, help="The line model to tune for.")
+@click.option("--model", default=RecognizeConfig.model, show_default=True, help="The glyph engine's character model.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".train/tune-auto"),
+              show_default=True, help="Where the hand-printed tuning pages are written (once).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Choose and show the rule; write nothing.")
+@click.option("--overwrite", is_flag=True, help="Replace the rule the line model's manifest holds.")
+@with_logging
+@click.pass_context
+def tune_auto(
+    ctx, data, emnist, line_model, model, models_dir, work_dir, dry_run, overwrite, quiet, verbose, log_file
+) -> None:
+    """Choose when `--engine auto` takes a line from the line engine rather than the glyph engine, for
+    LINE_MODEL: every rule on a grid is scored on pages rebuilt from the model's validation lines
+    (never trained on) and on hand-printed pages, and the chosen rule goes into the model's manifest."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = RecognizeConfig(models_dir=models_dir, line_model=line_model, model=model)
+
+    def action() -> int:
+        from hcrbatch.train.autorule import PRINTED_PAGES, choose_rule, read_tuning_pages, refuse_to_retune, store_rule
+
+        if not dry_run:
+            refuse_to_retune(cfg, overwrite)  # before minutes of reading, not after
+        printed = {hand: count for hand, (_, count) in PRINTED_PAGES.items()}
+        tuning = choose_rule(read_tuning_pages(cfg, list(data), emnist, work_dir, printed))
+        if not quiet:
+            click.echo(f"{tuning.table}\n\n{tuning.summary}")
+        if not dry_run:
+            path = store_rule(cfg, tuning, overwrite)
+            if not quiet:
+                click.echo(f"wrote {path}")
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
 @cli.command()
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="EMNIST folder (gzip IDX files) or labelled folder DIR/<char or U+XXXX>/*.png; repeatable.")  # fmt: skip

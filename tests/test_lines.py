@@ -308,6 +308,30 @@ def line_models(line_folder, tiny_models_dir, tmp_path_factory):
     return models
 
 
+def test_tune_auto_stores_the_rule_it_chooses_in_the_line_models_manifest_and_replaces_one_only_when_asked(
+    line_models, line_folder, tmp_path, monkeypatch
+):
+    import json
+
+    monkeypatch.setattr("hcrbatch.train.autorule.PRINTED_PAGES", {"fonts": ("printed (fonts)", 2)})  # a quick tuning
+    manifest = line_models / "tinylines.json"
+    manifest.write_text(json.dumps({k: v for k, v in json.loads(manifest.read_text()).items() if k != "auto"}))
+    argv = ["tune-auto", "--data", str(line_folder), "--emnist", str(tmp_path), "--line-model", "tinylines",
+            "--model", "tiny", "--models-dir", str(line_models), "--work-dir", str(tmp_path / "work")]  # fmt: skip
+
+    dry = CliRunner().invoke(cli, [*argv, "--dry-run"], catch_exceptions=False)
+    assert dry.exit_code == 0, dry.output
+    assert "chosen (page_margin" in dry.output and "auto" not in json.loads(manifest.read_text())
+    assert CliRunner().invoke(cli, [*argv, "-q"], catch_exceptions=False).exit_code == 0
+    stored = json.loads(manifest.read_text())
+    assert set(stored["auto"]) == {"page_margin", "glyph_margin", "line_margin", "joined_ink"}
+    assert stored["auto_tuning"].startswith("hcrbatch tune-auto on ")
+    refused = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert refused.exit_code == ExitCode.USAGE and "--overwrite" in refused.output
+    assert json.loads(manifest.read_text()) == stored
+    assert CliRunner().invoke(cli, [*argv, "-q", "--overwrite"], catch_exceptions=False).exit_code == 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ["line", "auto"])
 def test_run_reads_lines_with_the_line_engine(line_models, tmp_path, engine):
