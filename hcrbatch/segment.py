@@ -6,6 +6,7 @@ column near where the typical letter width says a cut belongs. Boxes are in the 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -114,6 +115,9 @@ SLIVER_HEIGHT = 0.6  # ... when lower than this share of the typical line's heig
 SLIVER_NARROW = 1.0  # ... or narrower than this (a blot, a dash), ...
 SLIVER_GAP = 1.0  # ... and joins the nearest line above or below it within this gap, ...
 SLIVER_REACH = CHAIN_GAP  # ... that reaches within this distance of it along the page
+BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, ...
+BESIDE_GAP = 1.0  # ... at most this many letter heights apart along the page ...
+BESIDE_ROWS = PARALLEL  # ... and their ridges this close in height, are one line
 
 
 def _letter_height(comps: list[_Component], letter_area: float) -> float:
@@ -328,7 +332,45 @@ def _assign_to_lines(
     rows, cols = np.nonzero(line_map)
     numbers = line_map[rows, cols]
     ridge_row = {int(n): float(np.median(rows[numbers == n])) for n in lines}
-    return _join_slivers([(members, ridge_row[n]) for n, members in lines.items()], height)
+    return _join_slivers(_join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height), height)
+
+
+def _join_side_by_side(
+    lines: list[tuple[list[_Component], float]], height: float
+) -> list[tuple[list[_Component], float]]:
+    """Two lines on one band, end to end or overlapping along the page, are one line whose ridge broke
+    (as `_chain_ridges` takes pieces over each other closer than PARALLEL for one line's crests):
+    writing larger than the page's letter height (a letterhead's capitals, a will's first line) bends
+    its ridge more than a letter height, so its pieces were not chained. Lines a gap apart (a date
+    beside a heading, a marginal note) stay apart. The joined line keeps the ridge of its inkier part."""
+    boxes = [BBox.enclosing([c.bbox for c in line]) for line, _ in lines]
+    ink = [sum(c.area for c in line) for line, _ in lines]
+    parent = list(range(len(lines)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i, j in itertools.combinations(range(len(lines)), 2):
+        a, b = boxes[i], boxes[j]
+        shared = min(a.bottom, b.bottom) - max(a.top, b.top)
+        apart = max(b.left - a.right, a.left - b.right)
+        level = abs(lines[i][1] - lines[j][1]) <= BESIDE_ROWS * height
+        if (
+            level
+            and shared >= BESIDE_BAND * min(a.height, b.height)
+            and apart <= BESIDE_GAP * height
+            and root(i) != root(j)
+        ):
+            parent[root(j)] = root(i)
+    joined: dict[int, list[int]] = {}
+    for i in range(len(lines)):
+        joined.setdefault(root(i), []).append(i)
+    return [
+        ([c for i in members for c in lines[i][0]], lines[max(members, key=ink.__getitem__)][1])
+        for members in joined.values()
+    ]
 
 
 def _join_slivers(lines: list[tuple[list[_Component], float]], height: float) -> list[tuple[list[_Component], float]]:
