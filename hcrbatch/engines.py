@@ -300,6 +300,13 @@ class AutoRule:
         except TypeError as exc:
             raise ModelError(f"{manifest.weights}: bad 'auto' thresholds in its manifest: {exc}") from exc
 
+    def line_engine_alone(self, joined_ink: float) -> bool:
+        """Whether a page's ink alone gives all its lines to the line engine, so that the glyph engine
+        need not read it: a page of joined-up script where the glyph engine would have to be surer
+        of a line by a whole unit of confidence (`glyph_margin` 1, the shipped rule), which a
+        confidence in [0, 1] never is but for a reading of 1 against the line engine's nothing."""
+        return joined_ink >= self.joined_ink and self.glyph_margin >= 1.0
+
     def takes_line(self, confidences: list[tuple[float, float]], joined_ink: float = 0.0) -> list[bool]:
         votes = [line - glyph for glyph, line in confidences if line > 0]
         if joined_ink >= self.joined_ink or (votes and float(np.median(votes)) > self.page_margin):
@@ -351,8 +358,9 @@ class AutoEngine:
     """Each segmented line read once: with `printed`, the lines it finds print are Tesseract's; the
     others are read by the glyph and the line engine, each kept from the one `rule` gives it (the
     glyph engine alone when no line model is installed). The print goes first so that a typed page
-    costs Tesseract's time, not three engines', and a typed line does not vote on whether the page's
-    handwriting is joined-up."""
+    costs Tesseract's time, not three engines', and a typed line does not vote on which engine's
+    page it is; a page of joined-up script the rule gives wholly to the line engine is not read by
+    the glyph engine at all (`AutoRule.line_engine_alone`)."""
 
     def __init__(
         self, glyph: GlyphEngine, line: LineEngine | None, rule: AutoRule, printed: PrintedLines | None = None
@@ -372,6 +380,8 @@ class AutoEngine:
         return page.empty_result(tuple(lines))
 
     def _handwriting(self, page: EnginePage) -> list[Line]:
+        if self.line is not None and self.rule.line_engine_alone(page.segmentation.joined_ink):
+            return list(self.line.read(page).lines)
         lines = list(self.glyph.read(page).lines)
         if self.line is not None:
             by_line = self.line.read(page).lines

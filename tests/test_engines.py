@@ -208,6 +208,23 @@ def test_auto_reads_each_line_once_the_print_by_tesseract_alone(tmp_path):
     assert hand.given == [1]  # a page all print: the handwriting engines are not run
 
 
+def test_auto_does_not_run_the_glyph_engine_on_a_page_its_ink_gives_wholly_to_the_line_engine(tmp_path):
+    from hcrbatch.config import PreprocessConfig
+    from hcrbatch.elements import PageImage, Segmentation
+    from hcrbatch.engines import AutoEngine, AutoRule, EnginePage
+    from hcrbatch.preprocess import preprocess
+
+    pixels, _ = typed_page([("my dear friend, yours ever", SCRIPT, 60)])
+    clean = preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+    glyph, line = RecordsWhatItReads(), RecordsWhatItReads()
+    for joined, glyph_margin, glyph_reads in [(0.9, 1.0, []), (0.9, 0.5, [1]), (0.1, 1.0, [1])]:
+        page = EnginePage(clean, 0, 300)
+        page.__dict__["segmentation"] = Segmentation(page.segmentation.lines, page.segmentation.labels, joined)
+        glyph.given.clear()
+        AutoEngine(glyph, line, AutoRule(page_margin=0.0, glyph_margin=glyph_margin, joined_ink=0.5)).read(page)
+        assert glyph.given == glyph_reads, (joined, glyph_margin)
+
+
 @needs_tesseract
 def test_the_engine_digest_names_the_tesseract_data():
     assert engine_digest(RecognizeConfig(engine="tesseract"), "en").startswith("tesseract:eng:")
