@@ -38,6 +38,22 @@ def typed_page(lines: list[tuple[str, str, int]], size=(1700, 1100)) -> tuple[np
     return np.asarray(page), boxes
 
 
+def cleaned(tmp_path, lines: list[tuple[str, str, int]], lean: float = 0.0):
+    """`typed_page`'s lines, leaning by `lean` (columns per row, as handwriting leans), cleaned as `run`
+    cleans a page."""
+    from hcrbatch.config import PreprocessConfig
+    from hcrbatch.elements import PageImage
+    from hcrbatch.preprocess import preprocess
+
+    pixels, _ = typed_page(lines)
+    if lean:
+        transform = (1, lean, -150, 0, 1, 0)
+        pixels = np.asarray(
+            Image.fromarray(pixels).transform(pixels.shape[::-1], Image.AFFINE, transform, fillcolor=255)
+        )
+    return preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+
+
 class BlankEngine:
     """An engine that reads every page as one line "blank": the pipeline, without any network."""
 
@@ -156,14 +172,10 @@ class CallsEverythingPrint:
 @needs_tesseract
 def test_a_handwritten_line_called_print_stays_with_our_engines_where_tesseract_is_unsure(tmp_path):
     from hcrbatch.engines import EnginePage
-    from hcrbatch.elements import PageImage
-    from hcrbatch.preprocess import preprocess
-    from hcrbatch.config import PreprocessConfig
 
-    pixels, _ = typed_page([("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)])
-    pixels = np.asarray(Image.fromarray(pixels).transform(pixels.shape[::-1], Image.AFFINE, (1, 0.3, -150, 0, 1, 0),
-                                                          fillcolor=255))  # fmt: skip
-    clean = preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+    clean = cleaned(
+        tmp_path, [("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)], 0.3
+    )
     probabilities, read = PrintedLines(CallsEverythingPrint(), TesseractReader("en")).read(EnginePage(clean, 0, 300))
     assert probabilities == [1.0, 1.0]
     assert list(read) == [0]  # the script line, slanted, is not Tesseract's
@@ -186,15 +198,11 @@ class RecordsWhatItReads:
 
 @needs_tesseract
 def test_auto_reads_each_line_once_the_print_by_tesseract_alone(tmp_path):
-    from hcrbatch.config import PreprocessConfig
-    from hcrbatch.elements import PageImage
     from hcrbatch.engines import AutoEngine, AutoRule, EnginePage
-    from hcrbatch.preprocess import preprocess
 
-    pixels, _ = typed_page([("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)])
-    pixels = np.asarray(Image.fromarray(pixels).transform(pixels.shape[::-1], Image.AFFINE, (1, 0.3, -150, 0, 1, 0),
-                                                          fillcolor=255))  # fmt: skip
-    clean = preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+    clean = cleaned(
+        tmp_path, [("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)], 0.3
+    )
     hand = RecordsWhatItReads()
     auto = AutoEngine(hand, None, AutoRule(), PrintedLines(CallsEverythingPrint(), TesseractReader("en")))
     result = auto.read(EnginePage(clean, 0, 300))
@@ -203,19 +211,19 @@ def test_auto_reads_each_line_once_the_print_by_tesseract_alone(tmp_path):
     assert [line.text for line in result.lines] == ["Received with many thanks", "hand"]
     assert [line.evidence.print_probability for line in result.lines] == [1.0, 1.0]
 
-    typed, _ = typed_page([("Received with many thanks", SERIF, 44), ("Dear Sir, I write to you", MONO, 40)])
-    auto.read(EnginePage(preprocess(PageImage(tmp_path / "t.png", 0, typed, 300), PreprocessConfig()), 0, 300))
+    auto.read(
+        EnginePage(
+            cleaned(tmp_path, [("Received with many thanks", SERIF, 44), ("Dear Sir, I write", MONO, 40)]), 0, 300
+        )
+    )
     assert hand.given == [1]  # a page all print: the handwriting engines are not run
 
 
 def test_auto_does_not_run_the_glyph_engine_on_a_page_its_ink_gives_wholly_to_the_line_engine(tmp_path):
-    from hcrbatch.config import PreprocessConfig
-    from hcrbatch.elements import PageImage, Segmentation
+    from hcrbatch.elements import Segmentation
     from hcrbatch.engines import AutoEngine, AutoRule, EnginePage
-    from hcrbatch.preprocess import preprocess
 
-    pixels, _ = typed_page([("my dear friend, yours ever", SCRIPT, 60)])
-    clean = preprocess(PageImage(tmp_path / "p.png", 0, pixels, 300), PreprocessConfig())
+    clean = cleaned(tmp_path, [("my dear friend, yours ever", SCRIPT, 60)])
     glyph, line = RecordsWhatItReads(), RecordsWhatItReads()
     for joined, glyph_margin, glyph_reads in [(0.9, 1.0, []), (0.9, 0.5, [1]), (0.1, 1.0, [1])]:
         page = EnginePage(clean, 0, 300)
