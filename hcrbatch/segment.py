@@ -240,22 +240,24 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
         if a not in follower and b not in leader:
             follower[a], leader[b] = b, a
     parent = {r.label: r.label for r in ridges}
-
-    def root(label: int) -> int:
-        while parent[label] != label:
-            parent[label] = parent[parent[label]]
-            label = parent[label]
-        return label
-
     for a, b in follower.items():
-        parent[root(b)] = root(a)
+        parent[_root(parent, b)] = _root(parent, a)
     for a in ridges:  # two crests of one line (its x-height band and a row of loops), side by side
         for b in ridges:
             apart = a.rows_to(b)
             if a.label < b.label and apart is not None and abs(apart) < PARALLEL * height:
-                parent[root(b.label)] = root(a.label)
-    roots = sorted({root(r.label) for r in ridges})
-    return {r.label: roots.index(root(r.label)) + 1 for r in ridges}
+                parent[_root(parent, b.label)] = _root(parent, a.label)
+    roots = sorted({_root(parent, r.label) for r in ridges})
+    return {r.label: roots.index(_root(parent, r.label)) + 1 for r in ridges}
+
+
+def _root(parent, item: int) -> int:
+    """`item`'s group in a union-find forest `parent` (a dict or a list, each item's parent), halving
+    the path on the way."""
+    while parent[item] != item:
+        parent[item] = parent[parent[item]]
+        item = parent[item]
+    return item
 
 
 def _split_across_lines(
@@ -346,27 +348,16 @@ def _join_side_by_side(
     boxes = [BBox.enclosing([c.bbox for c in line]) for line, _ in lines]
     ink = [sum(c.area for c in line) for line, _ in lines]
     parent = list(range(len(lines)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
     for i, j in itertools.combinations(range(len(lines)), 2):
         a, b = boxes[i], boxes[j]
         shared = min(a.bottom, b.bottom) - max(a.top, b.top)
         apart = max(b.left - a.right, a.left - b.right)
         level = abs(lines[i][1] - lines[j][1]) <= BESIDE_ROWS * height
-        if (
-            level
-            and shared >= BESIDE_BAND * min(a.height, b.height)
-            and apart <= BESIDE_GAP * height
-            and root(i) != root(j)
-        ):
-            parent[root(j)] = root(i)
+        if level and shared >= BESIDE_BAND * min(a.height, b.height) and apart <= BESIDE_GAP * height:
+            parent[_root(parent, j)] = _root(parent, i)
     joined: dict[int, list[int]] = {}
     for i in range(len(lines)):
-        joined.setdefault(root(i), []).append(i)
+        joined.setdefault(_root(parent, i), []).append(i)
     return [
         ([c for i in members for c in lines[i][0]], lines[max(members, key=ink.__getitem__)][1])
         for members in joined.values()

@@ -7,7 +7,7 @@ from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.lineengine import line_crops
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import _chain_ridges, _Component, _join_slivers, _Ridge, segment
+from hcrbatch.segment import _chain_ridges, _Component, _join_side_by_side, _join_slivers, _Ridge, segment
 
 
 def segment_lines(lines, **page_args):
@@ -322,3 +322,19 @@ def test_pieces_of_a_faint_line_are_chained_at_the_page_s_line_spacing():
     ]
     lines = _chain_ridges(ridges, 20.0)
     assert lines[2] == lines[3] and len({lines[1], lines[2], lines[4]}) == 3
+
+
+def test_pieces_of_one_line_on_one_band_are_joined_and_lines_a_gap_apart_or_a_line_below_are_not():
+    """A letterhead's capitals, twice the page's letter height, bent their ridge: `THE LI` and
+    `NNEAN SOCIETY` came out as two lines, overlapping along the page, read out of order."""
+
+    def line(label, left, right, top, bottom, ridge):
+        return [_Component(label, BBox(left, top, right, bottom), (right - left) * 10, (top + bottom) / 2)], ridge
+
+    height = 22.0
+    pieces = [line(1, 612, 847, 188, 237, 211.0), line(2, 822, 1868, 187, 238, 210.0)]
+    beside = line(3, 1900, 2100, 190, 236, 212.0)  # a date more than a letter height along the page
+    below = line(4, 600, 1900, 220, 270, 246.0)  # the next line, its capitals reaching up into the first
+    joined = _join_side_by_side([*pieces, beside, below], height)
+    assert sorted(sorted(c.label for c in members) for members, _ in joined) == [[1, 2], [3], [4]]
+    assert [ridge for members, ridge in joined if len(members) == 2] == [210.0]  # the inkier piece's ridge
