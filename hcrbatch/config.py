@@ -138,7 +138,11 @@ class Config:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     executor: Literal["local", "dask"] = "local"  # local: --workers processes here; dask: an existing cluster's workers
     scheduler: str = ""  # the dask scheduler's address (tcp://host:8786), for executor "dask"
-    low_confidence: float = option(0.6, "Words whose mean character confidence is below this count as low-confidence.")
+    low_confidence: float = option(
+        0.6,
+        "Words whose confidence (the probability they are right, where the engine is calibrated) is below this "
+        "count as low-confidence.",
+    )
     progress: bool = False
     formats: tuple[str, ...] = DEFAULT_FORMATS  # of OUTPUT_FORMATS, written for every input
     output_type: Literal["pdf", "pdfa"] = "pdf"  # pdfa: the searchable PDF as PDF/A-2b (hcrbatch.pdfa)
