@@ -511,11 +511,12 @@ def _process_in_worker(task: Task) -> FileOutcome:
 
 class TaskLedger:
     """The parent's account of a batch's tasks, whichever executor runs them: a document read as
-    page tasks becomes one report row (its first failure, or its gathering's outcome), and is
-    gathered once all its pages are read."""
+    page tasks becomes one report row (its first failure, or its gathering's outcome, whose seconds
+    are those of all its tasks), and is gathered once all its pages are read."""
 
     def __init__(self, tasks: list[Task], record: Callable[[FileOutcome], bool], pages_done: Callable[[int], object]):
         self.parts = Counter(task.file for task in tasks if task.pages is not None)
+        self.seconds: Counter[InputFile] = Counter()  # what a document's page tasks took, for its row
         self.failed: set[InputFile] = set()
         self.record = record  # notes a file's row; False when the batch must stop
         self.pages_done = pages_done
@@ -524,8 +525,10 @@ class TaskLedger:
         if task.pages is None:
             if not task.gather and outcome.status == "ok":  # a gathering's pages were counted as read
                 self.pages_done(outcome.pages)
-            return self.record(outcome)
+            read = self.seconds.pop(task.file, 0.0) if task.gather else 0.0
+            return self.record(replace(outcome, seconds=round(outcome.seconds + read, 3)))
         self.parts[task.file] -= 1
+        self.seconds[task.file] += outcome.seconds
         if outcome.status == "ok":
             self.pages_done(outcome.pages)
             return True

@@ -4,6 +4,7 @@ set of outputs a document, resumable like a run of whole files."""
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -42,13 +43,14 @@ def test_a_document_read_as_page_tasks_is_one_row_and_gathered_once_all_its_page
     rows, pages = [], []
     ledger = TaskLedger(tasks, lambda row: rows.append(row) or True, pages.append)
 
-    assert ledger.on_result(tasks[0], FileOutcome("long.pdf", "ok", pages=2))
+    assert ledger.on_result(tasks[0], FileOutcome("long.pdf", "ok", pages=2, seconds=2.5))
     assert ledger.then(tasks[0], FileOutcome("long.pdf", "ok", pages=2)) == []
-    assert ledger.on_result(tasks[1], FileOutcome("long.pdf", "ok", pages=1))
+    assert ledger.on_result(tasks[1], FileOutcome("long.pdf", "ok", pages=1, seconds=1.25))
     assert ledger.then(tasks[1], FileOutcome("long.pdf", "ok", pages=1)) == [Task(long, "long", gather=True)]
     assert rows == [] and pages == [2, 1]
-    gathered = FileOutcome("long.pdf", "ok", pages=3, words=6)
-    assert ledger.on_result(Task(long, "long", gather=True), gathered) and rows == [gathered] and pages == [2, 1]
+    gathered = FileOutcome("long.pdf", "ok", pages=3, words=6, seconds=0.05)
+    assert ledger.on_result(Task(long, "long", gather=True), gathered) and pages == [2, 1]
+    assert rows == [replace(gathered, seconds=3.8)]  # the row's seconds are all its tasks', not the gathering's
 
     crash = ledger.on_crash(tasks[2])
     assert crash.status == "failed" and "page 1 of this file" in crash.reason
@@ -57,7 +59,7 @@ def test_a_document_read_as_page_tasks_is_one_row_and_gathered_once_all_its_page
     assert (
         ledger.then(tasks[3], FileOutcome("other.pdf", "ok", pages=1)) == []
     )  # a document that failed is not gathered
-    assert rows == [gathered, crash]
+    assert rows == [replace(gathered, seconds=3.8), crash]
 
 
 def test_a_run_killed_mid_document_with_page_tasks_resumes_to_the_same_outputs(run_cli, tiny_models_dir, tmp_path):
