@@ -29,6 +29,7 @@ from hcrbatch.preprocess import to_gray
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from real_pages import split_images  # noqa: E402
 from results import record  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data"
@@ -57,7 +58,7 @@ def main() -> None:
     held = held_out_pages(Config(DATA, Path("unused")))
     rows = []
     for collection, lang in COLLECTIONS.items():
-        paths = [p for p in sorted((DATA / f"{collection}-pages").glob("*.jpg")) if p.stem not in held][:: args.every]
+        paths = split_images(collection, "training", held, args.every)
         reader = Reader(Config(Path("."), Path("unused"), workers=1, correct=CorrectConfig(lang=lang)))
         cells = []
         for variant in args.variants.split(","):

@@ -44,6 +44,14 @@ DATA = HERE.parent.parent / "shared" / "data"
 COLLECTIONS = {"hooker": "en", "cremma": "fr"}
 
 
+def split_images(collection: str, split: str, held: set[str], every: int = 1) -> list[Path]:
+    """The transcribed page images of `collection` in `split`: the line model's held-out pages (`held`)
+    or the others, every `every`th in name order."""
+    folder = DATA / f"{collection}-pages"
+    names = sorted(p.stem for p in folder.glob("*.xml"))
+    return [folder / f"{name}.jpg" for name in names if (name in held) == (split == "held-out")][::every]
+
+
 def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path, char_lm: str) -> float:
     """The line engine's corrected CER on the transcribed line images of `pages`, decoded as the
     pipeline decodes them (with the character language model `char_lm` names)."""
@@ -132,8 +140,7 @@ def main() -> None:
     for collection in args.collections.split(","):
         lang = COLLECTIONS[collection]
         folder = DATA / f"{collection}-pages"
-        names = {p.stem for p in folder.glob("*.xml")}
-        pages = set(sorted(names & held if args.split == "held-out" else names - held)[:: args.every])
+        pages = {image.stem for image in split_images(collection, args.split, held, args.every)}
         line_cer = line_by_line(collection, pages, lang, args.models_dir, args.char_lm)
         for engine in args.engines.split(","):
             cfg = Config(folder, args.out, workers=1, recognize=RecognizeConfig(engine=engine, models_dir=args.models_dir, char_lm=args.char_lm),

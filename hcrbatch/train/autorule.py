@@ -158,7 +158,7 @@ def describe(rule: AutoRule) -> str:
 
 @dataclass
 class Tuning:
-    """The rule chosen, how every rule tried scored, and the table and summary that say why."""
+    """The rule chosen, and the table (the engines alone and the best rules) and summary that say why."""
 
     chosen: AutoRule
     table: str
