@@ -10,6 +10,7 @@ chooses from (with a character language model, the search's one spelling, `ctcde
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field, replace
 
@@ -259,23 +260,57 @@ def line_crops(lines: list[LineBox], gray: np.ndarray) -> list[BBox]:
     return [line_crop_box(line.bbox, width, height, spacing=spacing, middle=line.middle) for line in lines]
 
 
-def words_from_alignment(reading: LineReading, crop: BBox, scale: float, clean: CleanPage) -> tuple[Word, ...]:
-    """Words (split at spaces) with page boxes: columns of the normalised line mapped back through the crop."""
-    words, current = [], []
-    spellings = iter(reading.spellings)
+def ink_columns(line: LineBox) -> list[tuple[int, int]]:
+    """The column spans (deskewed frame) of the line's own pieces of ink, as the segmenter cut them."""
+    return [(g.bbox.left, g.bbox.right) for word in line.words for g in word.glyphs]
+
+
+def widened_to_ink(cores: list[tuple[int, int]], ink: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each word's columns widened over the pieces of ink its characters fall on, never past the
+    middle of the gap to a neighbouring word. A CTC character is a spike of one or two steps inside
+    its letter, so a word cut from its first character's spike to its last character's misses half
+    a letter at each end, and a word of one letter is a sliver: the text layer would select a part of
+    the word, and an archive's ALTO would place it there."""
+    out = []
+    for k, (left, right) in enumerate(cores):
+        low = (cores[k - 1][1] + left) // 2 if k else -1 << 30
+        high = -(-(right + cores[k + 1][0]) // 2) if k + 1 < len(cores) else 1 << 30
+        touching = [(a, b) for a, b in ink if a < right and b > left]
+        out.append(
+            (max(low, min([left] + [a for a, _ in touching])), min(high, max([right] + [b for _, b in touching])))
+        )
+    return out
+
+
+def words_from_alignment(
+    reading: LineReading, crop: BBox, scale: float, clean: CleanPage, ink: list[tuple[int, int]] = ()
+) -> tuple[Word, ...]:
+    """Words (split at spaces) with page boxes: columns of the normalised line mapped back through
+    the crop, each word's widened over the line's `ink` (column spans) its characters fall on."""
+    groups, current = [], []
     for char in reading.chars + [AlignedChar((" ",), (1.0,), 0, 0)]:
         if char.labels[0] != " ":
             current.append(char)
-            continue
-        if current:
-            boxes = [
-                BBox(crop.left + int(c.start / scale), crop.top, crop.left + int(np.ceil(c.end / scale)), crop.bottom)
-                for c in current
-            ]
-            elements = tuple(Char(clean.to_page(b), c.labels, c.probs) for b, c in zip(boxes, current))
-            text = "".join(c.labels[0] for c in current)
-            words.append(Word(clean.to_page(BBox.enclosing(boxes)), elements, text, spellings=next(spellings, ())))
-        current = []
+        elif current:
+            groups.append(current)
+            current = []
+    boxes = [
+        [
+            BBox(crop.left + int(c.start / scale), crop.top, crop.left + int(np.ceil(c.end / scale)), crop.bottom)
+            for c in group
+        ]
+        for group in groups
+    ]
+    spans = widened_to_ink([(b[0].left, b[-1].right) for b in boxes], list(ink))
+    words = []
+    for group, chars, (left, right), spellings in zip(
+        groups, boxes, spans, itertools.chain(reading.spellings, itertools.repeat(()))
+    ):
+        chars[0] = replace(chars[0], left=left)
+        chars[-1] = replace(chars[-1], right=right)  # the same box as the first for a word of one letter
+        elements = tuple(Char(clean.to_page(b), c.labels, c.probs) for b, c in zip(chars, group))
+        text = "".join(c.labels[0] for c in group)
+        words.append(Word(clean.to_page(BBox.enclosing(chars)), elements, text, spellings=spellings))
     return tuple(words)
 
 
@@ -288,7 +323,7 @@ def read_lines(
     lines = tuple(
         Line(
             clean.to_page(line.bbox),
-            words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean),
+            words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean, ink_columns(line)),
             engine="line",
         )
         for line, crop, reading in zip(segmentation.lines, crops, readings)

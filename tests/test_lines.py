@@ -32,6 +32,7 @@ from hcrbatch.lineengine import (
     normalise_line,
     word_spans,
     word_spellings,
+    widened_to_ink,
     words_from_alignment,
 )
 from hcrbatch.linenet import keras_ctc_loss, make_batch, widest_two_first, width_buckets
@@ -200,6 +201,24 @@ def test_words_from_alignment_lie_inside_the_line_in_order():
     assert boxes[0] == BBox(112, 50, 124, 146) and boxes[2] == BBox(250, 50, 268, 146)
     assert all(crop.left <= b.left < b.right <= crop.right and (b.top, b.bottom) == (50, 146) for b in boxes)
     assert [b.left for b in boxes] == sorted(b.left for b in boxes)
+
+
+def test_words_cover_the_ink_their_characters_fall_on_not_only_their_ctc_spikes():
+    clean = preprocess(PageImage(None, 0, np.full((400, 900), 240, np.uint8), 300.0), PreprocessConfig(deskew=False))
+    crop = BBox(0, 50, 600, 114)  # scale 1: the model's columns are the crop's
+    # "I" (a spike at 102-106 of a stroke at 96-110) and "on" (spikes 204-208, 240-244 of a word at 190-260)
+    chars = [AlignedChar(("I",), (0.9,), 102, 106), AlignedChar((" ",), (0.9,), 150, 154),
+             AlignedChar(("o",), (0.8,), 204, 208), AlignedChar(("n",), (0.8,), 240, 244)]  # fmt: skip
+    reading = LineReading(chars, 2)
+    bare = words_from_alignment(reading, crop, 1.0, clean)
+    assert [(w.bbox.left, w.bbox.right) for w in bare] == [(102, 106), (204, 244)]
+    ink = [(96, 110), (190, 226), (228, 260), (400, 450)]  # the last is another word's: no character falls on it
+    words = words_from_alignment(reading, crop, 1.0, clean, ink)
+    assert [(w.bbox.left, w.bbox.right) for w in words] == [(96, 110), (190, 260)]
+    assert (words[1].chars[0].bbox.left, words[1].chars[-1].bbox.right) == (190, 260)
+    assert words[1].chars[0].bbox.right == 208  # inner edges stay where the model put them
+    # a stroke joining two words is shared only up to the middle of the gap between them
+    assert widened_to_ink([(102, 106), (204, 244)], [(90, 230)]) == [(90, 155), (155, 244)]
 
 
 def lines_of(boxes: list[BBox]) -> list[LineBox]:
