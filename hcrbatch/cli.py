@@ -35,7 +35,7 @@ from hcrbatch.config import (
 )
 from hcrbatch.correctors import CORRECTORS
 from hcrbatch.engines import ENGINES
-from hcrbatch.errors import ExitCode, HcrError
+from hcrbatch.errors import ExitCode, HcrError, not_library_advice
 
 log = logging.getLogger("hcrbatch")
 
@@ -50,6 +50,8 @@ def setup_logging(verbose: bool, quiet: bool, log_file: Path | None) -> None:
     # a terminal shows lines as they come; a cron mail or a redirected log needs to say when
     stamp = "" if sys.stderr.isatty() else "%(asctime)s "
     stderr.setFormatter(logging.Formatter(f"{stamp}hcrbatch: %(levelname)s: %(message)s"))
+    if not verbose:
+        stderr.addFilter(not_library_advice)
     root.addHandler(stderr)
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")

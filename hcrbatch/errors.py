@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import IntEnum
 
 
@@ -73,3 +74,9 @@ class GroundTruthError(HcrError):
     """A PAGE or ALTO transcription that cannot be read; the message names the file and element."""
 
     exit_code = ExitCode.USAGE
+
+
+def not_library_advice(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's own warnings ("tf.function retracing"): advice to its developers, not
+    to a user or a cron job, for the log file and --verbose only."""
+    return record.levelno >= logging.ERROR or not record.name.startswith(("tensorflow", "absl"))

@@ -51,6 +51,7 @@ from hcrbatch.errors import (
     InputFileError,
     OutputLockedError,
     OutputNotWritableError,
+    not_library_advice,
 )
 from hcrbatch.lexicon import check_language
 from hcrbatch.pdfa import original_problems, srgb_profile
@@ -478,6 +479,7 @@ def _init_worker(cfg: Config, settings: str, threads: int, log_format: str) -> N
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so atomic writes clean up their temp files
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(logging.Formatter(log_format))
+    stderr.addFilter(not_library_advice)
     logging.getLogger().handlers[:] = [stderr]
     logging.getLogger().setLevel(logging.WARNING)  # a page's warnings; the parent reports each file
     logging.captureWarnings(True)  # libraries' own warnings about a file are not lines of their own

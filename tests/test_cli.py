@@ -1,6 +1,7 @@
 """`hcrbatch run` through Click: outputs, report rows, exit codes, skip, resume, lock, workers."""
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from filelock import FileLock
 
 from conftest import blank_paper, draw_page, unquote, write_pdf, write_png
-from hcrbatch.cli import cli
+from hcrbatch.cli import cli, setup_logging
 from hcrbatch.errors import ExitCode
 from hcrbatch.pipeline import DocumentProcessor
 
@@ -548,3 +549,19 @@ def test_a_keras_backend_set_for_another_framework_does_not_reach_the_models(tin
     proc = subprocess.run(cmd, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True)
     assert proc.returncode == ExitCode.OK, proc.stderr
     assert pd.read_csv(tmp_path / "out" / "note.csv")["text"].notna().any()
+
+
+def test_tensorflows_own_advice_stays_off_stderr_unless_verbose(capsys):
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        for verbose in (False, True):
+            setup_logging(verbose=verbose, quiet=True, log_file=None)
+            logging.getLogger("tensorflow").warning("5 out of the last 9 calls triggered tf.function retracing")
+            logging.getLogger("hcrbatch.pipeline").warning("page 3: no words")
+            logging.getLogger("tensorflow").error("Could not load dynamic library")
+            err = capsys.readouterr().err
+            assert "page 3: no words" in err and "Could not load dynamic library" in err
+            assert ("retracing" in err) == verbose
+    finally:
+        root.handlers[:], root.level = handlers, level
