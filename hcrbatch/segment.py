@@ -118,6 +118,9 @@ SLIVER_REACH = CHAIN_GAP  # ... that reaches within this distance of it along th
 BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, ...
 BESIDE_GAP = 1.0  # ... at most this many letter heights apart along the page ...
 BESIDE_ROWS = PARALLEL  # ... and their ridges this close in height, are one line
+FINER_PEN = 0.6  # of the page's pen: ink left out of every line, written at most this fine, ...
+FINER_LETTERS = 4  # ... is looked at again for lines of its own of at least this many letters ...
+FINER_HEIGHT = 0.25  # ... each at least this high (in the page's letter heights): specks are not letters
 
 
 def _letter_height(comps: list[_Component], letter_area: float) -> float:
@@ -144,7 +147,7 @@ def _is_not_writing(comp: _Component, height: float, pen: float, tall: float = N
 
 def _ridges(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
     """A label image of the ridge pieces of the page's writing (0 elsewhere)."""
-    writing = np.zeros(len(comps) + 1, bool)
+    writing = np.zeros(int(labels.max()) + 1, bool)
     for c in comps:
         if c.area >= letter_area and not _is_not_writing(c, height, pen):
             writing[c.label] = True
@@ -335,6 +338,38 @@ def _assign_to_lines(
     numbers = line_map[rows, cols]
     ridge_row = {int(n): float(np.median(rows[numbers == n])) for n in lines}
     return _join_slivers(_join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height), height)
+
+
+def _finer_writing(
+    labels: np.ndarray, comps: list[_Component], lines: list[tuple[list[_Component], float]], pen: float, height: float
+) -> list[tuple[list[_Component], float]]:
+    """Lines written with a finer pen than the page's hand, which the page's own measures took for
+    specks: the printed letterhead of a written letter, a stamp's words, a note in pencil. A letter's
+    least area is the page's pen squared (`_letter_area`), so beside a broad nib a printed capital has
+    too little ink to count as writing, makes no ridge, and its line was dropped whole. The ink left
+    out of every line is measured again by its own pen and letter height, and what it holds of lines
+    (FINER_LETTERS letters at least) clear of the page's lines joins the page: within a line's box,
+    such ink is the line's own hairlines and flourishes, which made a second line over the first."""
+    taken = {c.label for members, _ in lines for c in members}
+    left = [c for c in comps if c.label not in taken and c.bbox.height >= FINER_HEIGHT * height]
+    if len(left) < FINER_LETTERS:
+        return []
+    window = BBox.enclosing([c.bbox for c in left])
+    own = np.isin(labels[window.top : window.bottom, window.left : window.right], [c.label for c in left])
+    fine_pen = _stroke_width(own)
+    if fine_pen > FINER_PEN * pen:
+        return []
+    letter_area = _letter_area(fine_pen)
+    if sum(c.area >= letter_area for c in left) < FINER_LETTERS:
+        return []
+    found = _assign_to_lines(labels, left, letter_area, _letter_height(left, letter_area), fine_pen)
+    boxes = [BBox.enclosing([c.bbox for c in members]) for members, _ in lines]
+    return [
+        (members, row)
+        for members, row in found
+        if sum(c.area >= letter_area for c in members) >= FINER_LETTERS
+        and not any(box.iou(BBox.enclosing([c.bbox for c in members])) > 0 for box in boxes)
+    ]
 
 
 def _join_side_by_side(
@@ -545,7 +580,9 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     letter_area = _letter_area(pen)
     char_height = _typical_height(comps)
     joined = joined_ink(labels, comps, letter_area)  # before lines cut the components that join them
-    line_comps = _assign_to_lines(labels, comps, letter_area, _letter_height(comps, letter_area), pen)
+    height = _letter_height(comps, letter_area)
+    line_comps = _assign_to_lines(labels, comps, letter_area, height, pen)
+    line_comps += _finer_writing(labels, comps, line_comps, pen, height)
     if not line_comps:
         return Segmentation((), labels)
     grouped = [_group_glyphs(line, char_height) for line, _ in line_comps]

@@ -338,3 +338,18 @@ def test_pieces_of_one_line_on_one_band_are_joined_and_lines_a_gap_apart_or_a_li
     joined = _join_side_by_side([*pieces, beside, below], height)
     assert sorted(sorted(c.label for c in members) for members, _ in joined) == [[1, 2], [3], [4]]
     assert [ridge for members, ridge in joined if len(members) == 2] == [210.0]  # the inkier piece's ridge
+
+
+def test_a_printed_letterhead_above_broad_nibbed_writing_is_a_line_of_its_own():
+    page = np.full((900, 1300), 240, np.uint8)
+    cv2.putText(page, "THE CAMP, SUNNINGDALE", (760, 90), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 30, 2, cv2.LINE_AA)
+    for row, text in enumerate(["Dear Hooker, thank", "you for the plants", "sent from Kew"]):
+        cv2.putText(page, text, (80, 330 + row * 150), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.4, 25, 9, cv2.LINE_AA)
+    for x in range(100, 1200, 60):
+        cv2.circle(page, (x, 200), 2, 40, -1)  # specks between the letterhead and the letter: no line
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == 4
+    letterhead = lines[0].bbox
+    assert letterhead.left > 740 and letterhead.bottom < 110 and len(lines[0].words) == 3
+    assert all(line.bbox.top > 230 for line in lines[1:])
