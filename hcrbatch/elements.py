@@ -179,6 +179,7 @@ class Segmentation:
     lines: tuple[LineBox, ...]
     labels: np.ndarray  # connected-component label image of the clean page
     joined_ink: float = 0.0  # see `joined_ink`: near 0 on hand-printing, most of the ink in joined-up script
+    stamps: tuple[BBox, ...] = ()  # stamps and seals struck on the page (`segment._stamps`): no line's ink
 
     def glyph_image(self, glyph: GlyphBox) -> np.ndarray:
         """The glyph's own ink (255) inside its box; ink of neighbours overlapping the box is left out."""

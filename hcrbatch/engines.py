@@ -24,7 +24,7 @@ import numpy as np
 from hcrbatch.config import RecognizeConfig, SegmentConfig
 from hcrbatch.ctcdecode import char_lm_manifests
 from hcrbatch.confidence import WordCalibration
-from hcrbatch.elements import CleanPage, Line, LineEvidence, PageResult, Segmentation
+from hcrbatch.elements import BBox, CleanPage, Line, LineEvidence, PageResult, Segmentation
 from hcrbatch.errors import ConfigError, ModelError
 from hcrbatch.modelstore import (
     GLYPH_CLASSIFIER,
@@ -60,6 +60,12 @@ class EnginePage:
         whole = self.segmentation
         narrowed.__dict__["segmentation"] = replace(whole, lines=tuple(whole.lines[i] for i in kept))  # the cache
         return narrowed
+
+    def stamps_set_aside(self) -> tuple[BBox, ...]:
+        """The stamps segmentation kept out of every line, where an engine asked for it (Tesseract
+        alone reads the page whole, stamps and all)."""
+        found = self.__dict__.get("segmentation")
+        return found.stamps if found is not None else ()
 
     def empty_result(self, lines: tuple[Line, ...] = ()) -> PageResult:
         clean = self.clean

@@ -266,9 +266,10 @@ class DocumentProcessor:
     def _read(self, page: PageImage, clean: CleanPage | None = None) -> PageResult:
         """`page` read as it is, from its preprocessed `clean` where that is at hand."""
         clean = clean if clean is not None else preprocess(page, self.cfg.preprocess)
-        result = self.engine.read(EnginePage(clean, page.index, page.dpi, self.cfg.segment))
+        engine_page = EnginePage(clean, page.index, page.dpi, self.cfg.segment)
+        result = self.engine.read(engine_page)
         result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
-        return replace(result, marks_read=marks_read(clean, result), turned=page.turned)
+        return replace(result, marks_read=marks_read(clean, result, engine_page.stamps_set_aside()), turned=page.turned)
 
     def process(self, task: Task, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
         """A task's file: its outputs, or for a page task only its pages read and checkpointed. A

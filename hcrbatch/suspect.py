@@ -28,20 +28,26 @@ WRITTEN_PAGE = 0.002
 UNREAD_SUSPECT = 0.3  # a page whose read lines hold less than this share of its marks is suspect
 
 
-def marks_read(clean: CleanPage, result: PageResult) -> float | None:
-    """The share of the page's marks inside the lines words were read on (in the deskewed frame);
-    None where the page has too few marks to be judged (WRITTEN_PAGE)."""
-    total = int(np.count_nonzero(clean.marks))
-    if total < WRITTEN_PAGE * clean.marks.size:
-        return None
+def marks_read(clean: CleanPage, result: PageResult, stamps: tuple[BBox, ...] = ()) -> float | None:
+    """The share of the page's marks inside the lines words were read on (in the deskewed frame),
+    less the marks of the `stamps` segmentation set aside (deskewed frame), which are no writing to
+    read; None where the page has too few marks to be judged (WRITTEN_PAGE)."""
     height, width = clean.marks.shape
+    marks = clean.marks
+    if stamps:
+        marks = marks.copy()
+        for box in stamps:
+            marks[box.top : box.bottom, box.left : box.right] = False
+    total = int(np.count_nonzero(marks))
+    if total < WRITTEN_PAGE * marks.size:
+        return None
     read = np.zeros(clean.marks.shape, bool)
     for line in result.lines:
         if not line.words:
             continue
         b = BBox.enclosing([w.bbox for w in line.words]).mapped(clean.to_clean).clip(width, height)
         read[b.top : b.bottom, b.left : b.right] = True
-    return round(int(np.count_nonzero(clean.marks & read)) / total, 4)
+    return round(int(np.count_nonzero(marks & read)) / total, 4)
 
 
 def is_suspect(page: PageResult) -> bool:

@@ -31,6 +31,19 @@ def draw_page(lines: list[str], size: tuple[int, int] = (1200, 900), angle: floa
     return page
 
 
+def draw_stamp(page: np.ndarray, centre: tuple[int, int] = (230, 260)) -> np.ndarray:
+    """A tax stamp struck on `page` (in place): a ring, print round it, a figure and a value inside."""
+    cv2.circle(page, centre, 130, 40, 3)
+    for k, letter in enumerate("REPUBLIQUE FRANCAISE"):
+        angle = np.pi * (1.1 + 0.8 * k / 19)
+        x, y = centre[0] + 105 * np.cos(angle), centre[1] + 105 * np.sin(angle)
+        cv2.putText(page, letter, (int(x) - 6, int(y) + 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 40, 1, cv2.LINE_AA)
+    cv2.ellipse(page, (centre[0] - 30, centre[1] + 10), (25, 70), 0, 0, 360, 50, -1)
+    cv2.putText(page, "2f 10", (centre[0] + 5, centre[1] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 40, 2, cv2.LINE_AA)
+    cv2.putText(page, "cen 50", (centre[0] + 5, centre[1] + 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 40, 2, cv2.LINE_AA)
+    return page
+
+
 def blank_paper(size: tuple[int, int] = (1200, 900), seed: int = 0) -> np.ndarray:
     """A blank sheet as a scanner sees it: grain blurred into mottling, plus sensor noise."""
     rng = np.random.default_rng(seed)

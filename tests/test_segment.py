@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import draw_page
+from conftest import draw_page, draw_stamp
 from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.lineengine import line_crops
@@ -353,3 +353,16 @@ def test_a_printed_letterhead_above_broad_nibbed_writing_is_a_line_of_its_own():
     letterhead = lines[0].bbox
     assert letterhead.left > 740 and letterhead.bottom < 110 and len(lines[0].words) == 3
     assert all(line.bbox.top > 230 for line in lines[1:])
+
+
+def test_a_stamp_struck_beside_the_writing_makes_no_line_and_joins_none():
+    page = np.full((900, 1300), 240, np.uint8)
+    for row, text in enumerate(["Je soussigne Andre", "ne a Marolles le", "dix huit Mai 1890"]):
+        cv2.putText(page, text, (420, 200 + row * 110), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 2.0, 25, 6, cv2.LINE_AA)
+    draw_stamp(page)
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    found = segment(clean, SegmentConfig())
+    assert len(found.lines) == 3
+    assert all(line.bbox.left > 380 for line in found.lines)  # nothing of the stamp went into a line
+    (stamp,) = found.stamps
+    assert stamp.left < 110 and stamp.right > 350 and stamp.top < 140 and stamp.bottom > 380
