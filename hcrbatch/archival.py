@@ -106,11 +106,12 @@ def alto_document(results: list[PageResult], info: DocumentInfo) -> bytes:
                           WIDTH=str(page.width), HEIGHT=str(page.height), PROCESSINGREFS="processing_1")  # fmt: skip
         space = _alto_box(_alto("PrintSpace", alto_page), BBox(0, 0, page.width, page.height))
         lines = _text_lines(page)
-        if not lines:
-            continue
-        block = _alto_box(_alto("TextBlock", space, ID=f"p{number}_b1"), BBox.enclosing([ln.bbox for ln in lines]))
-        for n, line in enumerate(lines, 1):
-            _alto_line(block, line, f"p{number}_l{n}")
+        if lines:
+            block = _alto_box(_alto("TextBlock", space, ID=f"p{number}_b1"), BBox.enclosing([ln.bbox for ln in lines]))
+            for n, line in enumerate(lines, 1):
+                _alto_line(block, line, f"p{number}_l{n}")
+        for n, stamp in enumerate(page.stamps, 1):
+            _alto_box(_alto("Illustration", space, ID=f"p{number}_s{n}", TYPE="stamp"), stamp)
     return _document_bytes(root)
 
 
@@ -159,15 +160,16 @@ def page_xml_document(page: PageResult, info: DocumentInfo) -> bytes:
     _pc("LastChange", metadata).text = info.created
     element = _pc("Page", root, imageFilename=info.source, imageWidth=str(page.width), imageHeight=str(page.height))
     lines = _text_lines(page)
-    if not lines:
-        return _document_bytes(root)
-    group = _pc("OrderedGroup", _pc("ReadingOrder", element), id="reading_order")
-    _pc("RegionRefIndexed", group, index="0", regionRef="r1")
-    region = _pc("TextRegion", element, id="r1", type="paragraph")
-    _pc("Coords", region, points=_rectangle(BBox.enclosing([ln.bbox for ln in lines])))
-    for n, line in enumerate(lines, 1):
-        _page_line(region, line, f"r1_l{n}", n - 1)
-    _text_equiv(region, "\n".join(line.text for line in lines))
+    if lines:
+        group = _pc("OrderedGroup", _pc("ReadingOrder", element), id="reading_order")
+        _pc("RegionRefIndexed", group, index="0", regionRef="r1")
+        region = _pc("TextRegion", element, id="r1", type="paragraph")
+        _pc("Coords", region, points=_rectangle(BBox.enclosing([ln.bbox for ln in lines])))
+        for n, line in enumerate(lines, 1):
+            _page_line(region, line, f"r1_l{n}", n - 1)
+        _text_equiv(region, "\n".join(line.text for line in lines))
+    for n, stamp in enumerate(page.stamps, 1):
+        _pc("Coords", _pc("GraphicRegion", element, id=f"s{n}", type="stamp"), points=_rectangle(stamp))
     return _document_bytes(root)
 
 

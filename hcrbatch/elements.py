@@ -356,6 +356,8 @@ class PageResult:
     turned: int = 0
     # the share of the page's height at its foot that its image does not reach (`suspect.cut_short`)
     cut_short: float = 0.0
+    # stamps and seals on the page, which no line holds (`Segmentation.stamps`), in page pixels
+    stamps: tuple[BBox, ...] = ()
 
     @property
     def words(self) -> list[Word]:
@@ -371,13 +373,15 @@ class PageResult:
             "index": self.index, "width": self.width, "height": self.height, "dpi": self.dpi,
             "skew_degrees": self.skew_degrees, "marks_read": self.marks_read, "turned": self.turned,
             "cut_short": self.cut_short, "lines": [line.to_dict() for line in self.lines],
+            "stamps": [box.to_list() for box in self.stamps],
         }  # fmt: skip
 
     @staticmethod
     def from_dict(data: dict) -> PageResult:
         lines = tuple(Line.from_dict(line) for line in data["lines"])
         return PageResult(data["index"], data["width"], data["height"], data["dpi"], data["skew_degrees"], lines,
-                          data.get("marks_read"), data.get("turned", 0), data.get("cut_short", 0.0))  # fmt: skip
+                          data.get("marks_read"), data.get("turned", 0), data.get("cut_short", 0.0),
+                          tuple(BBox.from_list(box) for box in data.get("stamps", ())))  # fmt: skip
 
 
 Status = Literal["ok", "skipped", "failed"]

@@ -269,7 +269,13 @@ class DocumentProcessor:
         engine_page = EnginePage(clean, page.index, page.dpi, self.cfg.segment)
         result = self.engine.read(engine_page)
         result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
-        return replace(result, marks_read=marks_read(clean, result, engine_page.stamps_set_aside()), turned=page.turned)
+        stamps = engine_page.stamps_set_aside()
+        return replace(
+            result,
+            marks_read=marks_read(clean, result, stamps),
+            turned=page.turned,
+            stamps=tuple(clean.to_page(box) for box in stamps),
+        )
 
     def process(self, task: Task, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
         """A task's file: its outputs, or for a page task only its pages read and checkpointed. A

@@ -1,6 +1,7 @@
 """ALTO 4, PAGE 2019 and hOCR outputs: valid against the official schemas (tests/schemas/, offline),
 faithful to the reading, and read back by the project's own PAGE/ALTO reader."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,10 +102,23 @@ def test_a_page_with_nothing_read_is_still_valid_everywhere():
     assert_valid("pagecontent-2019-07-15.xsd", page_xml_document(blank, INFO))
 
 
+def test_stamps_are_illustrations_in_alto_and_graphic_regions_in_page_with_or_without_text():
+    stamp = BBox(600, 50, 880, 330)
+    for result in (replace(page(), stamps=(stamp,)), PageResult(0, 1000, 800, 200.0, 0.0, (), stamps=(stamp,))):
+        alto = assert_valid("alto-4-2.xsd", alto_document([result], INFO))
+        (illustration,) = alto.findall(f".//{{{ALTO_NS}}}Illustration")
+        assert illustration.get("TYPE") == "stamp"
+        assert [illustration.get(k) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT")] == ["600", "50", "280", "280"]
+        page_xml = assert_valid("pagecontent-2019-07-15.xsd", page_xml_document(result, INFO))
+        (region,) = page_xml.findall(f".//{{{PAGE_NS}}}GraphicRegion")
+        assert region.get("type") == "stamp" and region.find(f"{{{PAGE_NS}}}Coords").get("points").startswith("600,50 ")
+    assert PageResult.from_dict(result.to_dict()) == result  # the resume checkpoint keeps them
+
+
 @pytest.mark.parametrize("render", [lambda r: alto_document([r], INFO), lambda r: page_xml_document(r, INFO)])
 def test_our_alto_and_page_read_back_through_our_own_reader_as_the_same_lines(tmp_path, render):
     path = tmp_path / "out.xml"
-    path.write_bytes(render(page()))
+    path.write_bytes(render(replace(page(), stamps=(BBox(600, 50, 880, 330),))))  # a stamp is no line
     back = read_ground_truth(path)
     assert (back.width, back.height) == (1000, 800)
     assert [line.text for line in back.lines] == ["Dear Sir", "yours &c"]
