@@ -5,8 +5,9 @@ The first two keep a page from coming out empty, or short, in silence.
 
 A page's marks (what stands out of its paper by more than the paper's own noise, on the sheet and
 not its frame: `CleanPage.marks`) are compared with what the reading accounts for, the marks inside
-the boxes of the lines it read words on (line boxes, not word boxes: the line engine's word boxes
-leave out the strokes between and around its characters, the glyph engine's do not). A blank page
+the boxes of the lines it read words on (each line's words enclosed, not the words' own boxes, which
+leave out the strokes between words, underlines and flourishes). Stamps and seals the segmentation
+set aside are no writing, and their marks are not counted. A blank page
 has next to no marks and is never suspect; a page whose read lines hold under UNREAD_SUSPECT of its
 marks lost most of its writing (a border that fooled the binarisation, lines segmentation lost, an
 engine that read them as nothing). Stamps, seals, show-through and notes in the margin are marks
