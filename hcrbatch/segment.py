@@ -123,7 +123,10 @@ STAMP_SIDE = 3.0  # ... a shape at least this many letter heights each way, ...
 STAMP_ASPECT = 1.6  # ... at most this much longer one way than the other, ...
 STAMP_FILL = 0.55  # ... filling this much of its box (a disc fills 0.79), ...
 STAMP_PAGE = 0.5  # ... within this share of the page's width and height ...
-STAMP_PIECES = 8  # ... round at least this many pieces of ink is a stamp
+STAMP_PIECES = 8  # ... round at least this many pieces of ink, ...
+STAMP_SOLID = 0.75  # ... closed over this much of its outline ...
+STAMP_RING = 0.9  # ... or ringed by one piece spanning this much of it each way, is a stamp,
+STAMP_SHARE = 0.5  # ... unless it holds more than this share of the page's letter ink
 STAMP_WORK_CLOSE = 5  # pixels: the closing is done on a copy shrunk until it is this wide
 FINER_PEN = 0.6  # of the page's pen: ink left out of every line, written at most this fine, ...
 FINER_LETTERS = 4  # ... is looked at again for lines of its own of at least this many letters ...
@@ -347,25 +350,27 @@ def _assign_to_lines(
     return _join_slivers(_join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height), height)
 
 
-def _stamps(ink: np.ndarray, comps: list[_Component], height: float) -> dict[BBox, set[int]]:
-    """The stamps on the page, each with the labels of the components inside it: a seal or a tax stamp struck on the page (a will's
-    timbre fiscal, an archive's receipt stamp) is compact, round or square, many times the letter
-    height each way and full of small print and drawing, and small beside the page. Its pieces are
-    no line of the page's text, and put into the nearest line they read as noise at its start.
-    Writing closed by half a letter height stays a band along the page or a loose block; a page of
-    dense writing closes into one filled block, but that block spans most of the page. (On every
-    other CREMMA will and every fourth Hooker letter: tax stamps, seals and archive stamps came to
-    4-23 letter heights and a ninth to two fifths of the page's width, filling 0.5-0.8 of their box;
-    the blocks of dense writing four fifths of the page or more.)"""
+def _stamps(ink: np.ndarray, comps: list[_Component], height: float, letter_area: float) -> dict[BBox, set[int]]:
+    """The stamps on the page, each with the labels of the components inside it. A seal or a stamp
+    struck on the page (a will's timbre fiscal, an archive's receipt stamp) is compact, round or
+    square, many times the letter height each way, small beside the page, and either solid with
+    print and drawing once its ink is closed by half a letter height, or held in a ring or frame of
+    one stroke. Its pieces are no line of the page's text: put into the nearest line, they read as
+    noise at its start. Writing closed so becomes bands along the page, or blocks whose lines touch
+    at their ascenders and descenders; a block's outline may fill its box as a stamp's does, but the
+    gaps between its lines stay open inside it, and no stroke rings it. (Every other CREMMA will and
+    seven Hooker letters: tax stamps closed to 0.79-1.00 of their outline, ringed stamps had a ring
+    spanning 0.89-0.99 of them; blocks of writing closed to 0.15-0.69 and spanned four fifths of the
+    page or more. Faint oval archive stamps whose ring is broken are left to be read as before.)
+    A short note written so close that it closes solid is told by its share of the page's letters:
+    a stamp beside the writing holds few of them. A page bearing a stamp alone is read as before."""
     scale = min(1.0, STAMP_WORK_CLOSE / (STAMP_CLOSE * height))  # judged on a copy: a page-wide closing is slow
     small = cv2.resize(ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else ink
     size = max(3, round(STAMP_CLOSE * height * scale)) | 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    outlines, _ = cv2.findContours(
-        cv2.morphologyEx((small > 0).astype(np.uint8), cv2.MORPH_CLOSE, kernel),
-        cv2.RETR_EXTERNAL,
-        cv2.CHAIN_APPROX_SIMPLE,
+    closed = cv2.morphologyEx(
+        (small > 0).astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     )
+    outlines, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     stamps: dict[BBox, set[int]] = {}
     for outline in outlines:
         x, y, w, h = (v / scale for v in cv2.boundingRect(outline))
@@ -373,13 +378,24 @@ def _stamps(ink: np.ndarray, comps: list[_Component], height: float) -> dict[BBo
             continue
         if w > STAMP_PAGE * ink.shape[1] or h > STAMP_PAGE * ink.shape[0]:
             continue
-        if cv2.contourArea(outline) / scale**2 < STAMP_FILL * w * h:
+        area = cv2.contourArea(outline)
+        if area / scale**2 < STAMP_FILL * w * h:
             continue
         box = BBox(int(x), int(y), int(np.ceil(x + w)), int(np.ceil(y + h)))
-        pieces = {c.label for c in comps if box.left <= c.bbox.left and c.bbox.right <= box.right
-                  and box.top <= c.bbox.top and c.bbox.bottom <= box.bottom}  # fmt: skip
-        if len(pieces) >= STAMP_PIECES:
-            stamps[box] = pieces
+        inside = [c for c in comps if box.left <= c.bbox.left and c.bbox.right <= box.right
+                  and box.top <= c.bbox.top and c.bbox.bottom <= box.bottom]  # fmt: skip
+        if len(inside) < STAMP_PIECES:
+            continue
+        within = np.zeros(closed.shape, np.uint8)
+        cv2.drawContours(within, [outline], -1, 1, cv2.FILLED)
+        solid = np.count_nonzero(closed & within) >= STAMP_SOLID * np.count_nonzero(within)
+        ringed = any(c.bbox.width >= STAMP_RING * w and c.bbox.height >= STAMP_RING * h for c in inside)
+        if solid or ringed:
+            stamps[box] = {c.label for c in inside}
+    letters = {c.label: c.area for c in comps if c.area >= letter_area}
+    for box, pieces in list(stamps.items()):
+        if sum(letters.get(label, 0) for label in pieces) > STAMP_SHARE * sum(letters.values()):
+            del stamps[box]  # most of the page's writing: a note written close, not a stamp beside it
     return stamps
 
 
@@ -623,7 +639,7 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     letter_area = _letter_area(pen)
     char_height = _typical_height(comps)
     height = _letter_height(comps, letter_area)
-    stamps = _stamps(page.ink, comps, height)
+    stamps = _stamps(page.ink, comps, height, letter_area)
     stamped = set().union(*stamps.values())
     text = [c for c in comps if c.label not in stamped]
     joined = joined_ink(labels, text, letter_area)  # before lines cut the components that join them

@@ -366,3 +366,21 @@ def test_a_stamp_struck_beside_the_writing_makes_no_line_and_joins_none():
     assert all(line.bbox.left > 380 for line in found.lines)  # nothing of the stamp went into a line
     (stamp,) = found.stamps
     assert stamp.left < 110 and stamp.right > 350 and stamp.top < 140 and stamp.bottom > 380
+
+
+def test_a_short_note_written_so_close_it_closes_solid_is_writing_not_a_stamp():
+    page = np.full((1400, 1800), 240, np.uint8)
+    note = [
+        "Je legue tout",
+        "a ma femme ce",
+        "que je laisse",
+        "a mon deces,",
+        "sans reserve",
+        "Fait a Paris",
+        "le dix aout",
+    ]
+    for row, text in enumerate(note):  # square, and its lines touch: closed, it fills its outline as a stamp does
+        cv2.putText(page, text, (200, 300 + row * 40), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.9, 25, 8, cv2.LINE_AA)
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    found = segment(clean, SegmentConfig())
+    assert found.stamps == () and len(found.lines) == len(note)
