@@ -155,15 +155,33 @@ def _is_not_writing(comp: _Component, height: float, pen: float, tall: float = N
     return box.height > tall * height and (box.width < NARROW * box.height or comp.area < SPARSE * box.area)
 
 
+BLUR_STEP = 8.0  # pixels of the along-the-line blur's deviation kept per column of the narrowed copy (`_line_density`)
+
+
+def _line_density(writing: np.ndarray, along: float, across: float) -> np.ndarray:
+    """`writing` blurred by a Gaussian of deviation `along` across the page and `across` down it.
+    The blur along the line is a few letter heights wide, so it is made on a copy narrowed until
+    the deviation is BLUR_STEP columns, then widened back: a page's blur in a tenth of the time
+    (OpenCV's cost grows with the kernel), with rows, where the ridges are found, kept whole."""
+    height, width = writing.shape
+    step = max(1, int(along / BLUR_STEP))
+    if step == 1:
+        return cv2.GaussianBlur(writing, (0, 0), sigmaX=along, sigmaY=across)
+    narrow = cv2.resize(writing, (max(1, round(width / step)), height), interpolation=cv2.INTER_AREA)
+    scale = narrow.shape[1] / width
+    # narrowing averages `step` columns, a box of variance step**2 / 12: the Gaussian makes up the rest
+    sigma = np.sqrt(max(along**2 - step**2 / 12, 1.0)) * scale
+    blurred = cv2.GaussianBlur(narrow, (0, 0), sigmaX=sigma, sigmaY=across)
+    return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def _ridges(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
     """A label image of the ridge pieces of the page's writing (0 elsewhere)."""
     writing = np.zeros(int(labels.max()) + 1, bool)
     for c in comps:
         if c.area >= letter_area and not _is_not_writing(c, height, pen):
             writing[c.label] = True
-    density = cv2.GaussianBlur(
-        writing[labels].astype(np.float32), (0, 0), sigmaX=RIDGE_ALONG * height, sigmaY=RIDGE_ACROSS * height
-    )
+    density = _line_density(writing[labels].astype(np.float32), RIDGE_ALONG * height, RIDGE_ACROSS * height)
     if not density.any():
         return np.zeros(labels.shape, np.int32)
     window = np.ones((max(3, int(RIDGE_WINDOW * height)) | 1, 1), np.float32)
@@ -338,10 +356,13 @@ def _assign_to_lines(
         if held.sum():
             lines.setdefault(int(held.argmax()), []).append(comp)
             continue
-        rows, cols = np.nonzero(line_map[:, b.left : b.right])
+        reach = JOIN_NEAR * height  # only the rows within reach are looked at: a page's height is costly
+        top = max(0, int(np.floor(comp.ink_row - reach)))
+        rows, cols = np.nonzero(line_map[top : int(np.ceil(comp.ink_row + reach)) + 1, b.left : b.right])
         if rows.size:
+            rows += top
             nearest = int(np.argmin(np.abs(rows - comp.ink_row)))
-            if abs(rows[nearest] - comp.ink_row) < JOIN_NEAR * height:
+            if abs(rows[nearest] - comp.ink_row) < reach:
                 lines.setdefault(int(line_map[rows[nearest], b.left + cols[nearest]]), []).append(comp)
 
     rows, cols = np.nonzero(line_map)

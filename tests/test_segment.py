@@ -7,7 +7,15 @@ from hcrbatch.config import PreprocessConfig, SegmentConfig
 from hcrbatch.elements import BBox, PageImage
 from hcrbatch.lineengine import line_crops
 from hcrbatch.preprocess import preprocess
-from hcrbatch.segment import _chain_ridges, _Component, _join_side_by_side, _join_slivers, _Ridge, segment
+from hcrbatch.segment import (
+    _chain_ridges,
+    _Component,
+    _join_side_by_side,
+    _join_slivers,
+    _line_density,
+    _Ridge,
+    segment,
+)
 
 
 def segment_lines(lines, **page_args):
@@ -384,3 +392,20 @@ def test_a_short_note_written_so_close_it_closes_solid_is_writing_not_a_stamp():
     clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
     found = segment(clean, SegmentConfig())
     assert found.stamps == () and len(found.lines) == len(note)
+
+
+def test_the_line_density_blurred_on_a_narrowed_copy_is_the_full_gaussian_blur():
+    rng = np.random.default_rng(0)
+    writing = np.zeros((600, 1500), np.float32)
+    for row in (100, 250, 400):  # three lines of letter-sized blobs with gaps between words
+        for left in rng.integers(50, 1400, 40):
+            writing[row - 15 : row + 15, left : left + 20] = 1
+    along, across = 1.5 * 40, 0.4 * 40  # a 40-pixel letter height
+    exact = cv2.GaussianBlur(writing, (0, 0), sigmaX=along, sigmaY=across)
+    fast = _line_density(writing, along, across)
+    assert fast.shape == exact.shape
+    middle = slice(int(2 * along), -int(2 * along))  # at the edges the narrowed copy reflects a wider column
+    assert np.abs(fast - exact)[:, middle].max() < 0.01 * exact.max()
+    assert np.abs(fast - exact).max() < 0.05 * exact.max()
+    # the ridges' rows: each column's densest row is where it was
+    assert np.array_equal(fast[:, middle].argmax(axis=0), exact[:, middle].argmax(axis=0))
