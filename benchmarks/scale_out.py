@@ -1,8 +1,9 @@
 """Pages per minute and peak memory of `hcrbatch run` on real scanned letters, beside OCRmyPDF on
 the same pages in the same run: as a folder of JPEG pages and as one long PDF of them (img2pdf,
-JPEGs embedded as they are, 200 dpi as scanned), at 1 and 2 workers, on the local pool and on a dask cluster.
+JPEGs embedded as they are, 200 dpi as scanned), at 1 and 2 workers, on the local pool, as threads of
+one process (`--workers 1 --threads N`) and on a dask cluster.
 
-    .venv/bin/python benchmarks/scale_out.py [--pages 20] [--runs local,dask,ocrmypdf] [--record]
+    .venv/bin/python benchmarks/scale_out.py [--pages 20] [--runs local,threads,dask,ocrmypdf] [--record]
 
 Pages: the first --pages Hooker letter pages of ../shared/data/hooker-pages in name order (speed
 only; nothing is scored). `dask`: a scheduler and two single-threaded workers on 127.0.0.1, started
@@ -120,7 +121,7 @@ class DaskCluster:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=20)
-    parser.add_argument("--runs", default="local,dask,ocrmypdf", help="of local, dask, ocrmypdf")
+    parser.add_argument("--runs", default="local,threads,dask,ocrmypdf", help="of local, threads, dask, ocrmypdf")
     parser.add_argument("--workers", default="1,2", help="worker counts to run")
     parser.add_argument(
         "--baseline", type=Path, help="also the local pool of another checkout (git worktree add DIR REV)"
@@ -168,6 +169,11 @@ def main() -> None:
                     str(workers),
                 ]
                 row(kind, "hcrbatch, local pool", workers, out, *timed(cmd))
+            if "threads" in runs and workers > 1:  # one process reading `workers` pages at once
+                out = scratch / f"out-{kind[:3]}-threads-{workers}"
+                cmd = [sys.executable, "-m", "hcrbatch", "run", str(inputs), str(out), "-q", "--dpi", str(DPI),
+                       "--workers", "1", "--threads", str(workers)]  # fmt: skip
+                row(kind, "hcrbatch, one process, --threads N", workers, out, *timed(cmd))
             if args.baseline:
                 out = scratch / f"out-{kind[:3]}-baseline-{workers}"
                 cmd = [sys.executable, "-m", "hcrbatch", "run", str(inputs), str(out), "-q", "--dpi", str(DPI),

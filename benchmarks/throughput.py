@@ -28,21 +28,31 @@ from results import record  # noqa: E402
 from make_pages import make_pages  # noqa: E402
 
 
+def _command_line(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        return fh.read()
+
+
 def tree_rss(pid: int) -> int:
     """Memory of a process and all its descendants, from /proc: their proportional set sizes (PSS),
     so that pages they share are counted once. RSS would count a forked child (pdftoppm, between
-    fork and exec) as a second copy of its parent."""
-    total, stack = 0, [pid]
+    fork and exec) as a second copy of its parent; and PSS too, where the parent was read before the
+    fork and the child after it (its share then counted twice): a child still running its parent's
+    command line has not yet become the program it forks for, and is left out."""
+    total, stack = 0, [(pid, b"")]
     while stack:
-        current = stack.pop()
+        current, parent_command = stack.pop()
         try:
+            command = _command_line(current)
+            if command == parent_command:
+                continue
             with open(f"/proc/{current}/smaps_rollup") as fh:
                 for line in fh:
                     if line.startswith("Pss:"):
                         total += int(line.split()[1]) * 1024
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as fh:
-                    stack.extend(int(c) for c in fh.read().split())
+                    stack.extend((int(c), command) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total

@@ -262,6 +262,14 @@ def parse_formats(value: str) -> tuple[str, ...]:
     help="Processes reading in parallel (files, and a long document's pages), with --executor local.",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="With --workers 1: pages read at once in that one process, its models shared (both cores busy in "
+    "the memory of one process).",
+)
+@click.option(
     "--output-type",
     type=click.Choice(["pdf", "pdfa"]),
     default="pdf",
@@ -291,6 +299,7 @@ def run(
     formats,
     output_type,
     workers,
+    threads,
     executor,
     scheduler,
     quiet,
@@ -311,6 +320,7 @@ def run(
         formats=formats,
         output_type=output_type,
         workers=workers,
+        threads=threads,
         executor=executor,
         scheduler=scheduler,
         progress=not quiet and sys.stderr.isatty(),

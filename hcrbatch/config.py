@@ -136,6 +136,7 @@ class Config:
     force: bool = False
     fail_fast: bool = False
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = 1  # pages one reading process reads at once, sharing its models (with --workers 1)
     executor: Literal["local", "dask"] = "local"  # local: --workers processes here; dask: an existing cluster's workers
     scheduler: str = ""  # the dask scheduler's address (tcp://host:8786), for executor "dask"
     low_confidence: float = option(

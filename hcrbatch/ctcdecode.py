@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ class LmBeamDecoder:
         except RuntimeError as exc:
             raise ModelError(f"cannot load the language model {manifest.weights}: {exc}") from exc
         self._charset = charset
-        self._decoder = self._make_decoder(self.search)
+        self._decoders = threading.local()  # a search holds its hypotheses: one decoder a thread (`--threads`)
 
     def _make_decoder(self, search: LmSearch):
         from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions
@@ -124,8 +125,16 @@ class LmBeamDecoder:
         """The same loaded language model, searched with other settings (for tuning)."""
         other = copy.copy(self)
         other.search = search
-        other._decoder = self._make_decoder(search)
+        other._decoders = threading.local()
         return other
+
+    @property
+    def _decoder(self):
+        """This thread's decoder over the shared language model (KenLM's queries are read-only)."""
+        decoder = getattr(self._decoders, "decoder", None)
+        if decoder is None:
+            decoder = self._decoders.decoder = self._make_decoder(self.search)
+        return decoder
 
     def path(self, probs: np.ndarray) -> np.ndarray:
         """The label (blank = 0) the best-scoring path takes at each step of one line's probabilities."""

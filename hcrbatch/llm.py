@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import threading
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -75,6 +76,7 @@ class LineScorer:
         if not self.ctx:
             raise ModelError(f"llama.cpp could not create a context of {n_ctx} tokens for {path}")
         self.memory = llama_cpp.llama_get_memory(self.ctx)
+        self._lock = threading.Lock()
         self.batch = llama_cpp.llama_batch_init(n_ctx, 0, max_candidates + 1)
         self.n_vocab = self.llm.n_vocab()
         self.cached: list[int] = []  # the tokens now in sequence 0
@@ -111,7 +113,12 @@ class LineScorer:
         self.cached = list(tokens)
 
     def score(self, context: str, candidates: list[str]) -> list[tuple[float, int]]:
-        """(sum of log-probabilities, token count) of each candidate after `context`."""
+        """(sum of log-probabilities, token count) of each candidate after `context`; one page's
+        thread at a time (`--threads`): the context and its cached prefix are one state."""
+        with self._lock:
+            return self._score(context, candidates)
+
+    def _score(self, context: str, candidates: list[str]) -> list[tuple[float, int]]:
         while True:
             prefix = self.tokenize(context, bos=True)
             sequences = [self.tokenize(context + text, bos=True) for text in candidates]

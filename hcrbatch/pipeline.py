@@ -61,7 +61,7 @@ from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
 from hcrbatch.suspect import characters_per_height, cut_short, is_overread, is_suspect, marks_read
-from hcrbatch.workers import run_parallel
+from hcrbatch.workers import run_parallel, run_threaded
 
 log = logging.getLogger(__name__)
 
@@ -435,6 +435,10 @@ def check_options(cfg: Config) -> None:
         )
     if cfg.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if cfg.threads < 1:
+        raise ConfigError("--threads must be at least 1")
+    if cfg.threads > 1 and (cfg.workers > 1 or cfg.executor != "local"):
+        raise ConfigError("--threads reads several pages in one process: use it with --workers 1 (--executor local)")
     if cfg.executor == "dask" and not cfg.scheduler:
         raise ConfigError("--executor dask needs --scheduler ADDRESS (the address `dask scheduler` prints)")
     if not 0.0 <= cfg.low_confidence <= 1.0:
@@ -627,6 +631,12 @@ def _run_tasks(
             ledger = TaskLedger(tasks, record, pages_done)
             task = partial(_process_on_cluster, cfg, settings, cluster.threads_by_host())
             cluster.run(tasks, task, ledger.on_result, ledger.on_crash, ledger.then)
+        return
+    if cfg.threads > 1:  # one process, several pages at once, its models shared
+        processor = build_processor(cfg, settings)
+        tasks = plan_tasks(files, stems, cfg.threads)
+        ledger = TaskLedger(tasks, record, pages_done)
+        run_threaded(tasks, processor.process, cfg.threads, ledger.on_result, ledger.then)
         return
     tasks = plan_tasks(files, stems, cfg.workers)
     workers = min(cfg.workers, len(tasks))

@@ -14,6 +14,7 @@ them, or under $TESSDATA_PREFIX.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -73,6 +74,7 @@ class TesseractReader:
         self.lang = tesseract_language(lang)
         self.version = tesserocr.tesseract_version().split()[1]
         self._api = tesserocr.PyTessBaseAPI(path=str(tessdata_dir(self.lang)) + "/", lang=self.lang)
+        self._lock = threading.Lock()  # one image in the API at a time: pages read by threads take turns
 
     @property
     def name(self) -> str:
@@ -80,8 +82,9 @@ class TesseractReader:
 
     def read_page(self, gray: np.ndarray, dpi: float) -> list[tuple[BBox, tuple[Word, ...]]]:
         """Tesseract's own lines of the whole grey page, each with its box and words."""
-        self._set_image(gray, dpi, PAGE_LAYOUT)
-        return self._lines()
+        with self._lock:
+            self._set_image(gray, dpi, PAGE_LAYOUT)
+            return self._lines()
 
     def read_line(self, gray: np.ndarray, box: BBox, dpi: float) -> tuple[tuple[Word, ...], float]:
         """The words Tesseract reads in `box` of the grey page, taken as one line (boxes in the
@@ -89,9 +92,12 @@ class TesseractReader:
         crop = gray[box.top : box.bottom, box.left : box.right]
         margin = max(1, round(LINE_MARGIN * box.height))
         paper = int(np.percentile(crop, 95)) if crop.size else 255
-        self._set_image(cv2.copyMakeBorder(crop, *(margin,) * 4, cv2.BORDER_CONSTANT, value=paper), dpi, SINGLE_LINE)
-        words = tuple(word for _, line in self._lines() for word in line)
-        confidences = self._api.AllWordConfidences()
+        with self._lock:
+            self._set_image(
+                cv2.copyMakeBorder(crop, *(margin,) * 4, cv2.BORDER_CONSTANT, value=paper), dpi, SINGLE_LINE
+            )
+            words = tuple(word for _, line in self._lines() for word in line)
+            confidences = self._api.AllWordConfidences()
         dx, dy = box.left - margin, box.top - margin
         words = tuple(mapped_word(w, lambda b: b.shifted(dx, dy).clip(gray.shape[1], gray.shape[0])) for w in words)
         return words, (float(np.mean(confidences)) / 100 if words and confidences else 0.0)

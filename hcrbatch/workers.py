@@ -1,4 +1,4 @@
-"""Run jobs in spawned worker processes, and survive a worker that dies.
+"""Run jobs in spawned worker processes, and survive a worker that dies; or in threads of this process.
 
 A worker killed outright (the kernel's out-of-memory killer, a crash in a native library) breaks a
 process pool. multiprocessing.Pool would wait for its lost task for ever, which hangs a cron job;
@@ -17,7 +17,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -111,3 +111,35 @@ def run_parallel(
         except BaseException:
             _stop(pool)
             raise
+
+
+def run_threaded(
+    jobs: Sequence[Job],
+    task: Callable[[Job], Result],
+    threads: int,
+    on_result: Callable[[Job, Result], bool],
+    then: Callable[[Job, Result], Sequence[Job]] = lambda job, result: (),
+) -> None:
+    """As `run_parallel`, but `threads` jobs at a time in this process, sharing its models: the
+    networks, OpenCV and NumPy let go of Python's lock while they compute, so one TensorFlow
+    runtime (about 1 GiB) keeps several cores busy where a process each would hold one each. An
+    exception raised by `task` stops the batch; the jobs already running finish first (their
+    outputs are written whole or not at all), as they do when `on_result` returns False."""
+    queue = deque(jobs)
+    with ThreadPoolExecutor(threads, thread_name_prefix="hcrbatch-reader") as pool:
+        pending: dict = {}
+        try:
+            while queue or pending:
+                while queue and len(pending) < threads:
+                    job = queue.popleft()
+                    pending[pool.submit(task, job)] = job
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    result = future.result()
+                    if not on_result(job, result):
+                        return
+                    queue.extendleft(reversed(then(job, result)))
+        finally:
+            for future in pending:
+                future.cancel()

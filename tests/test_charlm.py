@@ -87,6 +87,30 @@ def test_the_search_never_writes_a_character_the_recognizer_did_not_offer(tmp_pa
     assert "e" not in text_of(probs, decoder.path(probs))
 
 
+def test_pages_read_by_threads_search_with_a_decoder_each_and_read_as_one_thread_does(tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    decoder = LmBeamDecoder(write_model(tmp_path), CHARSET, LmSearch(weight=1.0))
+    rng = np.random.default_rng(3)
+    lines = [
+        rng.dirichlet(np.full(len(CHARSET) + 1, 0.3), size=int(n)).astype(np.float32) for n in rng.integers(5, 40, 24)
+    ]
+    alone = [decoder.decode(probs) for probs in lines]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(decoder.decode, lines * 3))
+        meet = threading.Barrier(4)  # four calls at once: one on each of the pool's threads
+
+        def own_decoder(_):
+            meet.wait()
+            return id(decoder._decoder)
+
+        searches = set(pool.map(own_decoder, range(4)))
+    for (path, score), (again, again_score) in zip(alone * 3, together):
+        assert np.array_equal(path, again) and score == pytest.approx(again_score)
+    assert len(searches) == 4 and id(decoder._decoder) not in searches  # nor is the calling thread's own
+
+
 def test_a_character_chosen_by_the_language_model_keeps_its_own_confidence_and_the_alternatives(tmp_path):
     decoder = LmBeamDecoder(write_model(tmp_path), CHARSET, LmSearch(weight=1.0))
     probs = steps_for([{"t": 0.9}, {"h": 0.9}, {"c": 0.5, "e": 0.45}])

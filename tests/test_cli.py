@@ -484,6 +484,19 @@ def test_parallel_workers_give_the_same_results(run_cli, sample_folder, tmp_path
     assert report(one)[columns].equals(report(two)[columns])
 
 
+def test_pages_read_by_threads_of_one_process_give_the_same_results(run_cli, sample_folder, tmp_path):
+    one, threaded = tmp_path / "one", tmp_path / "threaded"
+    assert run_cli(sample_folder, one).exit_code == 0
+    assert run_cli(sample_folder, threaded, "--threads", "3").exit_code == 0  # the PDF and TIFF as page tasks
+    for name in ["letter.csv", "sub/note.csv", "sub/register.csv", "letter.txt", "sub/register.txt"]:
+        assert (one / name).read_text() == (threaded / name).read_text(), name
+    columns = ["status", "pages", "words", "chars", "mean_confidence", "low_confidence_words"]
+    assert report(one)[columns].equals(report(threaded)[columns])
+    assert not list(threaded.rglob("page-*"))  # each document's pages gathered
+    refused = run_cli(sample_folder, tmp_path / "both", "--threads", "2", "--workers", "2")
+    assert refused.exit_code == ExitCode.USAGE and "--workers 1" in refused.output
+
+
 def test_log_file_and_version(run_cli, sample_folder, tmp_path):
     from click.testing import CliRunner
 

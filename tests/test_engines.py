@@ -137,6 +137,27 @@ def test_tesseract_reads_a_line_in_page_coordinates_with_its_confidence():
 
 
 @needs_tesseract
+def test_pages_read_by_threads_take_turns_with_the_one_tesseract_and_read_as_alone():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        ("Dear Sir, I write to you", MONO, 40),
+        ("Nothing above this line.", SERIF, 40),
+        ("Kew, 12 May 1881", SERIF, 44),
+    ]
+    pixels, boxes = typed_page(texts)
+    reader = TesseractReader("en")
+    lines = [BBox(b.left - 10, b.top - 10, b.right + 10, b.bottom + 10) for b in boxes]
+    alone = [reader.read_line(pixels, box, 300) for box in lines]
+    with ThreadPoolExecutor(3) as pool:  # Tesseract lets go of Python's lock while it reads
+        together = list(pool.map(lambda box: reader.read_line(pixels, box, 300), lines * 4))
+    assert [" ".join(w.text for w in words) for words, _ in together] == [
+        " ".join(w.text for w in words) for words, _ in alone
+    ] * 4
+    assert [confidence for _, confidence in together] == [confidence for _, confidence in alone] * 4
+
+
+@needs_tesseract
 def test_tesseract_reads_a_scanned_line_cut_tight_to_its_ink():
     """Our segmenter's crops keep 2 px around the ink; Tesseract read such typed lines as garbage
     until it was given paper around them."""
