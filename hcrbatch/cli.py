@@ -266,8 +266,8 @@ def parse_formats(value: str) -> tuple[str, ...]:
     type=click.IntRange(1),
     default=1,
     show_default=True,
-    help="With --workers 1: pages read at once in that one process, its models shared (both cores busy in "
-    "the memory of one process).",
+    help="Pages read at once in one process, its models shared (both cores busy in the memory of one "
+    "process); --workers is then 1 unless given.",
 )
 @click.option(
     "--output-type",
@@ -310,6 +310,8 @@ def run(
     """Read every scan under IN_DIR; write a searchable PDF, TXT, CSV and ALTO (or the --formats asked
     for) for each into OUT_DIR."""
     setup_logging(verbose, quiet, log_file)
+    if threads > 1 and ctx.get_parameter_source("workers") == click.core.ParameterSource.DEFAULT:
+        workers = 1  # --threads reads in one process: the default of a process a core gives way
     cfg = Config(
         input_dir=in_dir.absolute(),
         output_dir=out_dir.absolute(),

@@ -484,7 +484,7 @@ def test_parallel_workers_give_the_same_results(run_cli, sample_folder, tmp_path
     assert report(one)[columns].equals(report(two)[columns])
 
 
-def test_pages_read_by_threads_of_one_process_give_the_same_results(run_cli, sample_folder, tmp_path):
+def test_pages_read_by_threads_of_one_process_give_the_same_results(run_cli, sample_folder, tiny_models_dir, tmp_path):
     one, threaded = tmp_path / "one", tmp_path / "threaded"
     assert run_cli(sample_folder, one).exit_code == 0
     assert run_cli(sample_folder, threaded, "--threads", "3").exit_code == 0  # the PDF and TIFF as page tasks
@@ -495,6 +495,9 @@ def test_pages_read_by_threads_of_one_process_give_the_same_results(run_cli, sam
     assert not list(threaded.rglob("page-*"))  # each document's pages gathered
     refused = run_cli(sample_folder, tmp_path / "both", "--threads", "2", "--workers", "2")
     assert refused.exit_code == ExitCode.USAGE and "--workers 1" in refused.output
+    argv = ["run", str(sample_folder), str(tmp_path / "default"), "-q", "--threads", "2",
+            "--models-dir", str(tiny_models_dir), "--model", "tiny"]  # fmt: skip
+    assert CliRunner().invoke(cli, argv, catch_exceptions=False).exit_code == 0  # the default --workers gives way
 
 
 def test_log_file_and_version(run_cli, sample_folder, tmp_path):
