@@ -58,18 +58,6 @@ def width_buckets(widths: list[int], batch_size: int, rng: np.random.Generator) 
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def widest_two_first(batches: list[np.ndarray], widths: list[int]) -> list[np.ndarray]:
-    """The batches with the narrowest and the widest first. Keras fixes the shape of every batch of
-    a fit from its first two (NUM_BATCHES_FOR_TENSOR_SPEC): two of one width would fix the width,
-    and the first batch of another width would stop the training."""
-    width = [-(-max(widths[i] for i in batch) // TRAIN_WIDTH_STEP) for batch in batches]  # as make_batch pads
-    first, second = int(np.argmin(width)), int(np.argmax(width))
-    if width[first] == width[second]:
-        return batches
-    rest = [b for k, b in enumerate(batches) if k not in (first, second)]
-    return [batches[first], batches[second], *rest]
-
-
 def width_bucketed_batches(images, labels, batch_size: int, seed: int, transform=None):
     """A Keras dataset of (images, labels padded by 0) batches of lines of similar width, in a new
     order each epoch; `transform(image, rng)` (augmentation) is applied anew each epoch where given."""
@@ -82,18 +70,26 @@ def width_bucketed_batches(images, labels, batch_size: int, seed: int, transform
         def __init__(self):
             super().__init__()
             self.epoch = 0
-            self.order = widest_two_first(width_buckets(widths, batch_size, np.random.default_rng([seed, 0])), widths)
+            self.order = width_buckets(widths, batch_size, np.random.default_rng([seed, 0]))
 
         def __len__(self):
             return len(self.order)
 
-        def __getitem__(self, index):
+        def batch(self, index):
             rows = self.order[index]
             picked = [images[i] for i in rows]
             if transform is not None:
                 rng = np.random.default_rng([seed, self.epoch, index])
                 picked = [transform(image, rng) for image in picked]
             return make_batch(picked, [labels[i] for i in rows], label_width, pad_to=TRAIN_WIDTH_STEP)
+
+        def __getitem__(self, index):
+            x, y = self.batch(index)
+            if index == 1 and x.shape[2] == self.batch(0)[0].shape[2]:
+                # Keras fixes every batch's shape from the first two (NUM_BATCHES_FOR_TENSOR_SPEC): two
+                # of one width would fix the width, and the first batch of another would stop the fit
+                x = np.pad(x, ((0, 0), (0, 0), (0, TRAIN_WIDTH_STEP), (0, 0)))
+            return x, y
 
         def on_epoch_end(self):
             self.epoch += 1
