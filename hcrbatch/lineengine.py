@@ -209,6 +209,13 @@ def line_probabilities(predict, images: list[np.ndarray], batch_size: int) -> li
 
 SPACING_SPREAD = 0.5  # of the median: lines whose spacings vary more than this have no one spacing
 SPACING_CROP_MAX = 2.0  # median line box heights: the tallest a crop one spacing high may be
+# What the line engine reads of a line on a regularly spaced page: its own box (ascenders to
+# descenders) and a tenth of a spacing, kept within 0.9 to 1.4 spacings (a stroke reaching into a
+# neighbour, or a line of small letters, does not change the size of the writing much). The training
+# lines are their transcribed outlines' boxes, which follow each line's own writing; the whole
+# framing, not these bounds, is what matters (benchmarks/log/2026-12-07.md, fifth session).
+READING_MARGIN = 0.1
+READING_ROWS = (0.9, 1.4)
 
 
 def line_spacing(lines: list[LineBox]) -> float | None:
@@ -226,6 +233,13 @@ def line_spacing(lines: list[LineBox]) -> float | None:
     return float(min(median, SPACING_CROP_MAX * np.median([line.bbox.height for line in lines])))
 
 
+def reading_rows(box: BBox, spacing: float) -> float:
+    """How many rows the line engine reads of a line `box` on a page of regular `spacing`: the
+    line's own height (`READING_MARGIN`, `READING_ROWS`)."""
+    low, high = READING_ROWS
+    return float(np.clip(box.height + READING_MARGIN * spacing, low * spacing, high * spacing))
+
+
 def line_crop_box(
     box: BBox,
     width: int,
@@ -233,31 +247,42 @@ def line_crop_box(
     pad_fraction: float = LINE_PAD,
     spacing: float | None = None,
     middle: float | None = None,
+    rows: float | None = None,
 ) -> BBox:
-    """The part of the page the line engine reads for a segmented line: its box, a little wider and
-    taller; where the page has a regular line spacing (`line_spacing`), one spacing high around
-    `middle` (the box's middle by default) instead. The training lines are their polygons' boxes,
-    which reach into the neighbouring lines (the images hold cut-off strokes of both), about one
-    spacing high; a box that a long descender or a touching neighbour stretched, or one of a line
-    without ascenders, would change the size of the writing the network sees."""
+    """A segmented line's part of the page: its box, a little wider and taller; where the page has a
+    regular line spacing (`line_spacing`), `rows` high (one spacing by default) around `middle` (the
+    box's middle by default) instead: a box that a long descender or a touching neighbour stretched
+    would otherwise change the size of the writing the network sees."""
     pad = int(round(pad_fraction * box.height))
     if spacing:
         middle = box.center_y if middle is None else middle
-        return BBox(box.left - pad, round(middle - spacing / 2), box.right + pad, round(middle + spacing / 2)).clip(
+        rows = rows or spacing
+        return BBox(box.left - pad, round(middle - rows / 2), box.right + pad, round(middle + rows / 2)).clip(
             width, height
         )
     return BBox(box.left - pad, box.top - pad, box.right + pad, box.bottom + pad).clip(width, height)
 
 
-def line_crops(lines: list[LineBox], gray: np.ndarray) -> list[BBox]:
-    """Where the line engine reads each of a page's segmented lines (`line_crop_box`: one line
-    spacing high where the page has one); the one framing both reading and `--page-crops` training
-    use. The crop centres on the line's ridge (`LineBox.middle`), its x-height band: a stroke reaching
-    into a neighbouring line (a bracket, a flourish) stretches the box, not the ridge, and on the
-    training pages this read better than the box's middle (benchmarks/real_pages.py)."""
+def line_crops(lines: list[LineBox], gray: np.ndarray, reading: bool = False) -> list[BBox]:
+    """Each of a page's segmented lines' band (`line_crop_box`: one line spacing high where the page
+    has one), which word boxes, Tesseract and the line-kind classifier take; with `reading`, what the
+    line engine reads, and `--page-crops` training cuts: the band made as tall as the line's own
+    writing (`reading_rows`). Both centre on the line's ridge (`LineBox.middle`), its x-height band:
+    a stroke reaching into a neighbouring line (a bracket, a flourish) stretches the box, not the
+    ridge, and on the training pages this read better than the box's middle (benchmarks/real_pages.py)."""
     height, width = gray.shape
     spacing = line_spacing(lines)
-    return [line_crop_box(line.bbox, width, height, spacing=spacing, middle=line.middle) for line in lines]
+    return [
+        line_crop_box(
+            line.bbox,
+            width,
+            height,
+            spacing=spacing,
+            middle=line.middle,
+            rows=reading_rows(line.bbox, spacing) if reading and spacing else None,
+        )
+        for line in lines
+    ]
 
 
 def ink_columns(line: LineBox) -> list[tuple[int, int]]:
@@ -283,10 +308,17 @@ def widened_to_ink(cores: list[tuple[int, int]], ink: list[tuple[int, int]]) -> 
 
 
 def words_from_alignment(
-    reading: LineReading, crop: BBox, scale: float, clean: CleanPage, ink: list[tuple[int, int]] = ()
+    reading: LineReading,
+    crop: BBox,
+    scale: float,
+    clean: CleanPage,
+    ink: list[tuple[int, int]] = (),
+    band: tuple[int, int] | None = None,
 ) -> tuple[Word, ...]:
     """Words (split at spaces) with page boxes: columns of the normalised line mapped back through
-    the crop, each word's widened over the line's `ink` (column spans) its characters fall on."""
+    the crop, each word's widened over the line's `ink` (column spans) its characters fall on; their
+    rows the line's `band` (top, bottom), the crop's by default."""
+    top, bottom = band or (crop.top, crop.bottom)
     groups, current = [], []
     for char in reading.chars + [AlignedChar((" ",), (1.0,), 0, 0)]:
         if char.labels[0] != " ":
@@ -295,10 +327,7 @@ def words_from_alignment(
             groups.append(current)
             current = []
     boxes = [
-        [
-            BBox(crop.left + int(c.start / scale), crop.top, crop.left + int(np.ceil(c.end / scale)), crop.bottom)
-            for c in group
-        ]
+        [BBox(crop.left + int(c.start / scale), top, crop.left + int(np.ceil(c.end / scale)), bottom) for c in group]
         for group in groups
     ]
     spans = widened_to_ink([(b[0].left, b[-1].right) for b in boxes], list(ink))
@@ -317,15 +346,19 @@ def words_from_alignment(
 def read_lines(
     segmentation: Segmentation, clean: CleanPage, reader: LineRecognizer, index: int, dpi: float
 ) -> PageResult:
-    """The page with each segmented line read by the line engine."""
-    crops = line_crops(list(segmentation.lines), clean.gray)
+    """The page with each segmented line read by the line engine: what it reads of a line is taller
+    than the line's band, which its words' boxes keep."""
+    lines = list(segmentation.lines)
+    crops = line_crops(lines, clean.gray, reading=True)
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     lines = tuple(
         Line(
             clean.to_page(line.bbox),
-            words_from_alignment(reading, crop, LINE_HEIGHT / max(crop.height, 1), clean, ink_columns(line)),
+            words_from_alignment(
+                reading, crop, LINE_HEIGHT / max(crop.height, 1), clean, ink_columns(line), (band.top, band.bottom)
+            ),
             engine="line",
         )
-        for line, crop, reading in zip(segmentation.lines, crops, readings)
+        for line, crop, band, reading in zip(lines, crops, line_crops(lines, clean.gray), readings)
     )
     return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, lines)

@@ -201,6 +201,11 @@ def test_words_from_alignment_lie_inside_the_line_in_order():
     assert boxes[0] == BBox(112, 50, 124, 146) and boxes[2] == BBox(250, 50, 268, 146)
     assert all(crop.left <= b.left < b.right <= crop.right and (b.top, b.bottom) == (50, 146) for b in boxes)
     assert [b.left for b in boxes] == sorted(b.left for b in boxes)
+    # read from a taller crop, the words keep the line's band: the same columns, the band's rows
+    taller = words_from_alignment(reading, crop, LINE_HEIGHT / crop.height, clean, band=(70, 130))
+    assert [(c.bbox.left, c.bbox.right, c.bbox.top, c.bbox.bottom) for w in taller for c in w.chars] == [
+        (b.left, b.right, 70, 130) for b in boxes
+    ]
 
 
 def test_words_cover_the_ink_their_characters_fall_on_not_only_their_ctc_spikes():
@@ -236,6 +241,24 @@ def test_lines_on_a_regularly_ruled_page_are_cropped_one_line_spacing_high():
     assert line_crop_box(ruled[0], 1000, 1000) == BBox(97, 97, 903, 163)  # no spacing: the box and its pad
     widely_spaced = [BBox(100, top, 900, top + 40) for top in (100, 400, 700, 1000)]
     assert line_spacing(lines_of(widely_spaced)) == 80  # a form or double spacing: two line heights, not 300 rows
+
+
+def test_the_line_engine_reads_a_line_as_tall_as_its_own_writing_within_bounds_of_the_spacing():
+    # lines every 96 rows: small letters, ascenders and descenders, small letters, a flourish reaching down
+    boxes = [BBox(100, 100, 900, 160), BBox(100, 181, 900, 271), BBox(100, 297, 900, 347), BBox(100, 343, 900, 493)]
+    lines = lines_of(boxes)
+    assert line_spacing(lines) == 96
+    bands = line_crops(lines, np.zeros((1000, 1000), np.uint8))
+    read = line_crops(lines, np.zeros((1000, 1000), np.uint8), reading=True)
+    assert [b.height for b in bands] == [96] * 4
+    # the box and a tenth of a spacing, within 0.9 and 1.4 spacings: 86.4, 99.6, 86.4, 134.4 rows
+    assert [c.height for c in read] == [86, 100, 86, 134]
+    assert [c.center_y for c in read] == [b.center_y for b in bands]  # both on the line's ridge
+    assert [(c.left, c.right) for c in read] == [(b.left, b.right) for b in bands]
+    few = lines_of(boxes[:2])  # no regular spacing: the box and its pad either way
+    assert line_crops(few, np.zeros((1000, 1000), np.uint8), reading=True) == line_crops(
+        few, np.zeros((1000, 1000), np.uint8)
+    )
 
 
 def test_a_lines_crop_centres_on_its_ridge_not_on_a_box_a_stroke_stretched():

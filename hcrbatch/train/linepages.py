@@ -2,8 +2,8 @@
 
 The line datasets give each line as its own image, cut by the data's makers. The pipeline reads
 lines it cut itself from a page (`segment`, then `lineengine.line_crop_box`), framed a little
-differently: one line spacing high around the segmented box, with the neighbours' strokes the page
-holds. Stacking a page's line images in order rebuilds a page whose line positions are known, so
+differently: around the segmented line's ridge, as tall as its own writing within a spacing or so
+(`lineengine.line_crops(reading=True)`), with the neighbours' strokes the page holds. Stacking a page's line images in order rebuilds a page whose line positions are known, so
 the benchmarks can score our segmentation on it, and training can add the crops the pipeline would
 take from it, each with its line's transcription (`hcrbatch train-lines --page-crops`).
 """
@@ -73,7 +73,7 @@ def page_crops(samples: list[LineSample]) -> Iterator[LineSample]:
         page, bands = page_from_lines(lines, index)
         clean, segmentation = segment_page(page)
         found = list(segmentation.lines)
-        crops = line_crops(found, clean.gray)
+        crops = line_crops(found, clean.gray, reading=True)
         on_page = [clean.to_page(line.bbox) for line in found]
         for sample, (top, bottom) in zip(lines, bands):
             inside = [i for i, box in enumerate(on_page) if top <= box.center_y < bottom]

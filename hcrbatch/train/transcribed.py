@@ -56,7 +56,7 @@ def transcribed_lines(folder: Path) -> list[LineSample]:
         found = list(segmentation.lines)
         ink = scoring_ink(to_gray(page.pixels))
         read = [boxes_ink(ink, [clean.to_page(w.bbox) for w in line.words]) for line in found]
-        crops = line_crops(found, clean.gray)
+        crops = line_crops(found, clean.gray, reading=True)
         for i, j in match_lines([polygon_ink(ink, line.polygon) for line in truth], read):
             crop = crops[j]
             samples.append(
