@@ -346,10 +346,10 @@ def words_from_alignment(
 def read_lines(
     segmentation: Segmentation, clean: CleanPage, reader: LineRecognizer, index: int, dpi: float
 ) -> PageResult:
-    """The page with each segmented line read by the line engine: what it reads of a line is taller
-    than the line's band, which its words' boxes keep."""
-    lines = list(segmentation.lines)
-    crops = line_crops(lines, clean.gray, reading=True)
+    """The page with each segmented line read by the line engine: what it reads of a line is framed
+    to the line's own writing (`line_crops(reading=True)`); its words' boxes keep the line's band."""
+    segmented = list(segmentation.lines)
+    crops = line_crops(segmented, clean.gray, reading=True)
     readings = reader.read([clean.gray[b.top : b.bottom, b.left : b.right] for b in crops])
     lines = tuple(
         Line(
@@ -359,6 +359,6 @@ def read_lines(
             ),
             engine="line",
         )
-        for line, crop, band, reading in zip(lines, crops, line_crops(lines, clean.gray), readings)
+        for line, crop, band, reading in zip(segmented, crops, line_crops(segmented, clean.gray), readings)
     )
     return PageResult(index, clean.page_width, clean.page_height, dpi, clean.skew_degrees, lines)
