@@ -17,7 +17,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -47,6 +47,38 @@ def _stop(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join()
+
+
+def _hand_out(
+    pool: Executor,
+    source: deque,
+    queue: deque,
+    pending: dict,
+    in_flight: int,
+    task: Callable[[Job], Result],
+    on_result: Callable[[Job, Result], bool],
+    then: Callable[[Job, Result], Sequence[Job]],
+    once: bool = False,
+) -> bool:
+    """Jobs from `source` submitted to `pool`, `in_flight` at most (`pending`: future -> job), their
+    results handed to `on_result` in completion order and the jobs `then` names put at the front of
+    `queue`; after the first results only with `once`. False where `on_result` stopped the batch. A
+    job whose future raises stays in `pending` (a broken pool: the caller knows what it had taken)."""
+    while True:
+        while source and len(pending) < in_flight:
+            job = source.popleft()
+            pending[pool.submit(task, job)] = job
+        if not pending:
+            return True
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            result = future.result()
+            job = pending.pop(future)
+            if not on_result(job, result):
+                return False
+            queue.extendleft(reversed(then(job, result)))
+        if once:
+            return True
 
 
 def run_parallel(
@@ -81,22 +113,9 @@ def run_parallel(
         )
         pending: dict = {}
         try:
-            while True:
-                while source and len(pending) < in_flight:
-                    job = source.popleft()
-                    pending[pool.submit(task, job)] = job
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()  # a broken pool raises here, its job still pending
-                    job = pending.pop(future)
-                    if not on_result(job, result):
-                        _stop(pool)
-                        return
-                    queue.extendleft(reversed(then(job, result)))
-                if isolated:
-                    break
+            if not _hand_out(pool, source, queue, pending, in_flight, task, on_result, then, once=isolated):
+                _stop(pool)
+                return
             pool.shutdown(wait=True)
         except BrokenProcessPool:
             _stop(pool)
@@ -129,17 +148,7 @@ def run_threaded(
     with ThreadPoolExecutor(threads, thread_name_prefix="hcrbatch-reader") as pool:
         pending: dict = {}
         try:
-            while queue or pending:
-                while queue and len(pending) < threads:
-                    job = queue.popleft()
-                    pending[pool.submit(task, job)] = job
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    result = future.result()
-                    if not on_result(job, result):
-                        return
-                    queue.extendleft(reversed(then(job, result)))
+            _hand_out(pool, queue, queue, pending, threads, task, on_result, then)
         finally:
             for future in pending:
                 future.cancel()
