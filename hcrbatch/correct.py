@@ -6,12 +6,14 @@ labels), so the text always comes from the ink. The raw reading stays in each Wo
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from dataclasses import replace
 from typing import Protocol
 
 from hcrbatch.elements import Char, PageResult, Word
+from hcrbatch.lexicon import WordModel, check_language
 
 
 class Corrector(Protocol):
@@ -102,15 +104,22 @@ class LexiconCorrector:
     lm_weight = 1.0
 
     def __init__(self, lang: str) -> None:
-        from hcrbatch.lexicon import WordModel
+        check_language(lang)  # a usage error at once, not at the first word
+        self.lang = lang
 
-        self.model = WordModel(lang)
+    @functools.cached_property
+    def model(self) -> WordModel:
+        """The word model, built (seconds) at the first word that has spellings to choose among: a
+        page the line engine read with its character language model brings one spelling a word."""
+        return WordModel(self.lang)
 
     def candidates(self, word: Word) -> list[tuple[float, str]]:
         """(score, spelling) for the lattice's best spellings, best first."""
+        paths = lattice_paths(word, self.beam)
+        if len(paths) == 1:
+            return paths
         scored = [
-            (visual + self.lm_weight * self.model.log_prob(text) + case_prior(text), text)
-            for visual, text in lattice_paths(word, self.beam)
+            (visual + self.lm_weight * self.model.log_prob(text) + case_prior(text), text) for visual, text in paths
         ]
         return sorted(scored, reverse=True)
 

@@ -1,5 +1,6 @@
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -7,6 +8,7 @@ from hcrbatch.correct import LexiconCorrector, NullCorrector, case_prior, lattic
 import itertools
 
 from hcrbatch.elements import Alternative, BBox, Char, Line, PageResult, Word
+from hcrbatch.errors import ConfigError
 
 BOX = BBox(0, 0, 10, 10)
 
@@ -85,6 +87,24 @@ def test_digits_read_inside_a_word_give_way_to_letters():
 def test_confident_unknown_name_survives():
     name = word_from([[("Z", 0.99)], [("o", 0.99)], [("r", 0.99)], [("k", 0.99)], [("a", 0.6), ("e", 0.4)]])
     assert LEXICON.correct_word(name).text == "Zorka"
+
+
+def test_the_word_model_is_built_only_when_a_word_has_spellings_to_choose_among():
+    # the line engine's character language model brings one spelling a word: nothing to rescore
+    lexicon = LexiconCorrector("en")
+    final = Word(BOX, (char_from([("w", 0.9)]),), "wnrd", spellings=(("wnrd", -1.0),))
+    assert lexicon.correct_word(final).text == "wnrd"
+    assert "model" not in lexicon.__dict__
+    assert (
+        lexicon.correct_word(word_from([[("w", 0.9)], [("o", 0.5), ("n", 0.45)], [("r", 0.9)], [("d", 0.9)]])).text
+        == "word"
+    )
+    assert "model" in lexicon.__dict__
+
+
+def test_an_unknown_language_is_refused_when_the_corrector_is_made():
+    with pytest.raises(ConfigError, match="--lang xx"):
+        LexiconCorrector("xx")
 
 
 def test_null_corrector_changes_nothing():
