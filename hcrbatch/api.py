@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from hcrbatch.config import Config, PreprocessConfig, SegmentConfig
+from hcrbatch.config import DEFAULT_MODELS_DIR, Config, PreprocessConfig, SegmentConfig
 from hcrbatch.elements import CleanPage, PageImage, PageResult, Segmentation
 from hcrbatch.ingest import iter_pages
+from hcrbatch.linefinder import load_line_finder
 from hcrbatch.pipeline import BatchResult, build_processor, run_batch
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import segment
@@ -26,13 +27,17 @@ __all__ = ["BatchResult", "Config", "PageResult", "Reader", "run_batch", "segmen
 
 
 def segment_page(
-    page: PageImage, preprocess_cfg: PreprocessConfig | None = None, segment_cfg: SegmentConfig | None = None
+    page: PageImage,
+    preprocess_cfg: PreprocessConfig | None = None,
+    segment_cfg: SegmentConfig | None = None,
+    models_dir: Path = DEFAULT_MODELS_DIR,
 ) -> tuple[CleanPage, Segmentation]:
     """A page cleaned and cut into lines, words and glyphs as `hcrbatch run` does it (its defaults
-    unless told otherwise); the segmentation's boxes are in the cleaned page's frame
-    (`CleanPage.to_page` maps them back)."""
+    unless told otherwise, its line finder from `models_dir`); the segmentation's boxes are in
+    the cleaned page's frame (`CleanPage.to_page` maps them back)."""
+    segment_cfg = segment_cfg or SegmentConfig()
     clean = preprocess(page, preprocess_cfg or PreprocessConfig())
-    return clean, segment(clean, segment_cfg or SegmentConfig())
+    return clean, segment(clean, segment_cfg, load_line_finder(models_dir, segment_cfg.line_finder))
 
 
 class Reader:
@@ -46,7 +51,7 @@ class Reader:
     @property
     def models(self) -> tuple[str, ...]:
         """ "name version" of each model the reading uses."""
-        return self._processor.engine.models
+        return self._processor.models
 
     def read_page(self, page: PageImage) -> PageResult:
         return self._processor.read_page(page)

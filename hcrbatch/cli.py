@@ -23,6 +23,7 @@ from hcrbatch.config import (
     Config,
     CorrectConfig,
     GanConfig,
+    LineFinderTrainConfig,
     LineKindTrainConfig,
     IngestConfig,
     CharLmTrainConfig,
@@ -702,6 +703,44 @@ def train_line_kind(ctx, data, name, models_dir, line_model, print_lines, synthe
 
     def action() -> int:
         from hcrbatch.train.linekinds import train_line_kind as train
+
+        click.echo(str(train(cfg, verbose=0 if quiet else 2)))
+        return ExitCode.OK
+
+    finish(ctx, action)
+
+
+@cli.command(name="train-line-finder")
+@click.option("--data", "data", multiple=True, required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of page scans with PAGE or ALTO XML beside them; repeatable.")  # fmt: skip
+@click.option("--name", default=LineFinderTrainConfig.name, show_default=True)
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_MODELS_DIR)
+@click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=LineFinderTrainConfig.work_dir,
+              show_default=True, help="The prepared pages and the training's backup; an interrupted run resumes from here.")  # fmt: skip
+@click.option("--line-model", default=LineFinderTrainConfig.line_model, show_default=True,
+              help="Never train on the pages this line model holds out (its test pages).")  # fmt: skip
+@click.option("--epochs", type=click.IntRange(1), default=LineFinderTrainConfig.epochs, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=click.IntRange(1), default=LineFinderTrainConfig.steps_per_epoch,
+              show_default=True, help="Batches of page pieces an epoch.")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(1), default=LineFinderTrainConfig.batch_size, show_default=True)
+@click.option("--workers", type=click.IntRange(1), default=LineFinderTrainConfig.workers, show_default=True,
+              help="Processes preparing the pages.")  # fmt: skip
+@click.option("--seed", type=int, default=LineFinderTrainConfig.seed, show_default=True)
+@overwrite_option
+@with_logging
+@click.pass_context
+def train_line_finder(ctx, data, name, models_dir, work_dir, line_model, epochs, steps_per_epoch, batch_size, workers,
+                      seed, overwrite, quiet, verbose, log_file) -> None:  # fmt: skip
+    """Train the network whose line density segmentation finds lines on, from transcribed pages (minutes on a CPU)."""
+    setup_logging(verbose, quiet, log_file)
+    cfg = LineFinderTrainConfig(
+        data=tuple(data), name=name, models_dir=models_dir, work_dir=work_dir, line_model=line_model, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, batch_size=batch_size, workers=workers, seed=seed, overwrite=overwrite,
+    )  # fmt: skip
+
+    def action() -> int:
+        from hcrbatch.train.linefinder import train_line_finder as train
 
         click.echo(str(train(cfg, verbose=0 if quiet else 2)))
         return ExitCode.OK

@@ -68,6 +68,11 @@ class PreprocessConfig:
 @dataclass(frozen=True)
 class SegmentConfig:
     word_gap: float = option(0.45, "Gap, as a fraction of letter height, that separates words.", low=0.05, high=5)
+    line_finder: str = option(
+        "linefinder",
+        "Model in the models folder whose learned line density the lines are found on (hcrbatch train-line-finder); "
+        "'rules' finds them on the writing blurred along the line alone.",
+    )
     split_touching: bool = True
     cut_alternatives: bool = True  # offer other cuts (merge two glyphs, split one) to the corrector
 
@@ -272,6 +277,24 @@ class CharLmTrainConfig:
     min_count: int = 2  # n-grams of order 3 and up seen fewer times are left out
     line_model: str = "lines"  # whose held-out pages are left out
     exclude: tuple[str, ...] = ()  # more pages (image file stems) to leave out, e.g. a tuning split
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class LineFinderTrainConfig:
+    """Options of `hcrbatch train-line-finder` (the learned line density)."""
+
+    data: tuple[Path, ...]  # folders of page images with PAGE or ALTO beside them
+    name: str = "linefinder"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    work_dir: Path = Path(".train/linefinder")  # prepared pages and the resumable training's backup
+    line_model: str = "lines"  # whose held-out pages are never trained on (they are the test pages)
+    epochs: int = 16
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    workers: int = 2  # processes preparing the pages
+    seed: int = 0
     overwrite: bool = False
 
 

@@ -35,7 +35,7 @@ from hcrbatch.modelstore import (
     manifest_path,
     write_manifest,
 )
-from hcrbatch.segment import segment
+from hcrbatch.segment import LineFinder, segment
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +48,16 @@ class EnginePage:
     index: int
     dpi: float
     segment_config: SegmentConfig = SegmentConfig()
+    line_finder: LineFinder | None = None  # the learned line density segmentation finds lines on
 
     @functools.cached_property
     def segmentation(self) -> Segmentation:
-        return segment(self.clean, self.segment_config)
+        return segment(self.clean, self.segment_config, self.line_finder)
 
     def keeping(self, kept: list[int]) -> EnginePage:
         """The page as if only its segmented lines `kept` had been found: what auto's handwriting
         engines read once Tesseract has taken the print."""
-        narrowed = EnginePage(self.clean, self.index, self.dpi, self.segment_config)
+        narrowed = EnginePage(self.clean, self.index, self.dpi, self.segment_config, self.line_finder)
         whole = self.segmentation
         narrowed.__dict__["segmentation"] = replace(whole, lines=tuple(whole.lines[i] for i in kept))  # the cache
         return narrowed

@@ -26,6 +26,7 @@ LINE_RECOGNIZER = "line recognizer"
 CHARACTER_GENERATOR = "character generator"
 CHARACTER_LM = "character language model"
 LINE_KIND_CLASSIFIER = "print or handwriting line classifier"
+LINE_FINDER = "line finder"
 
 
 @dataclass(frozen=True)

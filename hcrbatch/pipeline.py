@@ -54,6 +54,7 @@ from hcrbatch.errors import (
     not_library_advice,
 )
 from hcrbatch.lexicon import check_language
+from hcrbatch.linefinder import LineFinder, line_finder_digest, page_line_finder
 from hcrbatch.pdfa import original_problems, srgb_profile
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import line_axis, preprocess, to_gray
@@ -215,14 +216,21 @@ class DocumentProcessor:
         corrector: Corrector,
         settings: str,
         calibrations: Mapping[str, WordCalibration] | None = None,
+        line_finder: LineFinder | None = None,
     ) -> None:
         self.cfg = cfg
         self.engine = engine
+        self.line_finder = line_finder
         self.corrector = corrector
         self.settings = settings
         self.calibrations = calibrations or {}
         self.pdfa_profile = srgb_profile() if cfg.output_type == "pdfa" else None
         self._pdfa_blockers: dict[tuple[Path, str], list[str]] = {}  # a PDF input's, by its path and digest
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """ "name version" of each model the reading uses: the engine's, and the line finder's."""
+        return self.engine.models + ((self.line_finder.named,) if self.line_finder else ())
 
     def pdfa_blockers(self, file: InputFile, state: FileState) -> list[str]:
         """What keeps a PDF input's own pages out of a PDF/A output ([] without --output-type pdfa):
@@ -238,7 +246,7 @@ class DocumentProcessor:
         return output_paths(self.cfg, stem, pages)
 
     def document_info(self, file: InputFile) -> DocumentInfo:
-        return DocumentInfo.now(printable(file.path.name), f"hcrbatch {__version__}", self.engine.models)
+        return DocumentInfo.now(printable(file.path.name), f"hcrbatch {__version__}", self.models)
 
     def read_page(self, page: PageImage) -> PageResult:
         return self.read_upright(page)[1]
@@ -266,7 +274,7 @@ class DocumentProcessor:
     def _read(self, page: PageImage, clean: CleanPage | None = None) -> PageResult:
         """`page` read as it is, from its preprocessed `clean` where that is at hand."""
         clean = clean if clean is not None else preprocess(page, self.cfg.preprocess)
-        engine_page = EnginePage(clean, page.index, page.dpi, self.cfg.segment)
+        engine_page = EnginePage(clean, page.index, page.dpi, self.cfg.segment, self.line_finder)
         result = self.engine.read(engine_page)
         result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
         stamps = engine_page.stamps_set_aside()
@@ -467,7 +475,8 @@ UNREADABLE_LETTERS = 0.05  # the share of a language's letters the models lack f
 def build_processor(cfg: Config, settings: str, threads: int = 0) -> DocumentProcessor:
     engine = make_engine(cfg.recognize, cfg.correct.lang, threads)
     calibrations = word_calibrations(cfg.recognize, cfg.correct.lang)
-    return DocumentProcessor(cfg, engine, make_corrector(cfg.correct), settings, calibrations)
+    finder = page_line_finder(cfg)
+    return DocumentProcessor(cfg, engine, make_corrector(cfg.correct), settings, calibrations, finder)
 
 
 _worker: DocumentProcessor | Exception | None = None  # one per worker process, built by _init_worker
@@ -588,7 +597,7 @@ def _process_on_cluster(cfg: Config, settings: str, threads_by_host: Mapping[str
 
 def run_batch(cfg: Config) -> BatchResult:
     check_options(cfg)
-    settings = cfg.settings_digest(engine_digest(cfg.recognize, cfg.correct.lang))
+    settings = cfg.settings_digest(engine_digest(cfg.recognize, cfg.correct.lang) + line_finder_digest(cfg))
     lock = FileLock(str(cfg.output_dir / STATE_DIR / "lock"))
     try:
         lock.acquire(timeout=0)

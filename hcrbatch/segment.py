@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -175,13 +177,52 @@ def _line_density(writing: np.ndarray, along: float, across: float) -> np.ndarra
     return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _ridges(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
-    """A label image of the ridge pieces of the page's writing (0 elsewhere)."""
+def _writing(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
+    """1.0 where the page's ink is writing: components with a letter's ink that are no ruling,
+    bracket or frame (`_is_not_writing`); float32, the page's size."""
     writing = np.zeros(int(labels.max()) + 1, bool)
     for c in comps:
         if c.area >= letter_area and not _is_not_writing(c, height, pen):
             writing[c.label] = True
-    density = _line_density(writing[labels].astype(np.float32), RIDGE_ALONG * height, RIDGE_ACROSS * height)
+    return writing[labels].astype(np.float32)
+
+
+def page_writing(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """The page's writing (`_writing`) and its letter height, as `segment` measures them: what a
+    learned line density (`hcrbatch.linefinder`) is given and scaled by."""
+    labels, comps = _components(ink)
+    if not comps:
+        return np.zeros(ink.shape, np.float32), 1.0
+    pen = _stroke_width(ink)
+    letter_area = _letter_area(pen)
+    height = _letter_height(comps, letter_area)
+    return _writing(labels, comps, letter_area, height, pen), height
+
+
+LineDensity = Callable[[np.ndarray, float], np.ndarray]  # (the page's writing, its letter height) -> density
+
+
+class LineFinder(Protocol):
+    """A learned line density (`hcrbatch.linefinder.LineFinder`)."""
+
+    def density(self, writing: np.ndarray, ink: np.ndarray, gray: np.ndarray, height: float) -> np.ndarray: ...
+
+
+def _ridges(
+    labels: np.ndarray,
+    comps: list[_Component],
+    letter_area: float,
+    height: float,
+    pen: float,
+    learned: LineDensity | None = None,
+) -> np.ndarray:
+    """A label image of the ridge pieces of the page's writing (0 elsewhere): the crests of its
+    line density, the writing blurred along the line or, given `learned`, a learned one."""
+    writing = _writing(labels, comps, letter_area, height, pen)
+    if learned is not None:
+        density = learned(writing, height)
+    else:
+        density = _line_density(writing, RIDGE_ALONG * height, RIDGE_ACROSS * height)
     if not density.any():
         return np.zeros(labels.shape, np.int32)
     window = np.ones((max(3, int(RIDGE_WINDOW * height)) | 1, 1), np.float32)
@@ -324,14 +365,19 @@ def _split_across_lines(
 
 
 def _assign_to_lines(
-    labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float
+    labels: np.ndarray,
+    comps: list[_Component],
+    letter_area: float,
+    height: float,
+    pen: float,
+    learned: LineDensity | None = None,
 ) -> list[tuple[list[_Component], float]]:
     """The page's components grouped into lines, each with the row of its ridge, by the ridge they hold most of (`_ridges`), or
     the nearest ridge above or below them within JOIN_NEAR (an i's dot, a comma; a speck farther
     off joins none: within 0.6 letter heights only, the benchmarks' hand-printed pages lost their
     dots, char F1 0.964 -> 0.951); what is not writing (a margin bracket, a ruling, a frame) joins none. A component on
     the ridges of several lines is cut between them (`_split_across_lines`; `labels` changes)."""
-    pieces = _ridges(labels, comps, letter_area, height, pen)
+    pieces = _ridges(labels, comps, letter_area, height, pen, learned)
     lookup = np.zeros(int(pieces.max()) + 1, np.int32)
     for label, line in _chain_ridges(_ridge_ends(pieces, height), height).items():
         lookup[label] = line
@@ -652,7 +698,10 @@ def _split_words(glyphs: list[GlyphBox], base_gap: float) -> list[WordBox]:
     return [WordBox(BBox.enclosing([g.bbox for g in w]), tuple(w)) for w in words]
 
 
-def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
+def segment(page: CleanPage, cfg: SegmentConfig, finder: LineFinder | None = None) -> Segmentation:
+    """The page's lines, words and glyphs; its lines are found on `finder`'s learned line density
+    where one is given, else on the writing blurred along the line. Lines in a finer pen than the
+    page's hand (`_finer_writing`) are looked for on the blur: the network reads the page's hand."""
     labels, comps = _components(page.ink)
     if not comps:
         return Segmentation((), labels)
@@ -664,7 +713,8 @@ def segment(page: CleanPage, cfg: SegmentConfig) -> Segmentation:
     stamped = set().union(*stamps.values())
     text = [c for c in comps if c.label not in stamped]
     joined = joined_ink(labels, text, letter_area)  # before lines cut the components that join them
-    line_comps = _assign_to_lines(labels, text, letter_area, height, pen)
+    learned = None if finder is None else lambda writing, h: finder.density(writing, page.ink, page.gray, h)
+    line_comps = _assign_to_lines(labels, text, letter_area, height, pen, learned)
     line_comps += _finer_writing(labels, text, line_comps, pen, height)
     if not line_comps:
         return Segmentation((), labels, joined, tuple(stamps))

@@ -56,7 +56,7 @@ def test_a_dark_bordered_written_page_is_read_and_blank_pages_framed_or_not_are_
 def test_a_written_page_read_as_nothing_is_flagged_in_the_report_and_on_stderr(run_cli, tmp_path, monkeypatch):
     import hcrbatch.engines as engines
 
-    monkeypatch.setattr(engines, "segment", lambda clean, cfg: Segmentation((), np.zeros((1, 1), np.int32)))
+    monkeypatch.setattr(engines, "segment", lambda clean, cfg, finder: Segmentation((), np.zeros((1, 1), np.int32)))
     folder = tmp_path / "in"
     write_png(folder / "letter.png", written_page())
     write_png(folder / "blank.png", blank_paper())
