@@ -60,6 +60,7 @@ class LineFinder:
         self.letter_height = float(manifest.extra["letter_height"])
         self.floor = float(manifest.extra["floor"])  # how sure of a line the network must be
         self.planes = tuple(manifest.extra["planes"])
+        self.joined_ink = float(manifest.extra["joined_ink"])  # the least share of joined-up ink of a page it reads
         self.model = load_keras_model(manifest)
         spec = tf.TensorSpec([1, None, None, len(self.planes)], tf.float32)  # one trace for every page size
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
@@ -115,5 +116,5 @@ def line_finder_digest(cfg: Config) -> str:
     manifest = None if finds_its_own_lines(cfg) else finder_manifest(cfg.recognize.models_dir, cfg.segment.line_finder)
     if manifest is None:
         return ""
-    settings = {key: manifest.extra.get(key) for key in ("letter_height", "floor", "planes")}
+    settings = {key: manifest.extra.get(key) for key in ("letter_height", "floor", "planes", "joined_ink")}
     return manifest.digest() + json.dumps(settings, sort_keys=True)

@@ -203,7 +203,10 @@ LineDensity = Callable[[np.ndarray, float], np.ndarray]  # (the page's writing, 
 
 
 class LineFinder(Protocol):
-    """A learned line density (`hcrbatch.linefinder.LineFinder`)."""
+    """A learned line density (`hcrbatch.linefinder.LineFinder`), for pages whose share of joined-up
+    ink (`joined_ink`) is at least its `joined_ink`: the script it learned from."""
+
+    joined_ink: float
 
     def density(self, writing: np.ndarray, ink: np.ndarray, gray: np.ndarray, height: float) -> np.ndarray: ...
 
@@ -700,7 +703,8 @@ def _split_words(glyphs: list[GlyphBox], base_gap: float) -> list[WordBox]:
 
 def segment(page: CleanPage, cfg: SegmentConfig, finder: LineFinder | None = None) -> Segmentation:
     """The page's lines, words and glyphs; its lines are found on `finder`'s learned line density
-    where one is given, else on the writing blurred along the line. Lines in a finer pen than the
+    where one is given and the page is written in the joined-up script it learned from, else on the
+    writing blurred along the line (hand-printing: separate letters). Lines in a finer pen than the
     page's hand (`_finer_writing`) are looked for on the blur: the network reads the page's hand."""
     labels, comps = _components(page.ink)
     if not comps:
@@ -713,7 +717,9 @@ def segment(page: CleanPage, cfg: SegmentConfig, finder: LineFinder | None = Non
     stamped = set().union(*stamps.values())
     text = [c for c in comps if c.label not in stamped]
     joined = joined_ink(labels, text, letter_area)  # before lines cut the components that join them
-    learned = None if finder is None else lambda writing, h: finder.density(writing, page.ink, page.gray, h)
+    learned = None
+    if finder is not None and joined >= finder.joined_ink:
+        learned = lambda writing, h: finder.density(writing, page.ink, page.gray, h)  # noqa: E731
     line_comps = _assign_to_lines(labels, text, letter_area, height, pen, learned)
     line_comps += _finer_writing(labels, text, line_comps, pen, height)
     if not line_comps:

@@ -9,11 +9,13 @@ from click.testing import CliRunner
 from conftest import REPO, draw_page
 from hcrbatch.api import segment_page
 from hcrbatch.cli import cli
-from hcrbatch.config import Config, RecognizeConfig, SegmentConfig
+from hcrbatch.config import Config, PreprocessConfig, RecognizeConfig, SegmentConfig
 from hcrbatch.elements import PageImage
 from hcrbatch.errors import ModelError
 from hcrbatch.groundtruth import transcription_of
 from hcrbatch.linefinder import finder_input, line_finder_digest, load_line_finder
+from hcrbatch.preprocess import preprocess
+from hcrbatch.segment import segment
 from hcrbatch.train.linefinder import LETTER_HEIGHT, page_sample
 from test_transcribed import write_transcribed_page
 
@@ -85,13 +87,30 @@ def test_train_line_finder_learns_from_pages_never_from_the_line_models_test_pag
 LETTER = ["Dear Sir, many thanks", "for the seeds you sent", "yours truly, J. Hooker"]
 
 
-def test_the_shipped_finder_finds_the_lines_of_a_drawn_letter_as_the_rules_do():
+class SeesNoLine:
+    """A finder whose density holds no line anywhere: whether segmentation used it shows at once."""
+
+    def __init__(self, joined_ink: float) -> None:
+        self.joined_ink = joined_ink
+
+    def density(self, writing, ink, gray, height):
+        return np.zeros(writing.shape, np.float32)
+
+
+def test_the_finder_reads_only_pages_of_the_joined_up_script_it_learned_from():
+    clean = preprocess(PageImage(None, 0, draw_page(LETTER), 300.0), PreprocessConfig())
+    rules = segment(clean, SegmentConfig())
+    assert rules.joined_ink < 0.15 and len(rules.lines) == 3  # hand-printing: separate letters
+    assert segment(clean, SegmentConfig(), SeesNoLine(joined_ink=0.15)).lines == rules.lines
+    assert segment(clean, SegmentConfig(), SeesNoLine(joined_ink=0.0)).lines == ()  # used: no line at all
+
+
+def test_the_shipped_finder_leaves_a_hand_printed_page_to_the_rules():
     page = PageImage(None, 0, draw_page(LETTER), 300.0)
     _, learned = segment_page(page)
     _, rules = segment_page(page, segment_cfg=SegmentConfig(line_finder="rules"))
-    assert len(learned.lines) == len(rules.lines) == 3
-    for a, b in zip(learned.lines, rules.lines):
-        assert a.bbox.iou(b.bbox) > 0.9
+    assert load_line_finder(SHIPPED).joined_ink == 0.15
+    assert learned.lines == rules.lines
 
 
 def test_a_finder_asked_for_by_name_must_be_there_and_the_default_need_not_be(tmp_path):

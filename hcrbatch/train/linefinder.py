@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 
 LETTER_HEIGHT = 12.0  # pixels a letter is high where the network reads the page
 FLOOR = 0.25  # the network's density under which no line is (chosen on the validation pages, log 2026-12-07)
+# pages it finds lines on: those `--engine auto` takes for joined-up script (the line model's rule),
+# the kind it learns from; on hand-printed pages (separate letters) it read worse than the rules
+JOINED_INK = 0.15
 VALIDATION_EVERY = 3
 PATCH = 192  # the side of the square pieces of pages trained on (about 16 letter heights)
 LETTER_MIDDLE = 0.25  # letter heights above the baseline: where a line's letters are thickest
@@ -282,6 +285,7 @@ def train_line_finder(cfg: LineFinderTrainConfig, verbose: int = 2) -> Path:
         "letter_height": LETTER_HEIGHT,
         "planes": list(PLANES),
         "floor": FLOOR,
+        "joined_ink": JOINED_INK,
         "training_data": [
             *(f"{folder.name}: transcribed pages (PAGE/ALTO), their annotated regions" for folder in cfg.data),
             f"{len(learn)} pages trained on, {len(check)} validating (every {VALIDATION_EVERY}rd of a folder)",
