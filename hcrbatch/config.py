@@ -285,7 +285,7 @@ class LineFinderTrainConfig:
     """Options of `hcrbatch train-line-finder` (the learned line density)."""
 
     data: tuple[Path, ...]  # folders of page images with PAGE or ALTO beside them
-    name: str = "linefinder"
+    name: str = SegmentConfig.line_finder
     models_dir: Path = DEFAULT_MODELS_DIR
     work_dir: Path = Path(".train/linefinder")  # prepared pages and the resumable training's backup
     line_model: str = "lines"  # whose held-out pages are never trained on (they are the test pages)

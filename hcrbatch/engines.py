@@ -86,6 +86,7 @@ class EngineSpec:
     manifests: Callable[[RecognizeConfig, str], list[ModelManifest]]
     build: Callable[[RecognizeConfig, str], Engine]  # (config, language) -> engine, its models loaded
     fingerprint: Callable[[RecognizeConfig, str], str] = lambda cfg, lang: ""
+    segments: bool = True  # reads our segmentation of the page (Tesseract alone lays out its own lines)
 
 
 ENGINES: dict[str, EngineSpec] = {}
@@ -440,5 +441,5 @@ def _build_auto(cfg: RecognizeConfig, lang: str) -> AutoEngine:
 
 register("glyph", EngineSpec(_glyph_manifests, _build_glyph))
 register("line", EngineSpec(_line_manifests, _build_line))
-register("tesseract", EngineSpec(lambda cfg, lang: [], _build_tesseract, _tesseract_fingerprint))
+register("tesseract", EngineSpec(lambda cfg, lang: [], _build_tesseract, _tesseract_fingerprint, segments=False))
 register("auto", EngineSpec(_auto_manifests, _build_auto, _auto_fingerprint))

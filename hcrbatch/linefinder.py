@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from hcrbatch.config import Config
+from hcrbatch.config import Config, SegmentConfig
+from hcrbatch.engines import engine_spec
 from hcrbatch.modelstore import (
     LINE_FINDER,
     ModelManifest,
@@ -27,7 +28,7 @@ from hcrbatch.modelstore import (
     manifest_path,
 )
 
-DEFAULT_NAME = "linefinder"
+DEFAULT_NAME = SegmentConfig.line_finder
 NO_FINDER = "rules"  # the name that asks for the ridge rules alone
 INPUT_MULTIPLE = 4  # the network halves the page twice: its input is padded to a multiple of this
 PLANES = ("writing", "ink", "gray")  # what the network may be shown of a page (`finder_input`)
@@ -97,15 +98,10 @@ def load_line_finder(models_dir: Path, name: str = DEFAULT_NAME) -> LineFinder |
     return None if manifest is None else LineFinder(manifest)
 
 
-def finds_its_own_lines(cfg: Config) -> bool:
-    """Whether `cfg`'s engine reads no segmentation of ours: Tesseract alone lays out its own lines."""
-    return cfg.recognize.engine == "tesseract"
-
-
 def page_line_finder(cfg: Config) -> LineFinder | None:
     """The line finder a run of `cfg` segments its pages with (None: the ridge rules, or an engine
     that segments no page)."""
-    if finds_its_own_lines(cfg):
+    if not engine_spec(cfg.recognize).segments:
         return None
     return load_line_finder(cfg.recognize.models_dir, cfg.segment.line_finder)
 
@@ -113,7 +109,8 @@ def page_line_finder(cfg: Config) -> LineFinder | None:
 def line_finder_digest(cfg: Config) -> str:
     """Content hash of the line finder `cfg` reads with and of its manifest's settings ("" for none),
     so that a retrained finder redoes earlier outputs."""
-    manifest = None if finds_its_own_lines(cfg) else finder_manifest(cfg.recognize.models_dir, cfg.segment.line_finder)
+    segments = engine_spec(cfg.recognize).segments
+    manifest = finder_manifest(cfg.recognize.models_dir, cfg.segment.line_finder) if segments else None
     if manifest is None:
         return ""
     settings = {key: manifest.extra.get(key) for key in ("letter_height", "floor", "planes", "joined_ink")}

@@ -41,7 +41,7 @@ def test_the_network_sees_a_page_at_its_letter_height_whatever_the_scan():
 
 def test_a_transcribed_page_teaches_one_ridge_a_line_and_nothing_between_them(tmp_path):
     write_transcribed_page(tmp_path, "letter")
-    sample = page_sample(tmp_path / "letter.png", transcription_of(tmp_path / "letter.png"), "pages/letter")
+    sample = page_sample(tmp_path / "letter.png", transcription_of(tmp_path / "letter.png"))
     assert sample.view.shape[2] == 3 and sample.view.shape[:2] == sample.target.shape == sample.weight.shape
     profile = sample.target.max(axis=1).astype(float)
     lines = bands(profile, 128)

@@ -60,7 +60,6 @@ LETTER_MIDDLE = 0.25  # letter heights above the baseline: where a line's letter
 class PageSample:
     """A page as the network sees it, what it should give there, and where that is known (0/1)."""
 
-    name: str
     view: np.ndarray  # uint8, rows x columns x planes
     target: np.ndarray  # uint8, 255 = a line's densest writing
     weight: np.ndarray  # uint8
@@ -71,7 +70,7 @@ class PageSample:
     @classmethod
     def load(cls, path: Path) -> PageSample:
         with np.load(path) as stored:
-            return cls(path.stem, stored["view"], stored["target"], stored["weight"])
+            return cls(stored["view"], stored["target"], stored["weight"])
 
 
 def _owners(polygons: list[np.ndarray], middles: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
@@ -89,7 +88,7 @@ def _owners(polygons: list[np.ndarray], middles: list[np.ndarray], shape: tuple[
     return owner
 
 
-def page_sample(path: Path, gt: GTPage, name: str) -> PageSample:
+def page_sample(path: Path, gt: GTPage) -> PageSample:
     """`path`'s page cleaned as `run` cleans it, scaled to LETTER_HEIGHT, with its lines' target."""
     page = next(iter_pages(path, IngestConfig()))
     clean = preprocess(page, PreprocessConfig())
@@ -128,7 +127,6 @@ def page_sample(path: Path, gt: GTPage, name: str) -> PageSample:
             cv2.fillPoly(annotated, [np.round(outline).astype(np.int32)], 1)
     reach = np.ones((int(2 * LETTER_HEIGHT) | 1, int(4 * LETTER_HEIGHT) | 1), np.uint8)  # the blur spills past
     return PageSample(
-        name,
         np.round(view * 255).astype(np.uint8),
         np.round(target * 255).astype(np.uint8),
         cv2.dilate(annotated, reach),
@@ -137,7 +135,7 @@ def page_sample(path: Path, gt: GTPage, name: str) -> PageSample:
 
 def _sample_job(job: tuple[Path, GTPage, str, Path]) -> str:
     path, gt, name, cache = job
-    page_sample(path, gt, name).save(cache)
+    page_sample(path, gt).save(cache)
     return name
 
 
