@@ -109,6 +109,7 @@ CHAIN_STEP = 0.5  # ... and this close in height where they meet, are one line;
 CHAIN_GAP_SPACING = 2.0  # or, in line spacings (`_ridge_spacing`), this far apart ...
 CHAIN_STEP_SPACING = 0.35  # ... and this close: faint or broken writing has small letters, not close lines
 PARALLEL = 0.8  # ridge pieces over each other this close are crests of one line
+STACKED_LONG = 3.0  # ridge pieces this long, over each other PARALLEL or more apart, are two lines' bodies
 RIDGE_HOLD = 0.3  # a component holds a ridge when its ink lies within half this of the ridge's row
 JOIN_NEAR = 1.0  # a component on no ridge joins the nearest ridge above or below within this distance
 SPLIT_SHARE = 0.2  # of the ridge a component holds: where two lines have this much each, it is cut between them
@@ -297,7 +298,11 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
     meeting within CHAIN_STEP in height, or within CHAIN_GAP_SPACING and CHAIN_STEP_SPACING of the
     page's line spacing where those are wider: the letter height of faint or broken writing is its
     fragments'), each joined to its nearest follower, and pieces side by side less than PARALLEL
-    apart (two crests of one line)."""
+    apart (two crests of one line), the nearest first. Never two lines over each other: pieces
+    are not joined where that would put in one line two pieces STACKED_LONG or longer that run
+    over each other (more than a letter height along the page) PARALLEL or more apart, so that a
+    word written between two lines, near enough to each to be a crest of it, joins the nearer and
+    does not make the two one (a row of loops under a line, shorter, still joins it)."""
     spacing = _ridge_spacing(ridges, height) or 0.0
     longest_gap = max(CHAIN_GAP * height, CHAIN_GAP_SPACING * spacing)
     highest_step = max(CHAIN_STEP * height, CHAIN_STEP_SPACING * spacing)
@@ -314,15 +319,35 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
     for _, a, b in sorted(links):
         if a not in follower and b not in leader:
             follower[a], leader[b] = b, a
+    by_label = {r.label: r for r in ridges}
     parent = {r.label: r.label for r in ridges}
+    members = {r.label: [r] for r in ridges}
+
+    def stacked(p: _Ridge, q: _Ridge) -> bool:
+        apart = p.rows_to(q)
+        over = min(p.right, q.right) - max(p.left, q.left)
+        if min(p.right - p.left, q.right - q.left) < STACKED_LONG * height:
+            return False
+        return apart is not None and over > height and abs(apart) >= PARALLEL * height
+
+    def join(a: int, b: int) -> None:
+        ra, rb = _root(parent, a), _root(parent, b)
+        if ra == rb or any(stacked(p, q) for p in members[ra] for q in members[rb]):
+            return
+        parent[rb] = ra
+        members[ra] += members.pop(rb)
+
     for a, b in follower.items():
-        parent[_root(parent, b)] = _root(parent, a)
+        join(a, b)
+    beside = []
     for a in ridges:  # two crests of one line (its x-height band and a row of loops), side by side
         for b in ridges:
             apart = a.rows_to(b)
             if a.label < b.label and apart is not None and abs(apart) < PARALLEL * height:
-                parent[_root(parent, b.label)] = _root(parent, a.label)
-    roots = sorted({_root(parent, r.label) for r in ridges})
+                beside.append((abs(apart), a.label, b.label))
+    for _, a, b in sorted(beside):
+        join(a, b)
+    roots = sorted({_root(parent, label) for label in by_label})
     return {r.label: roots.index(_root(parent, r.label)) + 1 for r in ridges}
 
 

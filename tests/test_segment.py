@@ -332,6 +332,23 @@ def test_pieces_of_a_faint_line_are_chained_at_the_page_s_line_spacing():
     assert lines[2] == lines[3] and len({lines[1], lines[2], lines[4]}) == 3
 
 
+def test_a_word_written_between_two_lines_joins_one_of_them_and_never_makes_them_one():
+    """A Hooker letter's interlinear `further`, 0.75 and 0.7 letter heights from the lines above and
+    below (each less than PARALLEL: near enough to be a crest of either), made the two lines one, read
+    as one line of three. A row of loops under a line, a short piece, still joins it."""
+    height = 57.0
+    ridges = [
+        _Ridge(1, 100, 1400, 187.0, 187.0),  # been to show an immense saving
+        _Ridge(2, 886, 1090, 230.0, 230.0),  # further, between the lines
+        _Ridge(3, 60, 1450, 270.0, 270.0),  # as set off against the wages of very
+        _Ridge(4, 300, 400, 310.0, 310.0),  # a row of loops under it
+    ]
+    lines = _chain_ridges(ridges, height)
+    assert lines[1] != lines[3]
+    assert lines[2] == lines[3]  # the nearer
+    assert lines[4] == lines[3]
+
+
 def test_pieces_of_one_line_on_one_band_are_joined_and_lines_a_gap_apart_or_a_line_below_are_not():
     """A letterhead's capitals, twice the page's letter height, bent their ridge: `THE LI` and
     `NNEAN SOCIETY` came out as two lines, overlapping along the page, read out of order."""
