@@ -351,18 +351,21 @@ def test_a_word_written_between_two_lines_joins_one_of_them_and_never_makes_them
 
 def test_pieces_of_one_line_on_one_band_are_joined_and_lines_a_gap_apart_or_a_line_below_are_not():
     """A letterhead's capitals, twice the page's letter height, bent their ridge: `THE LI` and
-    `NNEAN SOCIETY` came out as two lines, overlapping along the page, read out of order."""
+    `NNEAN SOCIETY` came out as two lines, overlapping along the page, read out of order. A will's
+    last words three letter heights after the rest (`Je vous demande   de rester bien`) were a line
+    of their own too; a note farther off than ridge pieces are chained (CHAIN_GAP) stays apart."""
 
     def line(label, left, right, top, bottom, ridge):
         return [_Component(label, BBox(left, top, right, bottom), (right - left) * 10, (top + bottom) / 2)], ridge
 
     height = 22.0
     pieces = [line(1, 612, 847, 188, 237, 211.0), line(2, 822, 1868, 187, 238, 210.0)]
-    beside = line(3, 1900, 2100, 190, 236, 212.0)  # a date more than a letter height along the page
+    words = line(5, 1934, 2100, 190, 236, 212.0)  # three letter heights along the page
+    beside = line(3, 2200, 2400, 190, 236, 212.0)  # a note five letter heights along
     below = line(4, 600, 1900, 220, 270, 246.0)  # the next line, its capitals reaching up into the first
-    joined = _join_side_by_side([*pieces, beside, below], height)
-    assert sorted(sorted(c.label for c in members) for members, _ in joined) == [[1, 2], [3], [4]]
-    assert [ridge for members, ridge in joined if len(members) == 2] == [210.0]  # the inkier piece's ridge
+    joined = _join_side_by_side([*pieces, words, beside, below], height)
+    assert sorted(sorted(c.label for c in members) for members, _ in joined) == [[1, 2, 5], [3], [4]]
+    assert [ridge for members, ridge in joined if len(members) == 3] == [210.0]  # the inkiest piece's ridge
 
 
 def test_a_printed_letterhead_above_broad_nibbed_writing_is_a_line_of_its_own():
