@@ -118,8 +118,8 @@ SLIVER_HEIGHT = 0.6  # ... when lower than this share of the typical line's heig
 SLIVER_NARROW = 1.0  # ... or narrower than this (a blot, a dash), ...
 SLIVER_GAP = 1.0  # ... and joins the nearest line above or below it within this gap, ...
 SLIVER_REACH = CHAIN_GAP  # ... that reaches within this distance of it along the page
-BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, ...
-BESIDE_GAP = CHAIN_GAP  # ... at most this many letter heights apart along the page (as ridge pieces are chained) ...
+BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, no farther apart
+# along the page than ridge pieces are chained (`_chain_reach`) ...
 BESIDE_ROWS = PARALLEL  # ... and their ridges this close in height, are one line
 STAMP_CLOSE = 0.5  # letter heights: ink closed this much (`_stamps`), ...
 STAMP_SIDE = 3.0  # ... a shape at least this many letter heights each way, ...
@@ -293,6 +293,14 @@ def _ridge_spacing(ridges: list[_Ridge], height: float) -> float | None:
     return float(np.median(below)) if below else None
 
 
+def _chain_reach(ridges: list[_Ridge], height: float) -> tuple[float, float]:
+    """How far apart along the page (pixels) and how far off in height ridge pieces may be to be
+    one line (`_chain_ridges`): CHAIN_GAP and CHAIN_STEP letter heights, or CHAIN_GAP_SPACING and
+    CHAIN_STEP_SPACING of the page's line spacing where those are wider."""
+    spacing = _ridge_spacing(ridges, height) or 0.0
+    return max(CHAIN_GAP * height, CHAIN_GAP_SPACING * spacing), max(CHAIN_STEP * height, CHAIN_STEP_SPACING * spacing)
+
+
 def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
     """Ridge label -> line number: pieces that follow each other along a line (within CHAIN_GAP,
     meeting within CHAIN_STEP in height, or within CHAIN_GAP_SPACING and CHAIN_STEP_SPACING of the
@@ -303,9 +311,7 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
     over each other (more than a letter height along the page) PARALLEL or more apart, so that a
     word written between two lines, near enough to each to be a crest of it, joins the nearer and
     does not make the two one (a row of loops under a line, shorter, still joins it)."""
-    spacing = _ridge_spacing(ridges, height) or 0.0
-    longest_gap = max(CHAIN_GAP * height, CHAIN_GAP_SPACING * spacing)
-    highest_step = max(CHAIN_STEP * height, CHAIN_STEP_SPACING * spacing)
+    longest_gap, highest_step = _chain_reach(ridges, height)
     links = []
     for a in ridges:
         for b in ridges:
@@ -407,7 +413,9 @@ def _assign_to_lines(
     the ridges of several lines is cut between them (`_split_across_lines`; `labels` changes)."""
     pieces = _ridges(labels, comps, letter_area, height, pen, learned)
     lookup = np.zeros(int(pieces.max()) + 1, np.int32)
-    for label, line in _chain_ridges(_ridge_ends(pieces, height), height).items():
+    ridges = _ridge_ends(pieces, height)
+    longest_gap, _ = _chain_reach(ridges, height)
+    for label, line in _chain_ridges(ridges, height).items():
         lookup[label] = line
     line_map = lookup[pieces]
     kernel = np.ones((max(1, int(RIDGE_HOLD * height)) | 1, 1), np.uint8)
@@ -442,7 +450,9 @@ def _assign_to_lines(
     rows, cols = np.nonzero(line_map)
     numbers = line_map[rows, cols]
     ridge_row = {int(n): float(np.median(rows[numbers == n])) for n in lines}
-    return _join_slivers(_join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height), height)
+    return _join_slivers(
+        _join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height, longest_gap), height
+    )
 
 
 def _stamps(ink: np.ndarray, comps: list[_Component], height: float, letter_area: float) -> dict[BBox, set[int]]:
@@ -527,14 +537,14 @@ def _finer_writing(
 
 
 def _join_side_by_side(
-    lines: list[tuple[list[_Component], float]], height: float
+    lines: list[tuple[list[_Component], float]], height: float, longest_gap: float
 ) -> list[tuple[list[_Component], float]]:
     """Two lines on one band, end to end or overlapping along the page, are one line whose ridge broke
     (as `_chain_ridges` takes pieces over each other closer than PARALLEL for one line's crests):
     writing larger than the page's letter height (a letterhead's capitals, a will's first line) bends
     its ridge more than a letter height, so its pieces were not chained; a will's words written wide
-    apart broke it too. Lines farther apart than ridge pieces are chained (a marginal note) stay
-    apart. The joined line keeps the ridge of its inkiest part."""
+    apart broke it too. Lines farther apart than ridge pieces are chained (`longest_gap`, pixels:
+    a marginal note) stay apart. The joined line keeps the ridge of its inkiest part."""
     boxes = [BBox.enclosing([c.bbox for c in line]) for line, _ in lines]
     ink = [sum(c.area for c in line) for line, _ in lines]
     parent = list(range(len(lines)))
@@ -543,7 +553,7 @@ def _join_side_by_side(
         shared = min(a.bottom, b.bottom) - max(a.top, b.top)
         apart = max(b.left - a.right, a.left - b.right)
         level = abs(lines[i][1] - lines[j][1]) <= BESIDE_ROWS * height
-        if level and shared >= BESIDE_BAND * min(a.height, b.height) and apart <= BESIDE_GAP * height:
+        if level and shared >= BESIDE_BAND * min(a.height, b.height) and apart <= longest_gap:
             parent[_root(parent, j)] = _root(parent, i)
     joined: dict[int, list[int]] = {}
     for i in range(len(lines)):

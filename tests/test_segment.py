@@ -8,6 +8,7 @@ from hcrbatch.elements import BBox, PageImage
 from hcrbatch.lineengine import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import (
+    CHAIN_GAP,
     _chain_ridges,
     _Component,
     _join_side_by_side,
@@ -353,7 +354,7 @@ def test_pieces_of_one_line_on_one_band_are_joined_and_lines_a_gap_apart_or_a_li
     """A letterhead's capitals, twice the page's letter height, bent their ridge: `THE LI` and
     `NNEAN SOCIETY` came out as two lines, overlapping along the page, read out of order. A will's
     last words three letter heights after the rest (`Je vous demande   de rester bien`) were a line
-    of their own too; a note farther off than ridge pieces are chained (CHAIN_GAP) stays apart."""
+    of their own too; a note farther off than ridge pieces are chained stays apart."""
 
     def line(label, left, right, top, bottom, ridge):
         return [_Component(label, BBox(left, top, right, bottom), (right - left) * 10, (top + bottom) / 2)], ridge
@@ -363,7 +364,7 @@ def test_pieces_of_one_line_on_one_band_are_joined_and_lines_a_gap_apart_or_a_li
     words = line(5, 1934, 2100, 190, 236, 212.0)  # three letter heights along the page
     beside = line(3, 2200, 2400, 190, 236, 212.0)  # a note five letter heights along
     below = line(4, 600, 1900, 220, 270, 246.0)  # the next line, its capitals reaching up into the first
-    joined = _join_side_by_side([*pieces, words, beside, below], height)
+    joined = _join_side_by_side([*pieces, words, beside, below], height, CHAIN_GAP * height)
     assert sorted(sorted(c.label for c in members) for members, _ in joined) == [[1, 2, 5], [3], [4]]
     assert [ridge for members, ridge in joined if len(members) == 3] == [210.0]  # the inkiest piece's ridge
 
