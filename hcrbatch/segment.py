@@ -301,17 +301,16 @@ def _chain_reach(ridges: list[_Ridge], height: float) -> tuple[float, float]:
     return max(CHAIN_GAP * height, CHAIN_GAP_SPACING * spacing), max(CHAIN_STEP * height, CHAIN_STEP_SPACING * spacing)
 
 
-def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
-    """Ridge label -> line number: pieces that follow each other along a line (within CHAIN_GAP,
-    meeting within CHAIN_STEP in height, or within CHAIN_GAP_SPACING and CHAIN_STEP_SPACING of the
-    page's line spacing where those are wider: the letter height of faint or broken writing is its
-    fragments'), each joined to its nearest follower, and pieces side by side less than PARALLEL
+def _chain_ridges(ridges: list[_Ridge], height: float, reach: tuple[float, float]) -> dict[int, int]:
+    """Ridge label -> line number: pieces that follow each other along a line (within `reach`,
+    `_chain_reach`: the letter height of faint or broken writing is its fragments', so the page's
+    line spacing counts too), each joined to its nearest follower, and pieces side by side less than PARALLEL
     apart (two crests of one line), the nearest first. Never two lines over each other: pieces
     are not joined where that would put in one line two pieces STACKED_LONG or longer that run
     over each other (more than a letter height along the page) PARALLEL or more apart, so that a
     word written between two lines, near enough to each to be a crest of it, joins the nearer and
     does not make the two one (a row of loops under a line, shorter, still joins it)."""
-    longest_gap, highest_step = _chain_reach(ridges, height)
+    longest_gap, highest_step = reach
     links = []
     for a in ridges:
         for b in ridges:
@@ -325,16 +324,15 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
     for _, a, b in sorted(links):
         if a not in follower and b not in leader:
             follower[a], leader[b] = b, a
-    by_label = {r.label: r for r in ridges}
     parent = {r.label: r.label for r in ridges}
     members = {r.label: [r] for r in ridges}
 
     def stacked(p: _Ridge, q: _Ridge) -> bool:
-        apart = p.rows_to(q)
-        over = min(p.right, q.right) - max(p.left, q.left)
         if min(p.right - p.left, q.right - q.left) < STACKED_LONG * height:
             return False
-        return apart is not None and over > height and abs(apart) >= PARALLEL * height
+        if min(p.right, q.right) - max(p.left, q.left) <= height:
+            return False
+        return abs(p.rows_to(q)) >= PARALLEL * height
 
     def join(a: int, b: int) -> None:
         ra, rb = _root(parent, a), _root(parent, b)
@@ -353,7 +351,7 @@ def _chain_ridges(ridges: list[_Ridge], height: float) -> dict[int, int]:
                 beside.append((abs(apart), a.label, b.label))
     for _, a, b in sorted(beside):
         join(a, b)
-    roots = sorted({_root(parent, label) for label in by_label})
+    roots = sorted({_root(parent, r.label) for r in ridges})
     return {r.label: roots.index(_root(parent, r.label)) + 1 for r in ridges}
 
 
@@ -414,8 +412,8 @@ def _assign_to_lines(
     pieces = _ridges(labels, comps, letter_area, height, pen, learned)
     lookup = np.zeros(int(pieces.max()) + 1, np.int32)
     ridges = _ridge_ends(pieces, height)
-    longest_gap, _ = _chain_reach(ridges, height)
-    for label, line in _chain_ridges(ridges, height).items():
+    chain_reach = _chain_reach(ridges, height)
+    for label, line in _chain_ridges(ridges, height, chain_reach).items():
         lookup[label] = line
     line_map = lookup[pieces]
     kernel = np.ones((max(1, int(RIDGE_HOLD * height)) | 1, 1), np.uint8)
@@ -451,7 +449,7 @@ def _assign_to_lines(
     numbers = line_map[rows, cols]
     ridge_row = {int(n): float(np.median(rows[numbers == n])) for n in lines}
     return _join_slivers(
-        _join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height, longest_gap), height
+        _join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height, chain_reach[0]), height
     )
 
 

@@ -9,6 +9,7 @@ from hcrbatch.lineengine import line_crops
 from hcrbatch.preprocess import preprocess
 from hcrbatch.segment import (
     CHAIN_GAP,
+    _chain_reach,
     _chain_ridges,
     _Component,
     _join_side_by_side,
@@ -329,7 +330,7 @@ def test_pieces_of_a_faint_line_are_chained_at_the_page_s_line_spacing():
         _Ridge(3, 400, 700, 112.0, 112.0),
         _Ridge(4, 0, 700, 200.0, 200.0),
     ]
-    lines = _chain_ridges(ridges, 20.0)
+    lines = _chain_ridges(ridges, 20.0, _chain_reach(ridges, 20.0))
     assert lines[2] == lines[3] and len({lines[1], lines[2], lines[4]}) == 3
 
 
@@ -344,7 +345,7 @@ def test_a_word_written_between_two_lines_joins_one_of_them_and_never_makes_them
         _Ridge(3, 60, 1450, 270.0, 270.0),  # as set off against the wages of very
         _Ridge(4, 300, 400, 310.0, 310.0),  # a row of loops under it
     ]
-    lines = _chain_ridges(ridges, height)
+    lines = _chain_ridges(ridges, height, _chain_reach(ridges, height))
     assert lines[1] != lines[3]
     assert lines[2] == lines[3]  # the nearer
     assert lines[4] == lines[3]
