@@ -118,6 +118,8 @@ SLIVER_HEIGHT = 0.6  # ... when lower than this share of the typical line's heig
 SLIVER_NARROW = 1.0  # ... or narrower than this (a blot, a dash), ...
 SLIVER_GAP = 1.0  # ... and joins the nearest line above or below it within this gap, ...
 SLIVER_REACH = CHAIN_GAP  # ... that reaches within this distance of it along the page
+FRAME_BAND = 0.5  # letter heights: of ink dropped as no writing, what lies this near a line's ridge, ...
+FRAME_WORD_INK = 1.5  # ... in pieces a letter height wide with this many pen widths of ink a column, is writing
 BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, no farther apart
 # along the page than ridge pieces are chained (`_chain_reach`) ...
 BESIDE_ROWS = PARALLEL  # ... and their ridges this close in height, are one line
@@ -423,6 +425,9 @@ def _assign_to_lines(
     for comp in comps:
         b = comp.bbox
         if _is_not_writing(comp, height, pen, DROPPED_TALL):
+            for line, part in _words_on_a_frame(comp, labels, line_map, height, pen, next_label):
+                lines.setdefault(line, []).append(part)
+                next_label += 1
             continue
         window = thick[b.top : b.bottom, b.left : b.right]
         held = np.bincount(window[(labels[b.top : b.bottom, b.left : b.right] == comp.label) & (window > 0)])
@@ -451,6 +456,39 @@ def _assign_to_lines(
     return _join_slivers(
         _join_side_by_side([(members, ridge_row[n]) for n, members in lines.items()], height, chain_reach[0]), height
     )
+
+
+def _words_on_a_frame(
+    comp: _Component, labels: np.ndarray, line_map: np.ndarray, height: float, pen: float, next_label: int
+) -> list[tuple[int, _Component]]:
+    """The words written into a component dropped as no writing (`_is_not_writing`: an outline drawn
+    round a will's text, a margin bracket): a word whose pen ran into the outline is one piece of
+    ink with it, and was dropped with it. Its part within FRAME_BAND of a line's ridge, or of where
+    the ridge would run on within the chaining gap (the ridge of writing stops where the dropped ink
+    begins), cut into pieces; a piece a letter height wide or more that crosses its columns more
+    than once (FRAME_WORD_INK: where the outline's own single stroke crosses a line's band, it does
+    not) joins that line, under a new label from `next_label` on in `labels`."""
+    b = comp.bbox
+    reach, along = max(1, int(FRAME_BAND * height)), int(CHAIN_GAP * height)
+    top, bottom = max(0, b.top - reach), min(labels.shape[0], b.bottom + reach)
+    left, right = max(0, b.left - along), min(labels.shape[1], b.right + along)
+    window = line_map[top:bottom, left:right].astype(np.float32)
+    band = cv2.dilate(window, np.ones((2 * reach + 1, 2 * along + 1), np.uint8)).astype(np.int32)
+    band = band[b.top - top : b.top - top + b.height, b.left - left : b.left - left + b.width]
+    owner = np.where(labels[b.top : b.bottom, b.left : b.right] == comp.label, band, 0)
+    out = []
+    for line in np.unique(owner[owner > 0]):
+        count, pieces, stats, _ = cv2.connectedComponentsWithStats((owner == line).astype(np.uint8), connectivity=8)
+        for k in range(1, count):
+            x, y, w, h, area = (int(v) for v in stats[k])
+            if w < height or area < FRAME_WORD_INK * pen * w:
+                continue
+            rows, cols = np.nonzero(pieces == k)
+            label = next_label + len(out)
+            labels[b.top + rows, b.left + cols] = label
+            box = BBox(b.left + x, b.top + y, b.left + x + w, b.top + y + h)
+            out.append((int(line), _Component(label, box, area, b.top + float(rows.mean()))))
+    return out
 
 
 def _stamps(ink: np.ndarray, comps: list[_Component], height: float, letter_area: float) -> dict[BBox, set[int]]:

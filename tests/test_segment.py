@@ -298,6 +298,26 @@ def test_the_ruling_of_the_paper_and_an_outline_round_the_text_make_no_lines(mar
     assert all(line.bbox.left >= 190 and line.bbox.right <= 1070 and line.bbox.height < 60 for line in lines)
 
 
+def test_a_word_written_into_an_outline_round_the_text_stays_in_its_line():
+    """A will's last word written into the wavering outline drawn round its text (`appartement`,
+    AN_0268-0) was one piece of ink with the outline and was dropped with it as no writing: the line
+    ended a word short. The outline's own stroke, where it crosses a line, joins none."""
+    page = np.full((900, 1300), 245, np.uint8)
+    angles = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    radius = 1 + 0.02 * np.sin(7 * angles)  # drawn by hand: it wavers
+    outline = np.stack([610 + 470 * radius * np.cos(angles), 345 + 270 * radius * np.sin(angles)], axis=1)
+    cv2.polylines(page, [outline.astype(np.int32)], True, 20, 3)
+    tops = [160, 300, 440]
+    for top in tops:  # each line's last word (920-1080) runs into the outline, the first and third lines' first too
+        for loops in (0, 10):  # joined-up letters cross each column more than once
+            cursive_words(page, lambda x, top=top, loops=loops: top + 40 + loops, range(200, 1000, 180), width=160)
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert len(lines) == len(tops)
+    assert all(175 <= line.bbox.left <= 200 and 1075 <= line.bbox.right <= 1095 for line in lines)
+    assert all(line.bbox.height < 60 for line in lines)
+
+
 def test_a_word_whose_descender_runs_into_the_line_below_is_cut_between_them():
     page = np.full((600, 1200), 245, np.uint8)
     for top in (100, 190):
