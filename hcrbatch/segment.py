@@ -425,9 +425,10 @@ def _assign_to_lines(
     for comp in comps:
         b = comp.bbox
         if _is_not_writing(comp, height, pen, DROPPED_TALL):
-            for line, part in _words_on_a_frame(comp, labels, line_map, height, pen, next_label):
+            parts = _words_on_a_frame(comp, labels, line_map, height, pen, next_label)
+            next_label += len(parts)
+            for line, part in parts:
                 lines.setdefault(line, []).append(part)
-                next_label += 1
             continue
         window = thick[b.top : b.bottom, b.left : b.right]
         held = np.bincount(window[(labels[b.top : b.bottom, b.left : b.right] == comp.label) & (window > 0)])
