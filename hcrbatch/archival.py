@@ -23,7 +23,7 @@ from lxml import etree
 
 from hcrbatch.atomic import atomic_write_bytes
 from hcrbatch.elements import BBox, DocumentInfo, Line, PageResult, Word
-from hcrbatch.render import fitted_baseline
+from hcrbatch.render import baseline_ends, fitted_baseline, upright
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 ALTO_SCHEMA = "http://www.loc.gov/standards/alto/v4/alto-4-2.xsd"
@@ -50,15 +50,20 @@ def _rectangle(box: BBox) -> str:
     return f"{box.left},{box.top} {box.right},{box.top} {box.right},{box.bottom} {box.left},{box.bottom}"
 
 
-def _baseline(line: Line) -> str:
-    """The line's fitted baseline from its left to its right edge, as "x,y x,y"."""
-    slope, intercept = fitted_baseline(line)
-    left, right = line.bbox.left, line.bbox.right
-    return f"{left},{round(intercept + slope * left)} {right},{round(intercept + slope * right)}"
+def _baseline(line: Line, page: PageResult) -> str:
+    """The line's fitted baseline from where its writing starts to where it ends, as "x,y x,y"."""
+    return " ".join(f"{round(x)},{round(y)}" for x, y in baseline_ends(line, page.width, page.height))
 
 
 def _text_lines(page: PageResult) -> list[Line]:
     return [line for line in page.lines if line.words]
+
+
+def _blocks(page: PageResult) -> list[tuple[int, list[Line]]]:
+    """The page's lines with words, grouped by the way they run (`Line.turned`): the lines across the
+    page first, then each sideways group, as quarter turns clockwise that bring each upright."""
+    lines = _text_lines(page)
+    return [(q, group) for q in (0, 1, 2, 3) if (group := [ln for ln in lines if ln.turned % 4 == q])]
 
 
 def _document_bytes(root) -> bytes:
@@ -105,18 +110,23 @@ def alto_document(results: list[PageResult], info: DocumentInfo) -> bytes:
         alto_page = _alto("Page", layout, ID=f"page_{number}", PHYSICAL_IMG_NR=str(number),
                           WIDTH=str(page.width), HEIGHT=str(page.height), PROCESSINGREFS="processing_1")  # fmt: skip
         space = _alto_box(_alto("PrintSpace", alto_page), BBox(0, 0, page.width, page.height))
-        lines = _text_lines(page)
-        if lines:
-            block = _alto_box(_alto("TextBlock", space, ID=f"p{number}_b1"), BBox.enclosing([ln.bbox for ln in lines]))
-            for n, line in enumerate(lines, 1):
-                _alto_line(block, line, f"p{number}_l{n}")
+        n = 0
+        for k, (quarters, lines) in enumerate(_blocks(page), 1):
+            block = _alto_box(
+                _alto("TextBlock", space, ID=f"p{number}_b{k}"), BBox.enclosing([ln.bbox for ln in lines])
+            )
+            if quarters:  # ALTO's ROTATION: of the block's content, in degrees counter-clockwise
+                block.set("ROTATION", str(90 * quarters))
+            for line in lines:
+                n += 1
+                _alto_line(block, line, f"p{number}_l{n}", page)
         for n, stamp in enumerate(page.stamps, 1):
             _alto_box(_alto("Illustration", space, ID=f"p{number}_s{n}", TYPE="stamp"), stamp)
     return _document_bytes(root)
 
 
-def _alto_line(block, line: Line, line_id: str) -> None:
-    element = _alto_box(_alto("TextLine", block, ID=line_id, BASELINE=_baseline(line)), line.bbox)
+def _alto_line(block, line: Line, line_id: str, page: PageResult) -> None:
+    element = _alto_box(_alto("TextLine", block, ID=line_id, BASELINE=_baseline(line, page)), line.bbox)
     _alto("Polygon", _alto("Shape", element), POINTS=_rectangle(line.bbox))
     for n, word in enumerate(line.words, 1):
         if n > 1:
@@ -159,28 +169,33 @@ def page_xml_document(page: PageResult, info: DocumentInfo) -> bytes:
     _pc("Created", metadata).text = info.created
     _pc("LastChange", metadata).text = info.created
     element = _pc("Page", root, imageFilename=info.source, imageWidth=str(page.width), imageHeight=str(page.height))
-    lines = _text_lines(page)
-    if lines:
+    blocks = _blocks(page)
+    if blocks:
         group = _pc("OrderedGroup", _pc("ReadingOrder", element), id="reading_order")
-        _pc("RegionRefIndexed", group, index="0", regionRef="r1")
-        region = _pc("TextRegion", element, id="r1", type="paragraph")
+    order = 0
+    for k, (quarters, lines) in enumerate(blocks, 1):
+        _pc("RegionRefIndexed", group, index=str(k - 1), regionRef=f"r{k}")
+        region = _pc("TextRegion", element, id=f"r{k}", type="paragraph")
+        if quarters:  # PAGE's orientation: the clockwise turn that brings the region upright
+            region.set("orientation", str(90 * quarters if quarters < 3 else -90))
         _pc("Coords", region, points=_rectangle(BBox.enclosing([ln.bbox for ln in lines])))
         for n, line in enumerate(lines, 1):
-            _page_line(region, line, f"r1_l{n}", n - 1)
+            _page_line(region, line, f"r{k}_l{n}", order, page)
+            order += 1
         _text_equiv(region, "\n".join(line.text for line in lines))
     for n, stamp in enumerate(page.stamps, 1):
         _pc("Coords", _pc("GraphicRegion", element, id=f"s{n}", type="stamp"), points=_rectangle(stamp))
     return _document_bytes(root)
 
 
-def _page_line(region, line: Line, line_id: str, order: int) -> None:
+def _page_line(region, line: Line, line_id: str, order: int, page: PageResult) -> None:
     """A TextLine; `custom` says its place in reading order (as Transkribus writes it) and the engine that read it."""
     probability = line.evidence.print_probability
     kind = "" if probability is None else f" printProbability:{probability:.4f};"
     custom = f"readingOrder {{index:{order};}} recognition {{engine:{line.engine};{kind}}}"
     element = _pc("TextLine", region, id=line_id, custom=custom)
     _pc("Coords", element, points=_rectangle(line.bbox))
-    _pc("Baseline", element, points=_baseline(line))
+    _pc("Baseline", element, points=_baseline(line, page))
     for n, word in enumerate(line.words, 1):
         _page_word(element, word, f"{line_id}_w{n}")
     words = [w.confidence for w in line.words if w.chars]
@@ -238,30 +253,36 @@ def hocr_document(results: list[PageResult], info: DocumentInfo) -> bytes:
         title = f'image "{info.source}"; {_bbox(BBox(0, 0, page.width, page.height))}; ppageno {page.index}'
         title += f"; scan_res {round(page.dpi)} {round(page.dpi)}"
         element = _span(body, "ocr_page", f"page_{number}", title, "div")
-        lines = _text_lines(page)
-        if not lines:
-            continue
-        box = _bbox(BBox.enclosing([ln.bbox for ln in lines]))
-        paragraph = _span(
-            _span(element, "ocr_carea", f"block_{number}_1", box, "div"), "ocr_par", f"par_{number}_1", box, "p"
-        )
-        for n, line in enumerate(lines, 1):
-            slope, intercept = fitted_baseline(line)  # + 0.0 below: a level line's slope is not "-0.0000"
-            offset = intercept + slope * line.bbox.left - line.bbox.bottom
-            line_element = _span(paragraph, "ocr_line", f"line_{number}_{n}",
-                                 f"{_bbox(line.bbox)}; baseline {round(slope, 4) + 0.0:.4f} {round(offset)}")  # fmt: skip
-            for k, word in enumerate(line.words, 1):
-                confidence = round(100 * word.confidence) if word.chars else 0
-                span = _span(
-                    line_element, "ocrx_word", f"word_{number}_{n}_{k}", f"{_bbox(word.bbox)}; x_wconf {confidence}"
-                )
-                span.text = word.text
-                span.tail = " "
+        n = 0
+        for k, (_, lines) in enumerate(_blocks(page), 1):
+            box = _bbox(BBox.enclosing([ln.bbox for ln in lines]))
+            area = _span(element, "ocr_carea", f"block_{number}_{k}", box, "div")
+            paragraph = _span(area, "ocr_par", f"par_{number}_{k}", box, "p")
+            for line in lines:
+                n += 1
+                _hocr_line(paragraph, line, f"{number}_{n}", page)
     doctype = (
         '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
         '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">'
     )
     return etree.tostring(html, xml_declaration=True, encoding="UTF-8", pretty_print=True, doctype=doctype)
+
+
+def _hocr_line(paragraph, line: Line, line_id: str, page: PageResult) -> None:
+    """An `ocr_line` with its words; a sideways line's `textangle` (counter-clockwise) and its
+    baseline measured on it turned upright, as hOCR's baseline is of the line as it is read."""
+    level, _, _ = upright(line, page.width, page.height)
+    slope, intercept = fitted_baseline(level)  # + 0.0 below: a level line's slope is not "-0.0000"
+    offset = intercept + slope * level.bbox.left - level.bbox.bottom
+    title = f"{_bbox(line.bbox)}; baseline {round(slope, 4) + 0.0:.4f} {round(offset)}"
+    if line.turned % 4:
+        title += f"; textangle {90 * (line.turned % 4)}"
+    element = _span(paragraph, "ocr_line", f"line_{line_id}", title)
+    for k, word in enumerate(line.words, 1):
+        confidence = round(100 * word.confidence) if word.chars else 0
+        span = _span(element, "ocrx_word", f"word_{line_id}_{k}", f"{_bbox(word.bbox)}; x_wconf {confidence}")
+        span.text = word.text
+        span.tail = " "
 
 
 def write_alto(path: Path, results: list[PageResult], info: DocumentInfo) -> None:

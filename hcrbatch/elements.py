@@ -134,9 +134,9 @@ class CleanPage:
     def gray(self) -> np.ndarray:
         """The grey page in the deskewed frame, what the line engine reads; rotated only when asked
         for, since the glyph engine alone never needs it."""
-        if self.skew_degrees == 0.0:
-            return self.source_gray
         height, width = self.ink.shape
+        if self.source_gray.shape == (height, width) and np.array_equal(self.to_clean, np.eye(2, 3)):
+            return self.source_gray
         return cv2.warpAffine(self.source_gray, self.to_clean, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)
 
     def to_page(self, box: BBox) -> BBox:
@@ -315,6 +315,9 @@ class Line:
     words: tuple[Word, ...]
     engine: str = "glyph"  # which engine read it: "glyph" (characters), "line" (CTC line model) or "tesseract"
     evidence: LineEvidence = LineEvidence()
+    # quarter turns clockwise that bring its writing upright on the page as read: 1 for writing
+    # that runs up the page, 3 down it (`hcrbatch.sideways`); its boxes are the page's all the same
+    turned: int = 0
 
     @property
     def text(self) -> str:
@@ -327,7 +330,7 @@ class Line:
     def to_dict(self) -> dict:
         return {
             "bbox": self.bbox.to_list(), "engine": self.engine, "evidence": self.evidence.to_dict(),
-            "words": [w.to_dict() for w in self.words],
+            "turned": self.turned, "words": [w.to_dict() for w in self.words],
         }  # fmt: skip
 
     @staticmethod
@@ -337,6 +340,7 @@ class Line:
             tuple(Word.from_dict(w) for w in data["words"]),
             data["engine"],
             LineEvidence.from_dict(data.get("evidence", data)),  # a checkpoint of 2026-12-06 kept them on the line
+            data.get("turned", 0),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import errno
+from dataclasses import replace
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from hcrbatch.atomic import atomic_output, atomic_path, atomic_write_text
-from hcrbatch.elements import DocumentInfo, Line, PageImage, PageResult, Word
+from hcrbatch.elements import BBox, DocumentInfo, Line, PageImage, PageResult, Word
 from hcrbatch.errors import CorruptFileError
 from hcrbatch.ingest import EXIF_ORIENTATION
 from hcrbatch.pdfa import make_pdfa, pdfa_problems
@@ -61,6 +62,59 @@ def fitted_baseline(line: Line) -> tuple[float, float]:
         slope, intercept = np.polyfit(xs, bottoms, 1)
         return float(slope), float(intercept)
     return 0.0, float(np.median(bottoms))
+
+
+def turned_box(box: BBox, quarters: int, width: int, height: int) -> BBox:
+    """`box` of a `width` × `height` page, on that page turned `quarters` quarter turns clockwise."""
+    quarters %= 4
+    if quarters == 1:
+        return BBox(height - box.bottom, box.left, height - box.top, box.right)
+    if quarters == 2:
+        return BBox(width - box.right, height - box.bottom, width - box.left, height - box.top)
+    if quarters == 3:
+        return BBox(box.top, width - box.right, box.bottom, width - box.left)
+    return box
+
+
+def point_turned_back(x: float, y: float, quarters: int, width: int, height: int) -> tuple[float, float]:
+    """A point of a `width` × `height` page turned `quarters` quarter turns clockwise, back on that page."""
+    quarters %= 4
+    if quarters == 1:
+        return y, height - x
+    if quarters == 2:
+        return width - x, height - y
+    if quarters == 3:
+        return width - y, x
+    return x, y
+
+
+def upright(line: Line, width: int, height: int) -> tuple[Line, int, int]:
+    """A line written sideways (`Line.turned`) as it lies on the `width` × `height` page turned to
+    bring it upright, and that page's width and height; any other line as it is. Its geometry
+    (baseline, font size) is measured there, as on any line, and turned back to be drawn."""
+    quarters = line.turned % 4
+    if not quarters:
+        return line, width, height
+
+    def turn(box: BBox) -> BBox:
+        return turned_box(box, quarters, width, height)
+
+    words = tuple(
+        replace(w, bbox=turn(w.bbox), chars=tuple(replace(c, bbox=turn(c.bbox)) for c in w.chars)) for w in line.words
+    )
+    turned = replace(line, bbox=turn(line.bbox), words=words, turned=0)
+    return (turned, height, width) if quarters % 2 else (turned, width, height)
+
+
+def baseline_ends(line: Line, width: int, height: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where the line's fitted baseline (`fitted_baseline`) starts and ends on the `width` × `height`
+    page, in the order its writing runs: left to right, or up or down the page for a sideways line."""
+    level, _, _ = upright(line, width, height)
+    slope, intercept = fitted_baseline(level)
+    left, right = level.bbox.left, level.bbox.right
+    ends = (left, intercept + slope * left), (right, intercept + slope * right)
+    start, end = (point_turned_back(x, y, line.turned, width, height) for x, y in ends)
+    return start, end
 
 
 def line_geometry(line: Line, dpi: float, page_height_pt: float) -> tuple[float, Callable[[float], float]]:
@@ -152,12 +206,34 @@ def draw_page(
     for line in result.lines:
         if not line.words:
             continue
-        font_size, baseline = line_geometry(line, page.dpi, height_pt)
-        lefts = [w.bbox.left for w in line.words[1:]] + [None]
-        for word, next_left in zip(line.words, lefts):
-            centre = (word.bbox.left + word.bbox.right) / 2
-            _draw_word(canvas, word, next_left, font_size, baseline(centre), page.dpi, font)
+        if not line.turned % 4:
+            _draw_line(canvas, line, page.dpi, height_pt, font)
+            continue
+        # a sideways line is drawn level on the page turned upright for it, turned back with it
+        level, _, level_height = upright(line, page.width, page.height)
+        canvas.saveState()
+        canvas.transform(*_turned_back(line.turned, width_pt, height_pt))
+        _draw_line(canvas, level, page.dpi, px_to_pt(level_height, page.dpi), font)
+        canvas.restoreState()
     canvas.showPage()
+
+
+def _turned_back(quarters: int, width_pt: float, height_pt: float) -> tuple[float, ...]:
+    """The PDF transform (a, b, c, d, e, f) from the page turned `quarters` quarter turns clockwise
+    to the page itself, in points (PDF's y runs up the page)."""
+    return {
+        1: (0, 1, -1, 0, width_pt, 0),
+        2: (-1, 0, 0, -1, width_pt, height_pt),
+        3: (0, -1, 1, 0, 0, height_pt),
+    }[quarters % 4]
+
+
+def _draw_line(canvas: Canvas, line: Line, dpi: float, height_pt: float, font: str) -> None:
+    font_size, baseline = line_geometry(line, dpi, height_pt)
+    lefts = [w.bbox.left for w in line.words[1:]] + [None]
+    for word, next_left in zip(line.words, lefts):
+        centre = (word.bbox.left + word.bbox.right) / 2
+        _draw_word(canvas, word, next_left, font_size, baseline(centre), dpi, font)
 
 
 def write_page_pdf(

@@ -47,6 +47,7 @@ class FlaggedWord:
     raw_text: str
     confidence: float
     bbox: tuple[int, int, int, int]  # left, top, right, bottom in the page's pixels as read
+    turned: int = 0  # its line's `Line.turned`: its image is shown turned upright
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class PageReview:
     @staticmethod
     def from_dict(data: dict) -> PageReview:
         flagged = tuple(
-            FlaggedWord(w["text"], w["raw_text"], w["confidence"], tuple(w["bbox"])) for w in data["flagged"]
+            FlaggedWord(w["text"], w["raw_text"], w["confidence"], tuple(w["bbox"]), w.get("turned", 0))
+            for w in data["flagged"]
         )
         return PageReview(**{**data, "flagged": flagged, "histogram": tuple(data["histogram"])})
 
@@ -81,6 +83,7 @@ class PageReview:
 
 def page_review(page: PageResult, low_confidence: float) -> PageReview:
     """`page`'s review: its words below `low_confidence`, least confident first (at most FLAGGED_PER_PAGE)."""
+    turns = {id(w): line.turned for line in page.lines for w in line.words}
     words = [w for w in page.words if w.chars]
     confidences = [w.confidence for w in words]
     low = sorted((w for w in words if w.confidence < low_confidence), key=lambda w: w.confidence)
@@ -93,7 +96,7 @@ def page_review(page: PageResult, low_confidence: float) -> PageReview:
         suspect=is_suspect(page),
         overread=is_overread(page),
         flagged=tuple(
-            FlaggedWord(w.text, w.raw_text, round(w.confidence, 4), tuple(w.bbox.to_list()))
+            FlaggedWord(w.text, w.raw_text, round(w.confidence, 4), tuple(w.bbox.to_list()), turns[id(w)])
             for w in low[:FLAGGED_PER_PAGE]
         ),
         histogram=tuple(int(c) for c in counts),
@@ -144,7 +147,7 @@ def word_images(source: Path, ingest: IngestConfig, pages: dict[int, PageReview]
             review = pages[page.index + 1]
             pixels = np.rot90(page.pixels, -review.turned) if review.turned else page.pixels
             for k, word in enumerate(review.flagged):
-                images[(review.page, k)] = _snippet(pixels, BBox(*word.bbox))
+                images[(review.page, k)] = _snippet(pixels, BBox(*word.bbox), word.turned)
             if page.index >= max(wanted):
                 break
     except Exception as exc:  # the review goes on without the images of an input gone or changed
@@ -162,13 +165,14 @@ class _AllBut:
         return index not in self.wanted
 
 
-def _snippet(pixels: np.ndarray, box: BBox) -> str:
+def _snippet(pixels: np.ndarray, box: BBox, turned: int = 0) -> str:
     height, width = pixels.shape[:2]
-    margin = max(2, (box.bottom - box.top) // 6)
+    margin = max(2, (box.width if turned % 2 else box.height) // 6)  # a sixth of its letters' height
     crop = pixels[max(0, box.top - margin) : min(height, box.bottom + margin),
                   max(0, box.left - margin) : min(width, box.right + margin)]  # fmt: skip
     if crop.size == 0:
         return ""
+    crop = np.rot90(crop, -turned) if turned % 4 else crop
     scale = SNIPPET_HEIGHT / crop.shape[0]
     crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), SNIPPET_HEIGHT), interpolation=cv2.INTER_AREA)
     if crop.ndim == 3:

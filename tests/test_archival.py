@@ -145,3 +145,35 @@ def test_hocr_has_the_page_line_and_word_classes_with_boxes_and_confidences():
 def test_page_files_are_one_per_page_numbered_only_when_there_are_several(tmp_path):
     assert page_xml_paths(tmp_path / "a" / "scan", 1) == [tmp_path / "a" / "scan.page.xml"]
     assert page_xml_paths(tmp_path / "scan", 2) == [tmp_path / "scan.0001.page.xml", tmp_path / "scan.0002.page.xml"]
+
+
+def sideways_page() -> PageResult:
+    """`page()` and a note written up its left margin: letters 30 px high stacked from y 600 upwards,
+    their feet (the baseline) at x 50."""
+    chars = tuple(Char(BBox(20, 600 - 20 * (i + 1), 50, 600 - 20 * i), (c,), (0.9,)) for i, c in enumerate("note"))
+    note = Word(BBox(20, 520, 50, 600), chars, "note")
+    return replace(page(), lines=page().lines + (Line(note.bbox, (note,), "line", turned=1),))
+
+
+def test_a_line_written_up_the_page_is_a_rotated_block_in_alto_and_page_with_its_baseline_running_up():
+    ns = {"a": ALTO_NS, "p": PAGE_NS}
+    alto = assert_valid("alto-4-2.xsd", alto_document([sideways_page()], INFO))
+    across, up = alto.findall(".//a:TextBlock", ns)
+    assert across.get("ROTATION") is None and up.get("ROTATION") == "90"  # its content turned a quarter anticlockwise
+    assert [s.get("CONTENT") for s in up.findall(".//a:String", ns)] == ["note"]
+    assert up.find("a:TextLine", ns).get("BASELINE") == "50,600 50,520"
+    page_xml = assert_valid("pagecontent-2019-07-15.xsd", page_xml_document(sideways_page(), INFO))
+    regions = page_xml.findall(".//p:TextRegion", ns)
+    assert [r.get("orientation") for r in regions] == [None, "90"]  # turned a quarter clockwise to read
+    assert [r.get("regionRef") for r in page_xml.findall(".//p:RegionRefIndexed", ns)] == ["r1", "r2"]
+    assert regions[1].find("p:TextLine/p:Baseline", ns).get("points") == "50,600 50,520"
+    orders = [line.get("custom").split("}")[0] for line in page_xml.findall(".//p:TextLine", ns)]
+    assert orders == ["readingOrder {index:0;", "readingOrder {index:1;", "readingOrder {index:2;"]
+
+
+def test_hocr_gives_a_line_written_up_the_page_its_text_angle_and_the_baseline_it_is_read_along():
+    html = etree.fromstring(hocr_document([sideways_page()], INFO))
+    ns = {"h": XHTML_NS}
+    assert len(html.findall(".//h:div[@class='ocr_carea']", ns)) == 2
+    title = html.findall(".//h:span[@class='ocr_line']", ns)[-1].get("title")
+    assert title == "bbox 20 520 50 600; baseline 0.0000 0; textangle 90"

@@ -55,6 +55,26 @@ def test_pdf_text_layer_is_searchable_in_order_and_placed_on_the_words(tmp_path)
     assert xmin == pytest.approx(100.8, abs=1.5) and xmax == pytest.approx(154.8, abs=1.5)
 
 
+@pytest.mark.parametrize("quarters", [1, 3])
+def test_a_line_written_up_or_down_the_page_is_laid_on_its_ink_in_the_text_layer(tmp_path, quarters):
+    """A note up (or down) the margin, read turned: extraction finds its word, and its box on the
+    page is the tall, narrow box of its ink, not a level word."""
+    page, result = two_line_page()
+    box = BBox(600, 150, 660, 450)  # 60 px wide, 300 px high
+    steps = range(5) if quarters == 1 else range(4, -1, -1)  # letters stacked up, or down, the page
+    chars = tuple(Char(BBox(600, 450 - 60 * (i + 1), 660, 450 - 60 * i), (c,), (0.9,)) for i, c in zip(steps, "delta"))
+    note = Line(box, (Word(box, chars, "delta"),), turned=quarters)
+    pdf = tmp_path / "out.pdf"
+    write_page_pdf(pdf, page, replace(result, lines=result.lines + (note,)))
+    assert "delta" in pdf_words(pdf)
+    html = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    row = next(row for row in html.splitlines() if ">delta<" in row)
+    found = [float(row.split(f'{key}="')[1].split('"')[0]) for key in ("xMin", "yMin", "xMax", "yMax")]
+    left, top, right, bottom = (v * 72 / 200 for v in (600, 150, 660, 450))  # pixels at 200 DPI, in points
+    assert found[1] == pytest.approx(top, abs=3) and found[3] == pytest.approx(bottom, abs=3)  # along its writing
+    assert left - 10 < found[0] < found[2] < right + 10  # across it, the font's descent beyond its letters' feet
+
+
 def test_pdf_page_image_keeps_its_pixel_size(tmp_path):
     pdf = tmp_path / "out.pdf"
     write_page_pdf(pdf, *two_line_page())
