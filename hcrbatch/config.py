@@ -73,6 +73,11 @@ class SegmentConfig:
         "Model in the models folder whose learned line density the lines are found on (hcrbatch train-line-finder); "
         "'rules' finds them on the writing blurred along the line alone.",
     )
+    sideways: bool = option(
+        True,
+        "Find writing that runs up or down the page (a note up the margin) and read it turned; each such "
+        "block is read as it lies and turned either way to decide.",
+    )
     split_touching: bool = True
     cut_alternatives: bool = True  # offer other cuts (merge two glyphs, split one) to the corrector
 

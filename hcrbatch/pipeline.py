@@ -34,7 +34,7 @@ from hcrbatch.config import Config
 from hcrbatch.correct import Corrector
 from hcrbatch.correctors import make_corrector
 from hcrbatch.discover import InputFile, discover, printable
-from hcrbatch.elements import CleanPage, FileOutcome, PageImage, PageResult
+from hcrbatch.elements import BBox, CleanPage, FileOutcome, Line, PageImage, PageResult
 from hcrbatch.engines import (
     Engine,
     EnginePage,
@@ -58,6 +58,7 @@ from hcrbatch.linefinder import LineFinder, line_finder_digest, page_line_finder
 from hcrbatch.pdfa import original_problems, srgb_profile
 from hcrbatch.ingest import count_pages, iter_pages
 from hcrbatch.preprocess import line_axis, preprocess, to_gray
+from hcrbatch.sideways import SidewaysBlock, leaving_out, sideways_blocks, turned_block, without_blocks
 from hcrbatch.render import join_pdfs, write_page_pdf, write_text
 from hcrbatch.review import page_review, review_is_current, write_review
 from hcrbatch.report import read_batch_report, write_batch_report, write_document_csv
@@ -190,6 +191,8 @@ def done_earlier(cfg: Config, file: InputFile, stem: str, settings: str) -> File
 
 
 TURN_MARGIN = 0.1  # a turned reading must have this share more characters likely right to win
+SURE = 0.5  # a word whose confidence (the probability it is right) is above this is more likely right than not
+TURNED_LEAST = 3.0  # characters likely right: a block read turned yields a short word's worth, or is a stray mark
 
 
 def turn(page: PageImage, quarters: int) -> PageImage:
@@ -198,6 +201,21 @@ def turn(page: PageImage, quarters: int) -> PageImage:
         return page
     pixels = np.ascontiguousarray(np.rot90(page.pixels, -(quarters - page.turned)))
     return replace(page, pixels=pixels, turned=quarters % 4)
+
+
+def characters_inside(result: PageResult, clean: CleanPage, box: BBox) -> float:
+    """`reading_score` of the characters of `result` whose centres lie in `box` of the clean page."""
+    chars = [(c.bbox, w.confidence) for w in result.words for c in w.chars]
+    if not chars:
+        return 0.0
+    centres = np.array([[(b.left + b.right) / 2, (b.top + b.bottom) / 2, 1.0] for b, _ in chars]) @ clean.to_clean.T
+    inside = (
+        (centres[:, 0] >= box.left)
+        & (centres[:, 0] < box.right)
+        & (centres[:, 1] >= box.top)
+        & (centres[:, 1] < box.bottom)
+    )
+    return float(sum(confidence for (_, confidence), holds in zip(chars, inside) if holds))
 
 
 def reading_score(result: PageResult) -> float:
@@ -272,11 +290,11 @@ class DocumentProcessor:
         return turn(page, readings[best].turned), replace(readings[best], cut_short=cut)
 
     def _read(self, page: PageImage, clean: CleanPage | None = None) -> PageResult:
-        """`page` read as it is, from its preprocessed `clean` where that is at hand."""
+        """`page` read as it is, from its preprocessed `clean` where that is at hand; its blocks of
+        writing that run up or down the page (`hcrbatch.sideways`) read turned where that reads
+        them better, and the page then read again without them."""
         clean = clean if clean is not None else preprocess(page, self.cfg.preprocess)
-        engine_page = EnginePage(clean, page.index, page.dpi, self.cfg.segment, self.line_finder)
-        result = self.engine.read(engine_page)
-        result = calibrate_page(self.corrector.correct_page(result), self.calibrations, self.cfg.correct.lang)
+        engine_page, result = self.with_sideways(clean, page, *self.read_across(clean, page))
         stamps = engine_page.stamps_set_aside()
         return replace(
             result,
@@ -284,6 +302,53 @@ class DocumentProcessor:
             turned=page.turned,
             stamps=tuple(clean.to_page(box) for box in stamps),
         )
+
+    def with_sideways(
+        self, clean: CleanPage, page: PageImage, engine_page: EnginePage, across: PageResult
+    ) -> tuple[EnginePage, PageResult]:
+        """The page's reading `across` with its blocks of sideways writing read turned where that
+        reads them better (`_read_sideways`), and the page read again without them; as it was where
+        none is (or with `--no-sideways`)."""
+        blocks = sideways_blocks(clean.ink) if self._reads_sideways else []
+        sideways = [lines for block in blocks if (lines := self._read_sideways(clean, page, block, across))]
+        if not sideways:
+            return engine_page, across
+        engine_page, result = self.read_across(without_blocks(clean, [block for block, _ in sideways]), page)
+        return engine_page, replace(result, lines=result.lines + tuple(line for _, lines in sideways for line in lines))
+
+    @property
+    def _reads_sideways(self) -> bool:
+        """Tesseract, reading the page whole, finds its own lines whichever way they run."""
+        return self.cfg.segment.sideways and self.cfg.recognize.engine != "tesseract"
+
+    def read_across(self, clean: CleanPage, page: PageImage) -> tuple[EnginePage, PageResult]:
+        """The page as the engine reads it, corrected, its word confidence calibrated (the
+        probability each word is right)."""
+        engine_page = EnginePage(clean, page.index, page.dpi, self.cfg.segment, self.line_finder)
+        result = self.corrector.correct_page(self.engine.read(engine_page))
+        return engine_page, calibrate_page(result, self.calibrations, self.cfg.correct.lang)
+
+    def _read_sideways(
+        self, clean: CleanPage, page: PageImage, found: SidewaysBlock, across: PageResult
+    ) -> tuple[SidewaysBlock, tuple[Line, ...]] | None:
+        """The block and its lines read turned a quarter, where either turn has TURN_MARGIN more
+        characters likely right (`reading_score`) than the page's reading `across` has in it, at
+        least TURNED_LEAST, and a word more likely right than not; else None (it is read where it
+        lies: a flourish, a stamp or a tall capital read turned is a few stray letters). A word
+        `across` is sure of (more likely right than not) keeps its ink but where the evidence took
+        it for sideways: a line's first or last words crowded against a note up the margin were
+        taken into the note's block, but a line run into the note reads some of it as a word too."""
+        sure = [w.bbox.mapped(clean.to_clean) for w in across.words if w.chars and w.confidence > SURE]
+        block = leaving_out(found, sure)
+        if block is None:
+            return None
+        best, best_score = None, max((1 + TURN_MARGIN) * characters_inside(across, clean, block.box), TURNED_LEAST)
+        for quarters in (1, 3):
+            _, turned = self.read_across(turned_block(clean, block, quarters), page)
+            score = reading_score(turned)
+            if score > best_score and any(w.confidence > SURE for w in turned.words if w.chars):
+                best, best_score = tuple(replace(ln, turned=quarters) for ln in turned.lines), score
+        return (block, best) if best is not None else None
 
     def process(self, task: Task, on_page: Callable[[], None] = lambda: None) -> FileOutcome:
         """A task's file: its outputs, or for a page task only its pages read and checkpointed. A

@@ -180,26 +180,38 @@ def _line_density(writing: np.ndarray, along: float, across: float) -> np.ndarra
     return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _writing(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
-    """1.0 where the page's ink is writing: components with a letter's ink that are no ruling,
-    bracket or frame (`_is_not_writing`); float32, the page's size."""
-    writing = np.zeros(int(labels.max()) + 1, bool)
+def _writing_labels(comps: list[_Component], count: int, letter_area: float, height: float, pen: float) -> np.ndarray:
+    """Per label of `count`, True for components with a letter's ink that are no ruling, bracket or
+    frame (`_is_not_writing`)."""
+    writing = np.zeros(count, bool)
     for c in comps:
         if c.area >= letter_area and not _is_not_writing(c, height, pen):
             writing[c.label] = True
-    return writing[labels].astype(np.float32)
+    return writing
+
+
+def _writing(labels: np.ndarray, comps: list[_Component], letter_area: float, height: float, pen: float) -> np.ndarray:
+    """1.0 where the page's ink is writing (`_writing_labels`); float32, the page's size."""
+    return _writing_labels(comps, int(labels.max()) + 1, letter_area, height, pen)[labels].astype(np.float32)
+
+
+def writing_components(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ink's component labels, which of them are writing (per label, `_writing_labels`) and the
+    letter height, as `segment` measures them."""
+    labels, comps = _components(ink)
+    if not comps:
+        return labels, np.zeros(1, bool), 1.0
+    pen = _stroke_width(ink)
+    letter_area = _letter_area(pen)
+    height = _letter_height(comps, letter_area)
+    return labels, _writing_labels(comps, int(labels.max()) + 1, letter_area, height, pen), height
 
 
 def page_writing(ink: np.ndarray) -> tuple[np.ndarray, float]:
     """The page's writing (`_writing`) and its letter height, as `segment` measures them: what a
     learned line density (`hcrbatch.linefinder`) is given and scaled by."""
-    labels, comps = _components(ink)
-    if not comps:
-        return np.zeros(ink.shape, np.float32), 1.0
-    pen = _stroke_width(ink)
-    letter_area = _letter_area(pen)
-    height = _letter_height(comps, letter_area)
-    return _writing(labels, comps, letter_area, height, pen), height
+    labels, writing, height = writing_components(ink)
+    return writing[labels].astype(np.float32), height
 
 
 LineDensity = Callable[[np.ndarray, float], np.ndarray]  # (the page's writing, its letter height) -> density

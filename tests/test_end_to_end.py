@@ -122,3 +122,31 @@ def test_rotate_pages_reads_pages_turned_each_way_upright_with_their_text_layer_
     assert f">{expected['text'][0]}</word>" in first
     left = float(first.split('xMin="')[1].split('"')[0])
     assert abs(left - expected["left"][0] * 72 / 200) < 2  # where the word is on the page as shown
+
+
+@pytest.mark.slow
+def test_a_note_up_or_down_the_margin_is_read_turned_after_the_page_and_laid_on_its_ink(tmp_path):
+    from test_sideways import ACROSS, page_with_a_note
+
+    boxes = {}
+    for name, quarters in (("up", 1), ("down", 3)):
+        pixels, boxes[name] = page_with_a_note("SENT BY POST", quarters)
+        write_png(tmp_path / "in" / f"{name}.png", pixels, dpi=300)
+    argv = ["run", str(tmp_path / "in"), str(tmp_path / "out"), "--workers", "1", "-q", "--formats", "txt,csv,pdf"]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+    for name, box in boxes.items():
+        assert (tmp_path / "out" / f"{name}.txt").read_text(encoding="utf-8").splitlines() == ACROSS + ["SENT BY POST"]
+        words = pd.read_csv(tmp_path / "out" / f"{name}.csv")
+        note = words[words["text"].isin(["SENT", "BY", "POST"])]
+        assert len(note) == 3 and note["line"].nunique() == 1
+        assert (note["left"] >= box.left - 3).all() and (note["right"] <= box.right + 3).all()  # tall, narrow
+        assert note["top"].min() >= box.top - 3 and note["bottom"].max() <= box.bottom + 3
+        order = list(note.sort_values("word")["top"])
+        assert order == sorted(order, reverse=(name == "up"))  # read in the order it is written
+        extracted = subprocess.run(["pdftotext", str(tmp_path / "out" / f"{name}.pdf"), "-"],
+                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert "SENT BY POST" in extracted
+    argv = ["run", str(tmp_path / "in"), str(tmp_path / "across"), "--workers", "1", "-q", "--formats", "txt",
+            "--no-sideways"]  # fmt: skip
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+    assert "POST" not in (tmp_path / "across" / "up.txt").read_text(encoding="utf-8")
