@@ -6,8 +6,9 @@ The first --pages Hooker letter scans (../shared/data/hooker-pages, gray JPEG, 2
 as `DocumentProcessor` reads a page, one process, TensorFlow's own thread count, every stage timed
 on its own: decode (the JPEG into pixels), preprocess (frame, contrast, binarisation, deskew),
 segment (lines, words, glyphs), recognise (the engine on that segmentation: its networks, decoding
-and alignment), correct (the lexicon), calibrate (word confidence), render (the page's one-page
-PDF). Loading the models is timed once, apart. Mean and share of the page's total; the first page
+and alignment), correct (the lexicon), calibrate (word confidence), sideways (blocks of writing
+that run up or down the page found, read turned, and the page read again where one reads better so:
+`DocumentProcessor.with_sideways`), render (the page's one-page PDF). Loading the models is timed once, apart. Mean and share of the page's total; the first page
 is left out (it warms TensorFlow's functions up).
 """
 
@@ -33,7 +34,7 @@ from hcrbatch.preprocess import preprocess  # noqa: E402
 from hcrbatch.render import write_page_pdf  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data" / "hooker-pages"
-STAGES = ("decode", "preprocess", "segment", "recognise", "correct", "calibrate", "render")
+STAGES = ("decode", "preprocess", "segment", "recognise", "correct", "calibrate", "sideways", "render")
 
 
 class Laps:
@@ -68,7 +69,7 @@ def main() -> None:
         lap("decode")
         clean = preprocess(page, cfg.preprocess)
         lap("preprocess")
-        engine_page = EnginePage(clean, page.index, page.dpi, cfg.segment)
+        engine_page = EnginePage(clean, page.index, page.dpi, cfg.segment, processor.line_finder)
         _ = engine_page.segmentation  # kept on the page: the engine reads this one
         lap("segment")
         result = processor.engine.read(engine_page)
@@ -77,6 +78,8 @@ def main() -> None:
         lap("correct")
         result = calibrate_page(result, processor.calibrations, cfg.correct.lang)
         lap("calibrate")
+        _, result = processor.with_sideways(clean, page, engine_page, result)
+        lap("sideways")
         write_page_pdf(scratch / f"{n}.pdf", page, result)
         lap("render")
         if n:  # the first page warms TensorFlow's functions up
