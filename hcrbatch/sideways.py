@@ -6,10 +6,10 @@ way its lines run in its line density (as `segment._line_density` blurs it): blu
 writing keeps crests as dense as its letters; blurred across them, it smears into the gaps between
 lines. Where, over a few letter heights, the writing's crests are denser blurred down the page than
 across it, its components are taken for sideways and gathered into blocks (`sideways_blocks`). Each
-block is then offered to the recognizer as a page of its own, as it lies and turned a quarter either
-way (`turned_block`, `hcrbatch.pipeline`): the reading with the most characters likely right wins,
-so that a block the evidence takes wrongly for sideways (a tall capital, a flourish, a stamp) is read
-where it lies, with its page.
+block is then read as a page of its own turned a quarter either way (`turned_block`;
+`pipeline.DocumentProcessor.with_sideways`) and kept only where that reads more characters likely
+right than the page's own reading of it, so that a block the evidence takes wrongly for sideways (a
+tall capital, a flourish, a stamp) is read where it lies, with its page.
 """
 
 from __future__ import annotations
