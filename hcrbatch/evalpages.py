@@ -431,9 +431,20 @@ def held_out_pages(cfg: Config) -> set[str]:
 
 def transcribed_images(cfg: Config, only: Collection[str] | None = None) -> list[tuple[InputFile, GTPage]]:
     """The images under the input folder (`cfg.glob` applies) that have a PAGE or ALTO
-    transcription; with `only`, those whose file stem it holds."""
+    transcription holding text; with `only`, those whose file stem it holds. A transcription
+    without a line of text is a page not yet transcribed (an export holds one for every page it
+    was given) or a blank one: either way there is nothing to score a reading against, and the
+    page is named in a warning and left out, not scored as if all it read were wrong."""
     files = [f for f in discover(cfg.input_dir, cfg.glob, cfg.recursive) if only is None or f.path.stem in only]
-    pages = [(f, gt) for f in files if (gt := transcription_of(f.path)) is not None]
+    pages = []
+    for file in files:
+        gt = transcription_of(file.path)
+        if gt is None:
+            continue
+        if not any(normalise_text(line.text) for line in gt.lines):
+            log.warning("%s: its transcription holds no text: left out", file.relative)
+            continue
+        pages.append((file, gt))
     if not pages:
         raise ConfigError(f"no transcribed pages under {cfg.input_dir}: images with PAGE or ALTO XML beside them")
     return pages

@@ -1,5 +1,6 @@
 """Scoring a page's reading against its transcription, and `hcrbatch eval-pages` end to end."""
 
+import logging
 from dataclasses import replace
 
 import cv2
@@ -11,7 +12,8 @@ from click.testing import CliRunner
 from conftest import write_png
 from hcrbatch.cli import cli
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
-from hcrbatch.evalpages import misplaced, score_page, total
+from hcrbatch.config import Config
+from hcrbatch.evalpages import misplaced, score_page, total, transcribed_images
 from hcrbatch.groundtruth import GTLine, GTPage, GTRegion
 
 TEXTS = ["HOUSE OF", "MANY ROOMS", "LATER NOTE"]
@@ -188,3 +190,14 @@ def test_eval_pages_without_transcriptions_is_a_usage_error(tmp_path):
     write_png(tmp_path / "in" / "a.png", drawn_page())
     run = CliRunner().invoke(cli, ["eval-pages", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
     assert run.exit_code == 2 and "no transcribed pages" in run.output
+
+
+def test_a_page_whose_transcription_holds_no_text_is_left_out_with_a_warning(tmp_path, caplog):
+    write_png(tmp_path / "letter.png", drawn_page())
+    write_page_xml(tmp_path / "letter.xml", [(rectangle(50, 90, 850, 150), TEXTS[0])])
+    write_png(tmp_path / "not-yet.png", drawn_page())  # exported before anyone transcribed it
+    write_page_xml(tmp_path / "not-yet.xml", [])
+    with caplog.at_level(logging.WARNING, logger="hcrbatch.evalpages"):
+        pages = transcribed_images(Config(tmp_path, tmp_path))
+    assert [file.path.name for file, _ in pages] == ["letter.png"]
+    assert "not-yet.png: its transcription holds no text" in caplog.text
