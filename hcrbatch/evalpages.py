@@ -431,11 +431,16 @@ def held_out_pages(cfg: Config) -> set[str]:
 
 def transcribed_images(cfg: Config, only: Collection[str] | None = None) -> list[tuple[InputFile, GTPage]]:
     """The images under the input folder (`cfg.glob` applies) that have a PAGE or ALTO
-    transcription holding text; with `only`, those whose file stem it holds. A transcription
+    transcription holding text; with `only`, those whose file stem, or path relative to the
+    input folder, it holds. A transcription
     without a line of text is a page not yet transcribed (an export holds one for every page it
     was given) or a blank one: either way there is nothing to score a reading against, and the
     page is named in a warning and left out, not scored as if all it read were wrong."""
-    files = [f for f in discover(cfg.input_dir, cfg.glob, cfg.recursive) if only is None or f.path.stem in only]
+    files = [
+        f
+        for f in discover(cfg.input_dir, cfg.glob, cfg.recursive)
+        if only is None or f.path.stem in only or str(f.relative) in only
+    ]
     pages = []
     for file in files:
         gt = transcription_of(file.path)
