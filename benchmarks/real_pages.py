@@ -33,6 +33,8 @@ from hcrbatch.config import Config, CorrectConfig, IngestConfig, RecognizeConfig
 from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.evalpages import evaluate_folder, held_out_pages, score_page, total, transcribed_images, write_scores
 from hcrbatch.engines import make_engine
+from hcrbatch.groundtruth import transcription_of
+from hcrbatch.metrics import normalise_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -46,10 +48,12 @@ COLLECTIONS = {"hooker": "en", "cremma": "fr"}
 
 def split_images(collection: str, split: str, held: set[str], every: int = 1) -> list[Path]:
     """The transcribed page images of `collection` in `split`: the line model's held-out pages (`held`)
-    or the others, every `every`th in name order."""
+    or the others, every `every`th in name order; a page whose transcription holds no text (a CREMMA
+    will's envelope) is then left out, as `eval-pages` leaves it out."""
     folder = DATA / f"{collection}-pages"
     names = sorted(p.stem for p in folder.glob("*.xml"))
-    return [folder / f"{name}.jpg" for name in names if (name in held) == (split == "held-out")][::every]
+    chosen = [folder / f"{name}.jpg" for name in names if (name in held) == (split == "held-out")][::every]
+    return [image for image in chosen if any(normalise_text(line.text) for line in transcription_of(image).lines)]
 
 
 def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path, char_lm: str) -> float:
