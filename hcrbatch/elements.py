@@ -42,6 +42,10 @@ class BBox:
         return self.width * self.height
 
     @property
+    def center_x(self) -> float:
+        return (self.left + self.right) / 2
+
+    @property
     def center_y(self) -> float:
         return (self.top + self.bottom) / 2
 

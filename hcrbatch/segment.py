@@ -123,6 +123,10 @@ FRAME_WORD_INK = 1.5  # ... in pieces a letter height wide with this many pen wi
 BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, no farther apart
 # along the page than ridge pieces are chained (`_chain_reach`) ...
 BESIDE_ROWS = PARALLEL  # ... and their ridges this close in height, are one line
+GUTTER_LINES = 5  # lines crossing a stretch of the page, at least, ...
+GUTTER_SHARE = 0.8  # ... this share of which have no word there, ...
+GUTTER_WIDE = 1.0  # ... this many letter heights wide: a gutter between columns (`_in_columns`) ...
+COLUMN_WIDE = 8.0  # ... of writing at least this many letter heights wide (a table's cells are narrower)
 STAMP_CLOSE = 0.5  # letter heights: ink closed this much (`_stamps`), ...
 STAMP_SIDE = 3.0  # ... a shape at least this many letter heights each way, ...
 STAMP_ASPECT = 1.6  # ... at most this much longer one way than the other, ...
@@ -825,5 +829,73 @@ def segment(page: CleanPage, cfg: SegmentConfig, finder: LineFinder | None = Non
                 replace(w, alternatives=tuple(cut_alternatives(list(w.glyphs), labels, line_height))) for w in words
             ]
         lines.append(LineBox(BBox.enclosing([w.bbox for w in words]), tuple(words), ridge_row))
-    lines.sort(key=lambda line: line.middle)
-    return Segmentation(tuple(lines), labels, joined, tuple(stamps))
+    return Segmentation(tuple(_in_columns(lines, height)), labels, joined, tuple(stamps))
+
+
+def _in_columns(lines: list[LineBox], height: float) -> list[LineBox]:
+    """The page's lines in reading order, cut at the gutters between columns of writing: a stretch
+    of the page GUTTER_WIDE letter heights wide where most of the lines crossing it (GUTTER_SHARE,
+    at least GUTTER_LINES of them) have no word, between columns at least COLUMN_WIDE letter
+    heights wide. Two columns' lines, written at about the same heights, were chained into one line
+    across the page, read left column, right column, left column; on a letter a word gap falls there
+    on one line or two, not on most; a table's cells (a word or a figure each) stay read row by row.
+    Each column's lines are read top to bottom, the columns left to right; lines above and below
+    the rows the columns share keep their place."""
+    by_middle = sorted(lines, key=lambda line: line.middle)
+    if len(lines) < GUTTER_LINES:
+        return by_middle
+    left = min(line.bbox.left for line in lines)
+    width = max(line.bbox.right for line in lines) - left
+    crossing = np.zeros((len(lines), width), bool)
+    worded = np.zeros((len(lines), width), bool)
+    for i, line in enumerate(lines):
+        crossing[i, line.bbox.left - left : line.bbox.right - left] = True
+        for word in line.words:
+            worded[i, word.bbox.left - left : word.bbox.right - left] = True
+    crossed = crossing.sum(axis=0)
+    is_gap = (crossed >= GUTTER_LINES) & ((crossing & ~worded).sum(axis=0) >= GUTTER_SHARE * crossed)
+    steps = np.diff(np.concatenate([[0], is_gap.astype(np.int8), [0]]))
+    open_ = [
+        left + int(start + end) // 2
+        for start, end in zip(np.nonzero(steps == 1)[0], np.nonzero(steps == -1)[0])
+        if end - start >= GUTTER_WIDE * height
+    ]
+    edges = [left, *open_, left + width]
+    gutters = [
+        gutter
+        for before, gutter, after in zip(edges, edges[1:], edges[2:])
+        if min(gutter - before, after - gutter) >= COLUMN_WIDE * height
+    ]
+    pieces = [_cut_at(line, gutters) for line in lines]
+    cut = [piece for parts in pieces if len(parts) > 1 for piece in parts]
+    if not cut:
+        return by_middle
+    top, bottom = min(p.bbox.top for p in cut), max(p.bbox.bottom for p in cut)
+
+    def place(line: LineBox) -> tuple[int, int, float]:
+        """Lines above the columns, then column by column, then lines below them."""
+        band = 0 if line.bbox.center_y < top else 2 if line.bbox.center_y > bottom else 1
+        column = sum(line.bbox.center_x > g for g in gutters) if band == 1 else 0
+        return band, column, line.middle
+
+    return sorted((piece for parts in pieces for piece in parts), key=place)
+
+
+def _cut_at(line: LineBox, gutters: list[int]) -> list[LineBox]:
+    """The line in pieces, one per stretch between `gutters` holding any of its words; a piece's
+    ridge moves with its words' middle from the line's (two columns' lines chained into one seldom
+    lie at one height)."""
+    groups: dict[int, list[WordBox]] = {}
+    for word in line.words:
+        groups.setdefault(sum(word.bbox.center_x > g for g in gutters), []).append(word)
+    if len(groups) < 2:
+        return [line]
+    whole = float(np.median([w.bbox.center_y for w in line.words]))
+    return [
+        LineBox(
+            BBox.enclosing([w.bbox for w in words]),
+            tuple(words),
+            line.middle + float(np.median([w.bbox.center_y for w in words])) - whole,
+        )
+        for _, words in sorted(groups.items())
+    ]

@@ -451,3 +451,25 @@ def test_the_line_density_blurred_on_a_narrowed_copy_is_the_full_gaussian_blur()
     assert np.abs(fast - exact).max() < 0.05 * exact.max()
     # the ridges' rows: each column's densest row is where it was
     assert np.array_equal(fast[:, middle].argmax(axis=0), exact[:, middle].argmax(axis=0))
+
+
+def test_two_columns_of_writing_are_read_column_by_column_and_a_table_row_by_row():
+    """Two columns' lines at about the same heights were chained into one line across the gutter
+    and read left, right, left; a table's narrow cells, their gaps as aligned, stay rows."""
+    page = np.full((1000, 1700), 245, np.uint8)
+    left_middles, right_middles = [140, 260, 380, 500, 620, 740], [160, 280, 400, 520, 640, 760]
+    for middle in left_middles:
+        cursive_words(page, lambda x, m=middle: m, [100, 290, 480], width=160)
+    for middle in right_middles:
+        cursive_words(page, lambda x, m=middle: m, [910, 1100, 1290, 1480], width=150)
+    clean = preprocess(PageImage(None, 0, page, 300.0), PreprocessConfig(deskew=False))
+    lines = segment(clean, SegmentConfig()).lines
+    assert all(line.bbox.right < 800 or line.bbox.left > 800 for line in lines)  # none crosses the gutter
+    assert [line.bbox.left < 800 for line in lines] == [True] * 6 + [False] * 6  # left column first
+    assert [abs(line.middle - m) < 12 for line, m in zip(lines, left_middles + right_middles)] == [True] * 12
+
+    table = np.full((900, 1200), 245, np.uint8)
+    for middle in [140, 260, 380, 500, 620]:
+        cursive_words(table, lambda x, m=middle: m, range(150, 1050, 180))
+    clean = preprocess(PageImage(None, 0, table, 300.0), PreprocessConfig(deskew=False))
+    assert [len(line.words) for line in segment(clean, SegmentConfig()).lines] == [5] * 5
