@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EMNIST ?= ../shared/data/emnist
 LINES ?= ../shared/data
+# another collection (HTR-United, CC-BY 4.0) the last step of `make lines` also trains on: its tuning pages only
+MSS18 ?= .train/CREMMA-MSS-18/data
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/hcrbatch/wheels-portable
 
@@ -64,7 +66,8 @@ model: install
 # Rebuild the shipped line model (about 12 h on 2 CPU cores: 14 epochs of the convolutional model, 12 more at a
 # lower learning rate, then 10 with an LSTM head on its backbone, five times 12 more of those, each from the last,
 # then 6 and 4 more with the pipeline's own crops of rebuilt training pages, then 3 on the real training pages:
-# our crops of their lines and their transcribed outlines), then tune --engine auto for it.
+# our crops of their lines and their transcribed outlines), then tune --engine auto for it; then 1 more with
+# CREMMA-MSS-18's tuning pages added (cloned from GitHub), and the word confidence refitted.
 lines: install line-fonts
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --epochs 14 --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --init-from lines \
@@ -82,6 +85,11 @@ lines: install line-fonts
 	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-pages --data $(LINES)/cremma-pages --init-from lines \
 	  --head lstm --learning-rate 3e-4 --epochs 3 --overwrite --log-file .train/lines.log
 	$(BIN)/hcrbatch tune-auto --data $(LINES)/hooker-lines --data $(LINES)/cremma-lines --emnist $(EMNIST) --overwrite
+	[ -d $(MSS18) ] || git clone -q https://github.com/HTR-United/CREMMA-MSS-18 $(dir $(MSS18:/=))
+	$(BIN)/python benchmarks/other_collections.py --data $(MSS18) --link-tuning .train/cremma-mss-18
+	$(BIN)/hcrbatch train-lines --data $(LINES)/hooker-pages --data $(LINES)/cremma-pages --data .train/cremma-mss-18 \
+	  --init-from lines --head lstm --learning-rate 1e-4 --epochs 1 --overwrite --log-file .train/lines.log
+	$(BIN)/python benchmarks/word_confidence.py --write
 
 # Rebuild the shipped GAN generator (about 35 min on 2 CPU cores).
 gan: install
