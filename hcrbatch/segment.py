@@ -855,12 +855,12 @@ def _in_columns(lines: list[LineBox], height: float) -> list[LineBox]:
     crossed = crossing.sum(axis=0)
     is_gap = (crossed >= GUTTER_LINES) & ((crossing & ~worded).sum(axis=0) >= GUTTER_SHARE * crossed)
     steps = np.diff(np.concatenate([[0], is_gap.astype(np.int8), [0]]))
-    open_ = [
+    candidates = [
         left + int(start + end) // 2
         for start, end in zip(np.nonzero(steps == 1)[0], np.nonzero(steps == -1)[0])
         if end - start >= GUTTER_WIDE * height
     ]
-    edges = [left, *open_, left + width]
+    edges = [left, *candidates, left + width]
     gutters = [
         gutter
         for before, gutter, after in zip(edges, edges[1:], edges[2:])
