@@ -123,6 +123,7 @@ FRAME_WORD_INK = 1.5  # ... in pieces a letter height wide with this many pen wi
 BESIDE_BAND = 0.6  # of the lower line's height: two lines sharing this much of their band, no farther apart
 # along the page than ridge pieces are chained (`_chain_reach`) ...
 BESIDE_ROWS = PARALLEL  # ... and their ridges this close in height, are one line
+BESIDE_SAME = 0.9  # ... or sharing this much of the taller's band, whatever their ridges
 GUTTER_LINES = 5  # lines crossing a stretch of the page, at least, ...
 GUTTER_SHARE = 0.8  # ... this share of which have no word there, ...
 GUTTER_WIDE = 1.0  # ... this many letter heights wide: a gutter between columns (`_in_columns`) ...
@@ -597,7 +598,10 @@ def _join_side_by_side(
     writing larger than the page's letter height (a letterhead's capitals, a will's first line) bends
     its ridge more than a letter height, so its pieces were not chained; a will's words written wide
     apart broke it too. Lines farther apart than ridge pieces are chained (`longest_gap`, pixels:
-    a marginal note) stay apart. The joined line keeps the ridge of its inkiest part."""
+    a marginal note) stay apart. Two lines sharing BESIDE_SAME of the taller's band are one line
+    whatever their ridges: the learned line density gave a printed letterhead's capitals, twice the
+    page's letter height, two ridges a letter height apart, and each of their lines was read whole
+    by Tesseract. The joined line keeps the ridge of its inkiest part."""
     boxes = [BBox.enclosing([c.bbox for c in line]) for line, _ in lines]
     ink = [sum(c.area for c in line) for line, _ in lines]
     parent = list(range(len(lines)))
@@ -605,7 +609,9 @@ def _join_side_by_side(
         a, b = boxes[i], boxes[j]
         shared = min(a.bottom, b.bottom) - max(a.top, b.top)
         apart = max(b.left - a.right, a.left - b.right)
-        level = abs(lines[i][1] - lines[j][1]) <= BESIDE_ROWS * height
+        level = abs(lines[i][1] - lines[j][1]) <= BESIDE_ROWS * height or shared >= BESIDE_SAME * max(
+            a.height, b.height
+        )
         if level and shared >= BESIDE_BAND * min(a.height, b.height) and apart <= longest_gap:
             parent[_root(parent, j)] = _root(parent, i)
     joined: dict[int, list[int]] = {}

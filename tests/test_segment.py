@@ -473,3 +473,17 @@ def test_two_columns_of_writing_are_read_column_by_column_and_a_table_row_by_row
         cursive_words(table, lambda x, m=middle: m, range(150, 1050, 180))
     clean = preprocess(PageImage(None, 0, table, 300.0), PreprocessConfig(deskew=False))
     assert [len(line.words) for line in segment(clean, SegmentConfig()).lines] == [5] * 5
+
+
+def test_two_lines_on_one_band_whatever_their_ridges_are_one_line():
+    """The learned density gave a letterhead's capitals, twice the page's letter height, two ridges
+    a letter height apart; each line's crop held the whole letterhead and it was read twice."""
+
+    def line(label, left, right, top, bottom, ridge):
+        return [_Component(label, BBox(left, top, right, bottom), (right - left) * 10, (top + bottom) / 2)], ridge
+
+    height = 30.0
+    capitals = [line(1, 540, 1941, 184, 239, 199.0), line(2, 1112, 1649, 185, 239, 224.0)]
+    below = line(3, 540, 1941, 230, 290, 262.0)  # the next line: it shares a little of their band
+    joined = _join_side_by_side([*capitals, below], height, CHAIN_GAP * height)
+    assert sorted(sorted(c.label for c in members) for members, _ in joined) == [[1, 2], [3]]
