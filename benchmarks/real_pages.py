@@ -34,7 +34,6 @@ from hcrbatch.elements import BBox, Char, Line, PageResult, Word
 from hcrbatch.evalpages import evaluate_folder, held_out_pages, score_page, total, transcribed_images, write_scores
 from hcrbatch.engines import make_engine
 from hcrbatch.groundtruth import transcription_of
-from hcrbatch.metrics import normalise_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -53,7 +52,7 @@ def split_images(collection: str, split: str, held: set[str], every: int = 1) ->
     folder = DATA / f"{collection}-pages"
     names = sorted(p.stem for p in folder.glob("*.xml"))
     chosen = [folder / f"{name}.jpg" for name in names if (name in held) == (split == "held-out")][::every]
-    return [image for image in chosen if any(normalise_text(line.text) for line in transcription_of(image).lines)]
+    return [image for image in chosen if transcription_of(image).has_text]
 
 
 def line_by_line(collection: str, pages: set[str], lang: str, models_dir: Path, char_lm: str) -> float:

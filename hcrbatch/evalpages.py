@@ -431,10 +431,9 @@ def held_out_pages(cfg: Config) -> set[str]:
 
 def transcribed_images(cfg: Config, only: Collection[str] | None = None) -> list[tuple[InputFile, GTPage]]:
     """The images under the input folder (`cfg.glob` applies) that have a PAGE or ALTO
-    transcription holding text; with `only`, those whose file stem, or path relative to the
-    input folder, it holds. A transcription
-    without a line of text is a page not yet transcribed (an export holds one for every page it
-    was given) or a blank one: either way there is nothing to score a reading against, and the
+    transcription holding text; with `only`, those whose file stem, or path relative to the input
+    folder, it holds. A transcription without text (`GTPage.has_text`) is a page not yet
+    transcribed or a blank one: either way there is nothing to score a reading against, and the
     page is named in a warning and left out, not scored as if all it read were wrong."""
     files = [
         f
@@ -446,7 +445,7 @@ def transcribed_images(cfg: Config, only: Collection[str] | None = None) -> list
         gt = transcription_of(file.path)
         if gt is None:
             continue
-        if not any(normalise_text(line.text) for line in gt.lines):
+        if not gt.has_text:
             log.warning("%s: its transcription holds no text: left out", file.relative)
             continue
         pages.append((file, gt))

@@ -16,6 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from hcrbatch.errors import GroundTruthError
+from hcrbatch.metrics import normalise_text
 
 Point = tuple[float, float]
 
@@ -54,6 +55,11 @@ class GTPage:
     @property
     def lines(self) -> list[GTLine]:
         return [line for region in self.regions for line in region.lines]
+
+    @property
+    def has_text(self) -> bool:
+        """Whether any line holds text: an export holds a file for every page it was given, transcribed or not."""
+        return any(normalise_text(line.text) for line in self.lines)
 
     @property
     def text(self) -> str:
