@@ -6,6 +6,7 @@ column near where the typical letter width says a cut belongs. Boxes are in the 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Callable
@@ -881,7 +882,7 @@ def _in_columns(lines: list[LineBox], height: float) -> list[LineBox]:
     def place(line: LineBox) -> tuple[int, int, float]:
         """Lines above the columns, then column by column, then lines below them."""
         band = 0 if line.bbox.center_y < top else 2 if line.bbox.center_y > bottom else 1
-        column = sum(line.bbox.center_x > g for g in gutters) if band == 1 else 0
+        column = _column(line.bbox, gutters) if band == 1 else 0
         return band, column, line.middle
 
     return sorted((piece for parts in pieces for piece in parts), key=place)
@@ -893,7 +894,7 @@ def _cut_at(line: LineBox, gutters: list[int]) -> list[LineBox]:
     lie at one height)."""
     groups: dict[int, list[WordBox]] = {}
     for word in line.words:
-        groups.setdefault(sum(word.bbox.center_x > g for g in gutters), []).append(word)
+        groups.setdefault(_column(word.bbox, gutters), []).append(word)
     if len(groups) < 2:
         return [line]
     whole = float(np.median([w.bbox.center_y for w in line.words]))
@@ -905,3 +906,8 @@ def _cut_at(line: LineBox, gutters: list[int]) -> list[LineBox]:
         )
         for _, words in sorted(groups.items())
     ]
+
+
+def _column(box: BBox, gutters: list[int]) -> int:
+    """Which column (between the sorted `gutters`, from 0 at the left) a box's middle lies in."""
+    return bisect.bisect_left(gutters, box.center_x)
