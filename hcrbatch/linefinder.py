@@ -31,6 +31,8 @@ from hcrbatch.modelstore import (
 DEFAULT_NAME = SegmentConfig.line_finder
 NO_FINDER = "rules"  # the name that asks for the ridge rules alone
 INPUT_MULTIPLE = 4  # the network halves the page twice: its input is padded to a multiple of this
+TILE = 1536  # pixels a side, at the network's scale: a larger page is read in tiles (`LineFinder._in_tiles`)
+TILE_MARGIN = 192  # ... overlapping by more than the network reaches (about 150 pixels along a line, 40 across)
 PLANES = ("writing", "ink", "gray")  # what the network may be shown of a page (`finder_input`)
 
 
@@ -66,15 +68,31 @@ class LineFinder:
         spec = tf.TensorSpec([1, None, None, len(self.planes)], tf.float32)  # one trace for every page size
         self._predict = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
 
-    def density(self, writing: np.ndarray, ink: np.ndarray, gray: np.ndarray, height: float) -> np.ndarray:
+    def density(
+        self, writing: np.ndarray, ink: np.ndarray, gray: np.ndarray, height: float, tile: int = TILE
+    ) -> np.ndarray:
         """The lines' density at the page's size, nought where the network is less sure of a line
         than its manifest's floor."""
         view = finder_input(self.planes, writing, ink, gray, height, self.letter_height)
-        rows, cols = view.shape[:2]
-        padded = np.pad(view, ((0, -rows % INPUT_MULTIPLE), (0, -cols % INPUT_MULTIPLE), (0, 0)))
-        found = self._predict(padded[None]).numpy()[0, :rows, :cols, 0]
+        found = self._in_tiles(view, tile)
         found = np.where(found >= self.floor, found, 0).astype(np.float32)
         return cv2.resize(found, (writing.shape[1], writing.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+    def _in_tiles(self, view: np.ndarray, tile: int) -> np.ndarray:
+        """The network's density of `view`, read in tiles of at most `tile` pixels a side that
+        overlap by TILE_MARGIN, each keeping its middle: the network's memory grows with what it
+        reads at once (a 33-megapixel spread of small writing, read whole, took 24 GiB), and a
+        pixel's density depends only on what lies within its reach, so tiles read as the whole."""
+        rows, cols = view.shape[:2]
+        found = np.zeros((rows, cols), np.float32)
+        for top, bottom, upper, lower in _tiles(rows, tile):
+            for left, right, first, last in _tiles(cols, tile):
+                part = view[upper:lower, first:last]
+                height, width = part.shape[:2]
+                padded = np.pad(part, ((0, -height % INPUT_MULTIPLE), (0, -width % INPUT_MULTIPLE), (0, 0)))
+                density = self._predict(padded[None]).numpy()[0]
+                found[top:bottom, left:right] = density[top - upper : bottom - upper, left - first : right - first, 0]
+        return found
 
     @property
     def named(self) -> str:
@@ -89,6 +107,19 @@ def finder_manifest(models_dir: Path, name: str) -> ModelManifest | None:
     if name == NO_FINDER or (name == DEFAULT_NAME and not manifest_path(Path(models_dir), name).is_file()):
         return None
     return load_manifest(Path(models_dir), name, LINE_FINDER)
+
+
+def _tiles(length: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Along one side of `length` pixels: (start, end) of each tile's middle, then of the tile read
+    for it (TILE_MARGIN more each side, within the side, starting at a multiple of INPUT_MULTIPLE
+    so that the network halves it as it halves the whole); the whole side where it fits in `tile`."""
+    if length <= tile:
+        return [(0, length, 0, length)]
+    step = tile - 2 * TILE_MARGIN
+    return [
+        (start, min(start + step, length), max(0, start - TILE_MARGIN), min(length, start + step + TILE_MARGIN))
+        for start in range(0, length, step)
+    ]
 
 
 @functools.lru_cache(maxsize=4)

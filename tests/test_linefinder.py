@@ -113,6 +113,16 @@ def test_the_shipped_finder_leaves_a_hand_printed_page_to_the_rules():
     assert learned.lines == rules.lines
 
 
+def test_a_page_too_large_to_read_at_once_is_read_in_tiles_as_if_whole():
+    lines = ["The quick brown fox jumps over", "the lazy dog and runs far away", "into the woods before the rain"]
+    clean = preprocess(PageImage(None, 0, draw_page(lines * 3, (2400, 1600)), 300.0), PreprocessConfig())
+    writing = (clean.ink > 0).astype(np.uint8)
+    finder = load_line_finder(SHIPPED)
+    whole = finder.density(writing, clean.ink, clean.gray, 24.0)  # the network's view: 1200 x 800
+    tiled = finder.density(writing, clean.ink, clean.gray, 24.0, tile=512)  # tiles cutting through the lines
+    assert whole.any() and np.abs(whole - tiled).max() < 1e-4
+
+
 def test_a_finder_asked_for_by_name_must_be_there_and_the_default_need_not_be(tmp_path):
     with pytest.raises(ModelError, match="mine.json"):
         load_line_finder(tmp_path, "mine")
