@@ -335,31 +335,41 @@ class PrintedLines:
     """The lines the line-kind classifier calls print (or doubts), read by Tesseract, each kept where
     Tesseract is sure enough of its words (`LineKindClassifier.gives_tesseract`): on handwriting its
     words' confidence stays low even where the classifier errs, so a handwritten line stays with
-    our engines."""
+    our engines. A line the classifier calls print that Tesseract reads less surely (worn
+    typescript, a smudged ribbon, a carbon copy) is contested: auto keeps whichever of Tesseract's
+    and the handwriting engines' readings is the surer (`AutoEngine`)."""
 
     def __init__(self, classifier, tesseract) -> None:  # linekind.LineKindClassifier, tesseract.TesseractReader
         self.classifier, self.tesseract = classifier, tesseract
         self.models = (_named(classifier.manifest), tesseract.name)
 
-    def read(self, page: EnginePage) -> tuple[list[float], dict[int, Line]]:
-        """Each segmented line's print probability, and Tesseract's lines by their index."""
+    def read(self, page: EnginePage) -> tuple[list[float], dict[int, Line], dict[int, tuple[Line, float]]]:
+        """Each segmented line's print probability, Tesseract's lines by their index, and the
+        contested ones by their index with Tesseract's mean word confidence."""
         from hcrbatch.lineengine import line_crops
         from hcrbatch.tesseract import mapped_word
 
         gray, lines = page.clean.gray, page.segmentation.lines
         crops = line_crops(list(lines), gray)
         probabilities = self.classifier.print_probabilities([gray[b.top : b.bottom, b.left : b.right] for b in crops])
-        read = {}
+        read, contested = {}, {}
         for i, (line, crop, probability) in enumerate(zip(lines, crops, probabilities)):
             if not self.classifier.worth_reading(probability):
                 continue
             words, confidence = self.tesseract.read_line(gray, crop, page.dpi)
-            if words and self.classifier.gives_tesseract(probability, confidence):
-                words = tuple(mapped_word(w, page.clean.to_page) for w in words)
-                read[i] = Line(
-                    page.clean.to_page(line.bbox), words, "tesseract", LineEvidence(print_probability=probability)
-                )
-        return probabilities, read
+            if not words:
+                continue
+            tesseract_line = Line(
+                page.clean.to_page(line.bbox),
+                tuple(mapped_word(w, page.clean.to_page) for w in words),
+                "tesseract",
+                LineEvidence(print_probability=probability),
+            )
+            if self.classifier.gives_tesseract(probability, confidence):
+                read[i] = tesseract_line
+            elif self.classifier.contests(probability, confidence):
+                contested[i] = (tesseract_line, confidence)
+        return probabilities, read, contested
 
 
 class AutoEngine:
@@ -368,24 +378,53 @@ class AutoEngine:
     glyph engine alone when no line model is installed). The print goes first so that a typed page
     costs Tesseract's time, not three engines', and a typed line does not vote on which engine's
     page it is; a page of joined-up script the rule gives wholly to the line engine is not read by
-    the glyph engine at all (`AutoRule.line_engine_alone`)."""
+    the glyph engine at all (`AutoRule.line_engine_alone`). A line the classifier calls print that
+    Tesseract reads less surely than it takes print on its own is read by the handwriting engines
+    too; where the line engine reads it, it stays Tesseract's if Tesseract's mean word confidence
+    is at least the probability, by the line engine's calibration (`calibrations`), that its words
+    are right: on worn typescript the line engine, which never learned print, reads words of its
+    lexicon into the gaps of letters it cannot read ("as to a" for a name), less surely than
+    Tesseract reads them. The glyph engine learned letters one by one, as print sets them, and
+    keeps such a line: on hand-printed pages it reads better than Tesseract (`auto_kinds.py`).
+    Where our engines read nothing the line is a sliver of another and stays empty."""
 
     def __init__(
-        self, glyph: GlyphEngine, line: LineEngine | None, rule: AutoRule, printed: PrintedLines | None = None
+        self,
+        glyph: GlyphEngine,
+        line: LineEngine | None,
+        rule: AutoRule,
+        printed: PrintedLines | None = None,
+        calibrations: dict[str, WordCalibration] | None = None,
+        lang: str = "en",
     ) -> None:
         self.glyph, self.line, self.rule, self.printed = glyph, line, rule, printed
+        self.calibrations, self.lang = calibrations or {}, lang
         self.models = glyph.models + (line.models if line else ()) + (printed.models if printed else ())
 
     def read(self, page: EnginePage) -> PageResult:
         count = len(page.segmentation.lines)
-        probabilities, by_tesseract = self.printed.read(page) if self.printed else ([None] * count, {})
+        probabilities, by_tesseract, contested = self.printed.read(page) if self.printed else ([None] * count, {}, {})
         rest = [i for i in range(count) if i not in by_tesseract]
         handwritten = dict(zip(rest, self._handwriting(page.keeping(rest) if by_tesseract else page) if rest else ()))
+        for i, (tesseract_line, confidence) in contested.items():
+            if handwritten[i].engine == "line" and 0 < self._sureness(handwritten[i]) <= confidence:
+                by_tesseract[i] = tesseract_line
         lines = [
             by_tesseract[i] if i in by_tesseract else handwritten[i].with_evidence(print_probability=probabilities[i])
             for i in range(count)
         ]
         return page.empty_result(tuple(lines))
+
+    def _sureness(self, line: Line) -> float:
+        """The mean probability that an engine's words in `line` are right, by its calibration (its
+        characters' mean confidence where it has none); 0 for a line of no words."""
+        calibration = self.calibrations.get(line.engine)
+        words = [w for w in line.words if w.chars]
+        if not words:
+            return 0.0
+        if calibration is None:
+            return float(np.mean([w.mean_confidence for w in words]))
+        return float(np.mean([calibration.probability(w, line, self.lang) for w in words]))
 
     def _handwriting(self, page: EnginePage) -> list[Line]:
         if self.line is not None and self.rule.line_engine_alone(page.segmentation.joined_ink):
@@ -436,7 +475,7 @@ def _build_auto(cfg: RecognizeConfig, lang: str) -> AutoEngine:
         else "; no line-kind model or no Tesseract: every line read as handwriting",
     )
     rule = AutoRule.of(line.reader.manifest) if line else AutoRule()
-    return AutoEngine(_build_glyph(cfg, lang), line, rule, printed)
+    return AutoEngine(_build_glyph(cfg, lang), line, rule, printed, word_calibrations(cfg, lang), lang)
 
 
 register("glyph", EngineSpec(_glyph_manifests, _build_glyph))

@@ -88,6 +88,10 @@ class LineKindClassifier:
         # a line below the print threshold but above this goes to Tesseract when it is sure of it
         self.consider_threshold = float(manifest.extra.get("consider_threshold", self.print_threshold))
         self.tesseract_sure_confidence = float(manifest.extra.get("tesseract_sure_confidence", 1.0))
+        # the most Tesseract's mean word confidence reaches on real handwritten lines
+        self.tesseract_contest_confidence = float(
+            manifest.extra.get("tesseract_contest_confidence", self.tesseract_min_confidence)
+        )
         self.model = load_keras_model(manifest)
 
     def print_probabilities(self, crops: list[np.ndarray]) -> list[float]:
@@ -97,6 +101,12 @@ class LineKindClassifier:
     def worth_reading(self, probability: float) -> bool:
         """Whether Tesseract should read a line of this print probability at all."""
         return probability >= min(self.print_threshold, self.consider_threshold)
+
+    def contests(self, probability: float, confidence: float) -> bool:
+        """Whether a line Tesseract read with this mean word confidence, too low for `gives_tesseract`,
+        may still be Tesseract's against the handwriting engines' reading (`engines.AutoEngine`):
+        one called print that Tesseract reads more surely than it ever reads handwriting."""
+        return probability >= self.print_threshold and confidence > self.tesseract_contest_confidence
 
     def gives_tesseract(self, probability: float, confidence: float) -> bool:
         """Whether a line Tesseract read with this mean word confidence is Tesseract's: a line

@@ -189,6 +189,9 @@ class CallsEverythingPrint:
     def gives_tesseract(self, probability, confidence):
         return confidence >= self.tesseract_min_confidence
 
+    def contests(self, probability, confidence):
+        return confidence > 0.0
+
 
 @needs_tesseract
 def test_a_handwritten_line_called_print_stays_with_our_engines_where_tesseract_is_unsure(tmp_path):
@@ -197,7 +200,7 @@ def test_a_handwritten_line_called_print_stays_with_our_engines_where_tesseract_
     clean = cleaned(
         tmp_path, [("Received with many thanks", SERIF, 44), ("my dear friend, yours ever", SCRIPT, 60)], 0.3
     )
-    probabilities, read = PrintedLines(CallsEverythingPrint(), TesseractReader("en")).read(EnginePage(clean, 0, 300))
+    probabilities, read, _ = PrintedLines(CallsEverythingPrint(), TesseractReader("en")).read(EnginePage(clean, 0, 300))
     assert probabilities == [1.0, 1.0]
     assert list(read) == [0]  # the script line, slanted, is not Tesseract's
     assert read[0].engine == "tesseract" and read[0].text == "Received with many thanks"
@@ -238,6 +241,45 @@ def test_auto_reads_each_line_once_the_print_by_tesseract_alone(tmp_path):
         )
     )
     assert hand.given == [1]  # a page all print: the handwriting engines are not run
+
+
+class ReadsAs:
+    """A handwriting engine that reads every line as `text`, its characters at `confidence`, as `engine`."""
+
+    def __init__(self, engine: str, text: str, confidence: float) -> None:
+        self.engine, self.text, self.confidence = engine, text, confidence
+        self.models = (f"{engine} stand-in",)
+
+    def read(self, page):
+        box = BBox(0, 0, 10, 10)
+        words = (Word(box, tuple(Char(box, (c,), (self.confidence,)) for c in self.text), self.text),)
+        return page.empty_result(
+            tuple(Line(line.bbox, words if self.text else (), self.engine) for line in page.segmentation.lines)
+        )
+
+
+@needs_tesseract
+def test_print_tesseract_is_unsure_of_stays_tesseracts_where_the_line_engine_is_less_sure(tmp_path):
+    from hcrbatch.engines import AutoEngine, AutoRule, EnginePage
+
+    class UnsureOfAllPrint(CallsEverythingPrint):
+        tesseract_min_confidence = 1.01  # Tesseract never sure enough alone: every line is contested
+
+    clean = cleaned(tmp_path, [("Received with many thanks", SERIF, 44)])
+    printed = PrintedLines(UnsureOfAllPrint(), TesseractReader("en"))
+    line_alone = AutoRule(glyph_margin=1.0, joined_ink=0.0)  # a page of joined-up ink: the line engine's
+
+    def read_by(engine) -> Line:
+        auto = AutoEngine(ReadsAs("glyph", "glyph", 0.9), engine, line_alone, printed)
+        return auto.read(EnginePage(clean, 0, 300)).lines[0]
+
+    unsure = read_by(ReadsAs("line", "as to a", 0.2))
+    assert unsure.engine == "tesseract" and unsure.text == "Received with many thanks"
+    sure = read_by(ReadsAs("line", "Received", 0.99))  # surer than Tesseract: the line engine's
+    assert sure.engine == "line" and sure.text == "Received"
+    assert read_by(ReadsAs("line", "", 0.0)).text == ""  # our engines read nothing: a sliver stays empty
+    glyph_page = AutoEngine(ReadsAs("glyph", "Recieved", 0.2), None, AutoRule(), printed)
+    assert glyph_page.read(EnginePage(clean, 0, 300)).lines[0].text == "Recieved"  # the glyph engine keeps it
 
 
 def test_auto_does_not_run_the_glyph_engine_on_a_page_its_ink_gives_wholly_to_the_line_engine(tmp_path):
