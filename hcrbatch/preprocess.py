@@ -19,6 +19,7 @@ PAPER_WINDOW_INCHES = 0.6  # ... as the median over a window this wide: far wide
 INK_NOISE_SIGMAS = 6.0  # ink is darker than the paper around it by more than this many deviations of its noise
 MIN_INK_CONTRAST = 16  # ... and by at least this many grey levels (a clean digital page has no noise)
 INK_GROWTH_SIGMAS = 4.0  # fainter ink joined to such ink counts down to this many (3 and 4 measured alike)
+GRAIN_INCHES = 0.005  # sure ink is judged on the page smoothed this much: finer than a stroke, coarser than a weave
 FRAME_WORK_SIZE = 800  # the scanner's dark border is found on a copy this large (longer side)
 FRAME_DARKNESS = 0.5  # of the paper's grey level: darker is scanner bed, a paper edge or a gutter, when thick
 FRAME_THICKNESS = 1 / 60  # of the page's shorter side: the least width of a frame (pen strokes are far thinner)
@@ -150,18 +151,29 @@ def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None =
     fades (a dry pen, pale ink on a grainy sheet) keeps its fainter stretches, down to
     INK_GROWTH_SIGMAS, where they run on from ink that is sure (hysteresis): without them a faded
     line came apart into specks and was read in pieces or lost, and grain, which holds no sure
-    ink, still grows nothing.
+    ink, still grows nothing. Sure ink is judged on the page smoothed over GRAIN_INCHES, less than
+    a pen stroke is wide: a sheet's weave (linen paper's dark and light threads, a pixel or two
+    each) averages out there and a stroke does not. Judged pixel by pixel, a woven sheet's grain
+    deviated so much that no stroke stood out of it, and a written page came out blank and was not
+    even flagged (its marks were lost with its ink).
     """
     contrast = contrast_over_paper(gray, dpi)
+    smoothed = contrast_over_paper(cv2.GaussianBlur(gray, (0, 0), GRAIN_INCHES * dpi), dpi)
+    centre, sigma = _noise(contrast, sheet)
+    smoothed_centre, smoothed_sigma = _noise(smoothed, sheet)
+    sure = smoothed > smoothed_centre + max(INK_NOISE_SIGMAS * smoothed_sigma, MIN_INK_CONTRAST)
+    faint = contrast > centre + max(INK_GROWTH_SIGMAS * sigma, MIN_INK_CONTRAST / 2)
+    return grown(sure, faint)
+
+
+def _noise(contrast: np.ndarray, sheet: np.ndarray | None) -> tuple[float, float]:
+    """The median contrast over the `sheet` and its robust deviation (MAD)."""
     sample = contrast[::4, ::4]  # a median needs no more; keeps it a few ms
     if sheet is not None and sheet[::4, ::4].any():
         sample = sample[sheet[::4, ::4]]
     sample = sample.astype(np.float32)
     centre = float(np.median(sample))
-    sigma = 1.4826 * float(np.median(np.abs(sample - centre)))
-    sure = contrast > centre + max(INK_NOISE_SIGMAS * sigma, MIN_INK_CONTRAST)
-    faint = contrast > centre + max(INK_GROWTH_SIGMAS * sigma, MIN_INK_CONTRAST / 2)
-    return grown(sure, faint)
+    return centre, 1.4826 * float(np.median(np.abs(sample - centre)))
 
 
 def grown(seeds: np.ndarray, reach: np.ndarray) -> np.ndarray:
