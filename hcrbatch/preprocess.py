@@ -19,7 +19,7 @@ PAPER_WINDOW_INCHES = 0.6  # ... as the median over a window this wide: far wide
 INK_NOISE_SIGMAS = 6.0  # ink is darker than the paper around it by more than this many deviations of its noise
 MIN_INK_CONTRAST = 16  # ... and by at least this many grey levels (a clean digital page has no noise)
 INK_GROWTH_SIGMAS = 4.0  # fainter ink joined to such ink counts down to this many (3 and 4 measured alike)
-GRAIN_INCHES = 0.005  # sure ink is judged on the page smoothed this much: finer than a stroke, coarser than a weave
+GRAIN_INCHES = 0.005  # marks are also judged on the page smoothed this much: finer than a stroke, coarser than a weave
 FRAME_WORK_SIZE = 800  # the scanner's dark border is found on a copy this large (longer side)
 FRAME_DARKNESS = 0.5  # of the paper's grey level: darker is scanner bed, a paper edge or a gutter, when thick
 FRAME_THICKNESS = 1 / 60  # of the page's shorter side: the least width of a frame (pen strokes are far thinner)
@@ -141,29 +141,33 @@ def contrast_over_paper(gray: np.ndarray, dpi: float) -> np.ndarray:
     return paper.astype(np.int16) - gray.astype(np.int16)
 
 
-def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None = None) -> np.ndarray:
+def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels that paper noise cannot explain: darker than the paper around them by more than
     INK_NOISE_SIGMAS robust deviations (MAD) of the contrast over the `sheet` (a frame painted as
-    paper has none, and would shrink the deviation until the grain passed for ink).
+    paper has none, and would shrink the deviation until the grain passed for ink); then the
+    same judged on the page smoothed over GRAIN_INCHES (see below).
 
     Contrast stretching and a global threshold read a blank sheet's grain as ink on half its pixels
     (thousands of specks for the segmenter); this mask lets only real marks through. A stroke that
     fades (a dry pen, pale ink on a grainy sheet) keeps its fainter stretches, down to
     INK_GROWTH_SIGMAS, where they run on from ink that is sure (hysteresis): without them a faded
     line came apart into specks and was read in pieces or lost, and grain, which holds no sure
-    ink, still grows nothing. Sure ink is judged on the page smoothed over GRAIN_INCHES, less than
-    a pen stroke is wide: a sheet's weave (linen paper's dark and light threads, a pixel or two
-    each) averages out there and a stroke does not. Judged pixel by pixel, a woven sheet's grain
-    deviated so much that no stroke stood out of it, and a written page came out blank and was not
-    even flagged (its marks were lost with its ink).
+    ink, still grows nothing. On woven (linen) paper the threads, a pixel or two each, deviate so
+    much that no stroke stands out of them pixel by pixel, and a written page came out blank; on
+    the page smoothed over less than a stroke is wide, the weave averages out and the strokes do
+    not. The smoothed judgement is the suspect check's (`hcrbatch.suspect`), so that such a page is
+    flagged instead of passing for blank; the ink keeps the first: as ink, the smoothed judgement
+    read the woven pages no better (the line model reads the weave in its crops too) and seeded
+    faint smooth marks such as show-through (more lines merged on the Hooker training pages).
     """
     contrast = contrast_over_paper(gray, dpi)
     smoothed = contrast_over_paper(cv2.GaussianBlur(gray, (0, 0), GRAIN_INCHES * dpi), dpi)
     centre, sigma = _noise(contrast, sheet)
-    smoothed_centre, smoothed_sigma = _noise(smoothed, sheet)
-    sure = smoothed > smoothed_centre + max(INK_NOISE_SIGMAS * smoothed_sigma, MIN_INK_CONTRAST)
     faint = contrast > centre + max(INK_GROWTH_SIGMAS * sigma, MIN_INK_CONTRAST / 2)
-    return grown(sure, faint)
+    sure = contrast > centre + max(INK_NOISE_SIGMAS * sigma, MIN_INK_CONTRAST)
+    smoothed_centre, smoothed_sigma = _noise(smoothed, sheet)
+    smoothed_sure = smoothed > smoothed_centre + max(INK_NOISE_SIGMAS * smoothed_sigma, MIN_INK_CONTRAST)
+    return grown(sure, faint), grown(smoothed_sure, faint)
 
 
 def _noise(contrast: np.ndarray, sheet: np.ndarray | None) -> tuple[float, float]:
@@ -258,8 +262,9 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
         raw[frame] = int(np.median(raw[sheet])) if sheet.any() else 255
     gray = normalise_contrast(raw, sheet)
     ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray, sheet)
-    marks = stands_out_of_paper(raw, page.dpi, sheet) & sheet
-    ink[~marks] = 0
+    marks, woven = stands_out_of_paper(raw, page.dpi, sheet)
+    ink[~(marks & sheet)] = 0
+    marks = (marks | woven) & sheet  # what the suspect check asks the reading to account for
     ruled = rulings(ink, page.dpi)
     ink[ruled] = 0
     # nor are the rules marks that writing should explain: a blank ruled sheet is a blank page
