@@ -321,6 +321,9 @@ class LineKindTrainConfig:
     tesseract_min_confidence: float = 0.8
     # the least for a line the classifier doubts (above `consider_threshold`, chosen in training)
     tesseract_sure_confidence: float = 0.9
+    # above this, a line called print that Tesseract reads less surely is contested against the line
+    # engine's reading (`engines.AutoEngine`): the most Tesseract's words reach on real handwriting
+    tesseract_contest_confidence: float = 0.4
     seed: int = 0
     overwrite: bool = False
     retune: bool = False  # keep the trained model; choose its threshold again on the validation lines

@@ -336,8 +336,8 @@ class PrintedLines:
     Tesseract is sure enough of its words (`LineKindClassifier.gives_tesseract`): on handwriting its
     words' confidence stays low even where the classifier errs, so a handwritten line stays with
     our engines. A line the classifier calls print that Tesseract reads less surely (worn
-    typescript, a smudged ribbon, a carbon copy) is contested: auto keeps whichever of Tesseract's
-    and the handwriting engines' readings is the surer (`AutoEngine`)."""
+    typescript, a smudged ribbon, a carbon copy) is contested: auto keeps Tesseract's reading where
+    the line engine is less sure of its own (`AutoEngine`)."""
 
     def __init__(self, classifier, tesseract) -> None:  # linekind.LineKindClassifier, tesseract.TesseractReader
         self.classifier, self.tesseract = classifier, tesseract

@@ -375,6 +375,7 @@ def test_train_line_kind_writes_a_model_auto_can_load_and_retune_keeps_it(tmp_pa
     assert result.exit_code == 0, result.output
     manifest = line_kind_manifest(models, "linekind")
     assert 0.5 <= manifest.extra["print_threshold"] <= 1.0 and manifest.extra["tesseract_min_confidence"] == 0.8
+    assert manifest.extra["tesseract_contest_confidence"] == 0.4  # worn typescript contested (AutoEngine)
     assert set(manifest.metrics["test"]) == {
         "print_as_print", "print_as_handwriting", "handwriting_as_print", "handwriting_as_handwriting"
     }  # fmt: skip

@@ -283,6 +283,7 @@ def train_line_kind(cfg: LineKindTrainConfig, verbose: int = 2) -> Path:
         "consider_threshold": consider,
         "tesseract_sure_confidence": cfg.tesseract_sure_confidence,
         "tesseract_min_confidence": cfg.tesseract_min_confidence,
+        "tesseract_contest_confidence": cfg.tesseract_contest_confidence,
         "epochs": cfg.epochs,
         "seed": cfg.seed,
         "metrics": metrics,
