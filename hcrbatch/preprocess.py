@@ -144,8 +144,8 @@ def contrast_over_paper(gray: np.ndarray, dpi: float) -> np.ndarray:
 def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pixels that paper noise cannot explain: darker than the paper around them by more than
     INK_NOISE_SIGMAS robust deviations (MAD) of the contrast over the `sheet` (a frame painted as
-    paper has none, and would shrink the deviation until the grain passed for ink); then the
-    same judged on the page smoothed over GRAIN_INCHES (see below).
+    paper has none, and would shrink the deviation until the grain passed for ink); then those and
+    the ones that stand out so on the page smoothed over GRAIN_INCHES (see below).
 
     Contrast stretching and a global threshold read a blank sheet's grain as ink on half its pixels
     (thousands of specks for the segmenter); this mask lets only real marks through. A stroke that
@@ -167,7 +167,8 @@ def stands_out_of_paper(gray: np.ndarray, dpi: float, sheet: np.ndarray | None =
     sure = contrast > centre + max(INK_NOISE_SIGMAS * sigma, MIN_INK_CONTRAST)
     smoothed_centre, smoothed_sigma = _noise(smoothed, sheet)
     smoothed_sure = smoothed > smoothed_centre + max(INK_NOISE_SIGMAS * smoothed_sigma, MIN_INK_CONTRAST)
-    return grown(sure, faint), grown(smoothed_sure, faint)
+    pixel_marks, all_marks = grown(faint, sure, sure | smoothed_sure)
+    return pixel_marks, all_marks
 
 
 def _noise(contrast: np.ndarray, sheet: np.ndarray | None) -> tuple[float, float]:
@@ -180,13 +181,17 @@ def _noise(contrast: np.ndarray, sheet: np.ndarray | None) -> tuple[float, float
     return centre, 1.4826 * float(np.median(np.abs(sample - centre)))
 
 
-def grown(seeds: np.ndarray, reach: np.ndarray) -> np.ndarray:
-    """The pixels of `reach` connected (8-neighbours) to a pixel of `seeds`, which lie within it (hysteresis)."""
+def grown(reach: np.ndarray, *seeds: np.ndarray) -> list[np.ndarray]:
+    """For each of `seeds`, the pixels of `reach` connected (8-neighbours) to one of its pixels,
+    which lie within it (hysteresis); `reach` is labelled once for all of them."""
     count, labels = cv2.connectedComponents(reach.astype(np.uint8), connectivity=8)
-    keep = np.zeros(count, bool)
-    keep[labels[seeds]] = True
-    keep[0] = False
-    return keep[labels]
+    out = []
+    for seed in seeds:
+        keep = np.zeros(count, bool)
+        keep[labels[seed]] = True
+        keep[0] = False
+        out.append(keep[labels])
+    return out
 
 
 def _projection_score(ink_small: np.ndarray, angle: float) -> float:
@@ -262,9 +267,9 @@ def preprocess(page: PageImage, cfg: PreprocessConfig) -> CleanPage:
         raw[frame] = int(np.median(raw[sheet])) if sheet.any() else 255
     gray = normalise_contrast(raw, sheet)
     ink = binarize_sauvola(gray) if cfg.binarize == "sauvola" else binarize_otsu(gray, sheet)
-    marks, woven = stands_out_of_paper(raw, page.dpi, sheet)
+    marks, with_smoothed = stands_out_of_paper(raw, page.dpi, sheet)
     ink[~(marks & sheet)] = 0
-    marks = (marks | woven) & sheet  # what the suspect check asks the reading to account for
+    marks = with_smoothed & sheet  # what the suspect check asks the reading to account for
     ruled = rulings(ink, page.dpi)
     ink[ruled] = 0
     # nor are the rules marks that writing should explain: a blank ruled sheet is a blank page
